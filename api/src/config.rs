@@ -1,0 +1,193 @@
+//! The controller's configuration parameters, declared once.
+//!
+//! Each field is one parameter: its env var and ConfigMap key are the field name in
+//! UPPER_SNAKE case, its flag (when it has `flag`) the field name in kebab-case, and its doc
+//! comment the description shown by `--help`, `wva params` and `generated/docs/parameters.md`.
+//! To add a parameter, add a field here; nothing else needs editing.
+
+use crate::ConfigParams;
+use crate::params::BindAddress;
+use std::time::Duration;
+
+/// Settings read once at startup. Changing one in the main ConfigMap at runtime is rejected
+/// with an `ImmutableConfigChangeRejected` event; restart the controller to apply it.
+#[derive(ConfigParams, Debug, Clone, PartialEq)]
+pub struct StaticConfig {
+    /// Metrics endpoint bind address (`:8443` for HTTPS, `:8080` for HTTP, `0` to disable).
+    #[param(flag, default = "0")]
+    pub metrics_bind_address: BindAddress,
+
+    /// Health probe endpoint bind address (`/healthz`, `/readyz`).
+    #[param(flag, default = ":8081")]
+    pub health_probe_bind_address: BindAddress,
+
+    /// Enable leader election for HA: only the leader runs the engine and writes status.
+    #[param(flag, default = "false")]
+    pub leader_elect: bool,
+
+    /// Leader election coordination ID: the name of the Lease in the controller namespace.
+    #[param(default = "72dd1cf1.llm-d.ai")]
+    pub leader_election_id: String,
+
+    /// Duration non-leaders wait before force-acquiring leadership.
+    #[param(flag, default = "60s", min = "1s")]
+    pub leader_election_lease_duration: Duration,
+
+    /// Duration the leader retries refreshing leadership before giving up.
+    #[param(flag, default = "50s", min = "1s")]
+    pub leader_election_renew_deadline: Duration,
+
+    /// Duration between leader election retry attempts.
+    #[param(flag, default = "10s", min = "1s")]
+    pub leader_election_retry_period: Duration,
+
+    /// Timeout for Kubernetes API server REST calls.
+    #[param(flag, default = "60s", min = "1s")]
+    pub rest_client_timeout: Duration,
+
+    /// Serve the metrics endpoint via HTTPS, with TokenReview authentication and
+    /// SubjectAccessReview authorization.
+    #[param(flag, default = "true")]
+    pub metrics_secure: bool,
+
+    /// Enable HTTP/2 for the metrics and webhook servers (off by default as a CVE mitigation).
+    #[param(flag, default = "false")]
+    pub enable_http2: bool,
+
+    /// Namespace to watch (empty = all namespaces). The exclusion annotation is ignored for it.
+    #[param(flag)]
+    pub watch_namespace: Option<String>,
+
+    /// Log level verbosity (0 errors and warnings only, 2 info, 4 debug, 5 trace).
+    #[param(short = 'v', default = "2")]
+    pub v: u8,
+
+    /// Directory containing the webhook certificate.
+    #[param(flag, pending = "the webhook server")]
+    pub webhook_cert_path: Option<String>,
+
+    /// Webhook certificate file name.
+    #[param(flag, default = "tls.crt", pending = "the webhook server")]
+    pub webhook_cert_name: String,
+
+    /// Webhook key file name.
+    #[param(flag, default = "tls.key", pending = "the webhook server")]
+    pub webhook_cert_key: String,
+
+    /// Directory containing the metrics server certificate (empty = self-signed).
+    #[param(flag)]
+    pub metrics_cert_path: Option<String>,
+
+    /// Metrics server certificate file name.
+    #[param(flag, default = "tls.crt")]
+    pub metrics_cert_name: String,
+
+    /// Metrics server key file name.
+    #[param(flag, default = "tls.key")]
+    pub metrics_cert_key: String,
+
+    /// Prometheus server URL, e.g. `https://prometheus:9090`. Required.
+    #[param(required)]
+    pub prometheus_base_url: String,
+
+    /// Allow a plain `http://` PROMETHEUS_BASE_URL (otherwise `https://` is required).
+    #[param(default = "false")]
+    pub prometheus_allow_http: bool,
+
+    /// Skip TLS verification of the Prometheus server (development only).
+    #[param(default = "false")]
+    pub prometheus_tls_insecure_skip_verify: bool,
+
+    /// CA certificate path for verifying the Prometheus server.
+    #[param]
+    pub prometheus_ca_cert_path: Option<String>,
+
+    /// Client certificate path for mutual TLS with Prometheus.
+    #[param]
+    pub prometheus_client_cert_path: Option<String>,
+
+    /// Client key path for mutual TLS with Prometheus.
+    #[param]
+    pub prometheus_client_key_path: Option<String>,
+
+    /// Expected server name in the Prometheus TLS certificate.
+    #[param]
+    pub prometheus_server_name: Option<String>,
+
+    /// Bearer token for Prometheus (with or without the `Bearer ` prefix); wins over
+    /// PROMETHEUS_TOKEN_PATH.
+    #[param(secret)]
+    pub prometheus_bearer_token: Option<String>,
+
+    /// File holding the bearer token for Prometheus, e.g. a ServiceAccount token.
+    #[param]
+    pub prometheus_token_path: Option<String>,
+
+    /// Enable the scale-to-zero feature for models whose scale-to-zero entry does not say.
+    #[param(default = "false")]
+    pub wva_scale_to_zero: bool,
+
+    /// Enable limited mode: scale-ups are bounded by the free GPUs of each accelerator type.
+    #[param(default = "false")]
+    pub wva_limited_mode: bool,
+
+    /// Max concurrent scale-from-zero operations.
+    #[param(default = "10", min = "1", pending = "scale-from-zero")]
+    pub scale_from_zero_engine_max_concurrency: u32,
+
+    /// Enable the experimental HYBRID mode: the model-based proactive optimizer next to the
+    /// saturation analyzer, arbitrated so that capacity safety wins.
+    #[param(default = "false", pending = "the proactive (HYBRID) optimizer")]
+    pub experimental_proactive_model: bool,
+
+    /// Instance name for multi-controller isolation: only VAs labelled
+    /// `wva.llmd.ai/controller-instance=<value>` are managed, and every metric carries
+    /// `controller_instance`.
+    #[param]
+    pub controller_instance: Option<String>,
+
+    /// Name of the main ConfigMap in POD_NAMESPACE.
+    #[param(default = "wva-variantautoscaling-config", env_only)]
+    pub config_map_name: String,
+
+    /// Controller namespace: where the main and global ConfigMaps live (injected by Kubernetes).
+    #[param(default = "workload-variant-autoscaler-system", env_only)]
+    pub pod_namespace: String,
+}
+
+/// Settings that apply at once when the main ConfigMap changes.
+#[derive(ConfigParams, Debug, Clone, PartialEq)]
+#[params(mutable)]
+pub struct DynamicConfig {
+    /// Optimization interval: how often the engine runs one cycle (global only).
+    #[param(default = "60s", min = "1s")]
+    pub global_opt_interval: Duration,
+
+    /// Enable the Prometheus metrics cache.
+    #[param(default = "true", pending = "the Prometheus metrics cache")]
+    pub prometheus_metrics_cache_enabled: bool,
+
+    /// Time-to-live of cached Prometheus results.
+    #[param(default = "30s", pending = "the Prometheus metrics cache")]
+    pub prometheus_metrics_cache_ttl: Duration,
+
+    /// Interval between sweeps of expired cache entries.
+    #[param(default = "1m", pending = "the Prometheus metrics cache")]
+    pub prometheus_metrics_cache_cleanup_interval: Duration,
+
+    /// Interval between background fetches into the cache.
+    #[param(default = "30s", pending = "the Prometheus metrics cache")]
+    pub prometheus_metrics_cache_fetch_interval: Duration,
+
+    /// Age under which cached metrics count as fresh.
+    #[param(default = "1m", pending = "the Prometheus metrics cache")]
+    pub prometheus_metrics_cache_fresh_threshold: Duration,
+
+    /// Age from which cached metrics count as stale.
+    #[param(default = "2m", pending = "the Prometheus metrics cache")]
+    pub prometheus_metrics_cache_stale_threshold: Duration,
+
+    /// Age from which cached metrics count as unavailable.
+    #[param(default = "5m", pending = "the Prometheus metrics cache")]
+    pub prometheus_metrics_cache_unavailable_threshold: Duration,
+}

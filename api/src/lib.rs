@@ -1,0 +1,22 @@
+//! Declarations of everything a WVA user or operator can name, each declared once.
+//!
+//! * [`crd`]: the `VariantAutoscaling` custom resource (`llmd.ai/v1alpha1`).
+//! * [`config`]: the controller's static (restart-only) and dynamic (live) parameters.
+//! * [`saturation`]: entries of the saturation-scaling and scale-to-zero ConfigMaps.
+//! * [`metrics`]: the Prometheus metrics the controller emits.
+//!
+//! The derives in `wva-macros` turn these declarations into tables; [`render`] turns the
+//! tables into the artefacts people read (CRD YAML, parameter and metric references). The
+//! root `build.rs` and the `wva` binary both call [`render`], so the docs and the program can
+//! never disagree.
+
+extern crate self as wva_api;
+
+pub mod config;
+pub mod crd;
+pub mod metrics;
+pub mod params;
+pub mod render;
+pub mod saturation;
+
+pub use wva_macros::{ConfigParams, MetricSet};

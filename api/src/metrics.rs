@@ -1,0 +1,86 @@
+//! The Prometheus metrics the controller emits, declared once.
+//!
+//! `#[derive(MetricSet)]` turns each field into a registered collector and a row of
+//! `generated/docs/metrics.md`; the doc comment is the HELP text. When CONTROLLER_INSTANCE is
+//! set every metric carries the `controller_instance` label, and never otherwise.
+
+pub use prometheus;
+
+use crate::MetricSet;
+use prometheus::{GaugeVec, Histogram, IntCounterVec};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The label added to every metric when a controller instance is configured.
+pub const CONTROLLER_INSTANCE_LABEL: &str = "controller_instance";
+
+/// One row of the metric table, generated from an annotated field.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct MetricSpec {
+    /// The metric name.
+    pub name: &'static str,
+    /// `gauge`, `counter` or `histogram`.
+    pub kind: &'static str,
+    /// The HELP text (first paragraph of the doc comment).
+    pub help: &'static str,
+    /// Variable label names, in the order `with_label_values` expects.
+    pub labels: &'static [&'static str],
+}
+
+/// A struct of collectors: implemented by `#[derive(MetricSet)]`.
+pub trait MetricSet: Sized {
+    /// The metric table, one row per field.
+    const SPECS: &'static [MetricSpec];
+
+    /// Creates every collector and registers it in `registry`; with `controller_instance`
+    /// set (and non-empty), each carries the `controller_instance` label.
+    fn register(
+        registry: &prometheus::Registry,
+        controller_instance: Option<&str>,
+    ) -> Result<Self, prometheus::Error>;
+}
+
+/// The constant labels of every metric: `controller_instance` exactly when one is configured.
+pub fn instance_labels(controller_instance: Option<&str>) -> HashMap<String, String> {
+    controller_instance
+        .filter(|instance| !instance.is_empty())
+        .map(|instance| (CONTROLLER_INSTANCE_LABEL.to_string(), instance.to_string()))
+        .into_iter()
+        .collect()
+}
+
+/// Every metric WVA emits. HPA and KEDA read `wva_desired_replicas`.
+#[derive(MetricSet, Clone)]
+pub struct WvaMetrics {
+    /// Desired number of replicas for each variant
+    #[metric(labels("variant_name", "namespace", "accelerator_type"))]
+    pub wva_desired_replicas: GaugeVec,
+
+    /// Current number of replicas for each variant
+    #[metric(labels("variant_name", "namespace", "accelerator_type"))]
+    pub wva_current_replicas: GaugeVec,
+
+    /// Ratio of the desired number of replicas and the current number of replicas for each variant
+    #[metric(labels("variant_name", "namespace", "accelerator_type"))]
+    pub wva_desired_ratio: GaugeVec,
+
+    /// Total number of replica scaling operations
+    #[metric(labels("variant_name", "namespace", "direction", "reason"))]
+    pub wva_replica_scaling_total: IntCounterVec,
+
+    /// Duration of one engine cycle (collection, decisions, status and metric updates)
+    #[metric(buckets(0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0))]
+    pub wva_engine_cycle_duration_seconds: Histogram,
+
+    /// Prometheus queries made by the collector, by signal and result (`success` or `error`)
+    #[metric(labels("signal", "result"))]
+    pub wva_prometheus_queries_total: IntCounterVec,
+
+    /// Safety-net activations: decisions replaced by a fallback because signals were missing
+    #[metric(labels("variant_name", "namespace", "fallback_source"))]
+    pub wva_safety_net_activations_total: IntCounterVec,
+
+    /// Runtime updates of watched ConfigMaps, by ConfigMap and result (`applied` or `rejected`)
+    #[metric(labels("configmap", "result"))]
+    pub wva_config_updates_total: IntCounterVec,
+}

@@ -1,0 +1,87 @@
+//! The `wva run` command line, built from the generated parameter table.
+//!
+//! Every parameter with a flag becomes an argument whose help line shows its env var /
+//! ConfigMap key, default and mutability; parameters without a flag are listed after the
+//! options. No argument has a clap default, so an argument is present in the matches exactly
+//! when it was passed explicitly, which is what the precedence rules need.
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::collections::BTreeMap;
+use wva_api::params::ParamSpec;
+use wva_api::render::parameters;
+
+/// The `run` subcommand with one argument per flagged parameter.
+pub fn run_command() -> Command {
+    let args = parameters().filter_map(argument);
+    Command::new("run")
+        .about("Run the controller")
+        .long_about(
+            "Run the controller. Until the controller loop lands, `wva run` loads the \
+             configuration from flags, env and defaults, validates it, prints the resolved \
+             values and exits: 0 when valid, 1 with every problem listed when not.",
+        )
+        .args(args)
+        .after_long_help(env_only_help())
+        .after_help(
+            "Parameters without a flag are read from env or the main ConfigMap: see --help.",
+        )
+}
+
+fn argument(spec: &'static ParamSpec) -> Option<Arg> {
+    if spec.flag.is_none() && spec.short.is_none() {
+        return None;
+    }
+    let mut arg = Arg::new(spec.field)
+        .value_name(spec.value_type.to_uppercase())
+        .help(help_line(spec))
+        .action(ArgAction::Set);
+    if let Some(long) = spec.flag {
+        arg = arg.long(long);
+    }
+    if let Some(short) = spec.short {
+        arg = arg.short(short);
+    }
+    if spec.value_type == "bool" {
+        // `--leader-elect` means true; `--leader-elect=false` is also accepted.
+        arg = arg
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true");
+    }
+    Some(arg)
+}
+
+/// One help line: description, key, default, mutability.
+fn help_line(spec: &ParamSpec) -> String {
+    let key = if spec.env_only {
+        format!("env: {}", spec.key)
+    } else {
+        format!("env/ConfigMap key: {}", spec.key)
+    };
+    format!(
+        "{} [{key}] [default: {}] [{}]",
+        spec.description(),
+        spec.default_display(),
+        if spec.mutable { "mutable" } else { "restart" }
+    )
+}
+
+/// The list of parameters that have no flag, for the end of `--help`.
+fn env_only_help() -> String {
+    let mut text = String::from("Parameters set by env var or main ConfigMap key only:\n");
+    for spec in parameters().filter(|s| s.flag.is_none() && s.short.is_none()) {
+        text.push_str(&format!("  {:<48} {}\n", spec.key, help_line(spec)));
+    }
+    text
+}
+
+/// The flags passed explicitly on the command line, keyed by field name, as raw text.
+pub fn explicit_flags(matches: &ArgMatches) -> BTreeMap<String, String> {
+    parameters()
+        .filter(|spec| spec.flag.is_some() || spec.short.is_some())
+        .filter_map(|spec| {
+            let value = matches.get_one::<String>(spec.field)?;
+            Some((spec.field.to_string(), value.clone()))
+        })
+        .collect()
+}

@@ -1,0 +1,110 @@
+//! Parsing of `#[name(key, key = value, key(list))]` attributes with prescriptive errors.
+
+use crate::ctxt::Ctxt;
+use syn::meta::ParseNestedMeta;
+
+/// Runs `handle` for every key of every `#[name(...)]` attribute in `attrs`.
+///
+/// `handle` returns `Ok(false)` for a key it does not know; the key is then reported with a
+/// did-you-mean suggestion taken from `known`, and its value is skipped so parsing goes on.
+pub fn for_each_key(
+    cx: &Ctxt,
+    attrs: &[syn::Attribute],
+    name: &str,
+    known: &[&str],
+    mut handle: impl FnMut(&ParseNestedMeta) -> syn::Result<bool>,
+) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident(name)) {
+        if let syn::Meta::Path(_) = attr.meta {
+            continue; // a bare `#[name]` carries no keys
+        }
+        let result = attr.parse_nested_meta(|meta| {
+            if handle(&meta)? {
+                return Ok(());
+            }
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            cx.error_spanned_by(&meta.path, unknown_key_message(name, &key, known));
+            skip_value(&meta)
+        });
+        if let Err(error) = result {
+            cx.syn_error(error);
+        }
+    }
+}
+
+/// The message for an unknown key, with the closest known key when one is close.
+fn unknown_key_message(attr: &str, key: &str, known: &[&str]) -> String {
+    let list = known
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match closest(key, known) {
+        Some(best) => {
+            format!(
+                "unknown key `{key}` in #[{attr}(...)], did you mean `{best}`? (known keys: {list})"
+            )
+        }
+        None => format!("unknown key `{key}` in #[{attr}(...)]; known keys: {list}"),
+    }
+}
+
+/// Consumes `= value` or `(...)` after an unknown key.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _group: proc_macro2::Group = meta.input.parse()?;
+    }
+    Ok(())
+}
+
+/// The known key with the smallest edit distance to `key`, if it is at most 2 (or a third).
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance between two ASCII-ish strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Parses a parenthesised, comma-separated list of string literals: `("a", "b")`.
+pub fn string_list(meta: &ParseNestedMeta) -> syn::Result<Vec<syn::LitStr>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let items =
+        content.parse_terminated(<syn::LitStr as syn::parse::Parse>::parse, syn::Token![,])?;
+    Ok(items.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_key() {
+        assert_eq!(closest("defualt", &["default", "flag"]), Some("default"));
+        assert_eq!(closest("zzzzzz", &["default", "flag"]), None);
+    }
+}

@@ -1,0 +1,37 @@
+//! Doc comments as the single description: first paragraph short, the rest long.
+
+/// A doc comment split into its first paragraph and the remaining text.
+pub struct Doc {
+    /// The first paragraph, joined into one line.
+    pub summary: String,
+    /// Everything after the first blank line, paragraphs kept.
+    pub details: String,
+}
+
+/// Reads the `///` lines of `attrs`. Returns `None` when there are none.
+pub fn read(attrs: &[syn::Attribute]) -> Option<Doc> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    if lines.iter().all(String::is_empty) {
+        return None;
+    }
+    let mut paragraphs = lines
+        .split(String::is_empty)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.join(" "));
+    let summary = paragraphs.next().unwrap_or_default();
+    let details = paragraphs.collect::<Vec<_>>().join("\n\n");
+    Some(Doc { summary, details })
+}

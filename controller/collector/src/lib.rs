@@ -1,0 +1,1 @@
+//! Prometheus collector: batched PromQL into engine signals.

@@ -1,0 +1,1 @@
+//! Sans-IO decision core: snapshot in, decisions out.

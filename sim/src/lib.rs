@@ -1,0 +1,1 @@
+//! Fleet simulator and vLLM load model behind wva simulate.

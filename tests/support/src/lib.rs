@@ -1,0 +1,1 @@
+//! Test support: vLLM metrics emulator, Prometheus launcher.

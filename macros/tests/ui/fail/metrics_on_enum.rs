@@ -1,0 +1,7 @@
+/// Metrics.
+#[derive(wva_api::MetricSet)]
+enum Metrics {
+    Desired,
+}
+
+fn main() {}

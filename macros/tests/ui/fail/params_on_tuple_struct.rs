@@ -1,0 +1,5 @@
+/// Settings.
+#[derive(wva_api::ConfigParams)]
+struct Settings(u32);
+
+fn main() {}

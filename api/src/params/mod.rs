@@ -102,20 +102,45 @@ pub trait Params: Sized {
     fn resolve(sources: &Sources) -> Result<Self, LoadError>;
 
     /// Every field rendered back to text, with its row.
-    fn values(&self) -> Vec<(&'static ParamSpec, String)>;
+    fn values(&self) -> Vec<ParamEntry>;
 
-    /// Parameters of features that have not landed whose value differs from the default.
-    fn inert_settings(&self) -> Vec<(&'static ParamSpec, String)> {
+    /// Parameters of features that have not landed whose value is not the default.
+    fn inert_settings(&self) -> Vec<ParamEntry> {
         self.values()
             .into_iter()
-            .filter(|(spec, value)| spec.pending.is_some() && *value != rendered_default(spec))
+            .filter(|entry| entry.spec.pending.is_some() && !entry.is_default)
             .collect()
     }
 }
 
-/// The default of `spec` as the loader would render it (`""` when unset).
-fn rendered_default(spec: &ParamSpec) -> String {
-    spec.default.unwrap_or_default().to_string()
+/// One loaded parameter: its row, its value rendered, and whether that is the default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamEntry {
+    /// The row of the parameter.
+    pub spec: &'static ParamSpec,
+    /// The value, rendered as users write it.
+    pub value: String,
+    /// True when the value equals the declared default (or is unset without one).
+    pub is_default: bool,
+}
+
+impl ParamEntry {
+    /// The entry of `value` for `spec`; the default is compared through the field's own type,
+    /// so `1m` and `60s` are the same.
+    pub fn of<T: ParamValue>(spec: &'static ParamSpec, value: &T) -> Self {
+        let value = value.render();
+        let default = spec.default.map(|d| T::parse_param(d).map(|v| v.render()));
+        let is_default = match default {
+            Some(Ok(default)) => default == value,
+            Some(Err(_)) => false,
+            None => value.is_empty(),
+        };
+        ParamEntry {
+            spec,
+            value,
+            is_default,
+        }
+    }
 }
 
 /// One parameter whose value differs between two loaded configurations.
@@ -135,7 +160,11 @@ pub fn diff<P: Params>(old: &P, new: &P) -> Vec<Change> {
     old.values()
         .into_iter()
         .zip(new.values())
-        .filter(|((_, a), (_, b))| a != b)
-        .map(|((spec, old), (_, new))| Change { spec, old, new })
+        .filter(|(a, b)| a.value != b.value)
+        .map(|(a, b)| Change {
+            spec: a.spec,
+            old: a.value,
+            new: b.value,
+        })
         .collect()
 }

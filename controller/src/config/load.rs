@@ -42,7 +42,7 @@ impl Config {
             .values()
             .into_iter()
             .chain(self.dynamic_config.values())
-            .map(|(spec, value)| (spec.key, value))
+            .map(|entry| (entry.spec.key, entry.value))
             .collect()
     }
 
@@ -52,13 +52,215 @@ impl Config {
             .inert_settings()
             .into_iter()
             .chain(self.dynamic_config.inert_settings())
-            .map(|(spec, value)| {
+            .map(|entry| {
                 format!(
-                    "{}={value:?} has no effect yet: {} has not landed",
-                    spec.key,
-                    spec.pending.unwrap_or_default()
+                    "{}={:?} has no effect yet: {} has not landed",
+                    entry.spec.key,
+                    entry.value,
+                    entry.spec.pending.unwrap_or_default()
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{explicit_flags, run_command};
+    use std::time::Duration;
+    use wva_api::params::diff;
+
+    const CM: &str = "wva-system/wva-variantautoscaling-config";
+
+    fn sources(flags: &[&str], env: &[(&str, &str)], config_map: &[(&str, &str)]) -> Sources {
+        let args = std::iter::once("run").chain(flags.iter().copied());
+        let matches = run_command()
+            .try_get_matches_from(args)
+            .expect("valid command line");
+        let pairs = |p: &[(&str, &str)]| {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        Sources {
+            flags: explicit_flags(&matches),
+            env: pairs(env),
+            config_map_id: CM.to_string(),
+            config_map: pairs(config_map),
+        }
+    }
+
+    const URL: (&str, &str) = ("PROMETHEUS_BASE_URL", "https://prometheus:9090");
+
+    fn metrics_address(s: &Sources) -> String {
+        load(s)
+            .expect("valid")
+            .static_config
+            .metrics_bind_address
+            .socket_addr()
+            .map_or("0".into(), |a| a.to_string())
+    }
+
+    #[test]
+    fn explicit_flag_beats_env_which_beats_config_map_which_beats_default() {
+        let cm = [URL, ("METRICS_BIND_ADDRESS", ":9090")];
+        let env = [("METRICS_BIND_ADDRESS", ":8080")];
+        assert_eq!(
+            metrics_address(&sources(&["--metrics-bind-address=:8443"], &env, &cm)),
+            "0.0.0.0:8443"
+        );
+        assert_eq!(metrics_address(&sources(&[], &env, &cm)), "0.0.0.0:8080");
+        assert_eq!(metrics_address(&sources(&[], &[], &cm)), "0.0.0.0:9090");
+        assert_eq!(metrics_address(&sources(&[], &[], &[URL])), "0");
+    }
+
+    #[test]
+    fn a_flag_not_passed_does_not_override_env_or_config_map() {
+        // --leader-elect defaults to false, but it was not passed: env's true wins.
+        let s = sources(&[], &[("LEADER_ELECT", "true")], &[URL]);
+        assert!(s.flags.is_empty());
+        assert!(load(&s).expect("valid").static_config.leader_elect);
+        let s = sources(&[], &[], &[URL, ("LEADER_ELECT", "true")]);
+        assert!(load(&s).expect("valid").static_config.leader_elect);
+    }
+
+    #[test]
+    fn bare_bool_flag_means_true_and_explicit_false_beats_env() {
+        let s = sources(&["--leader-elect"], &[URL], &[]);
+        assert!(load(&s).expect("valid").static_config.leader_elect);
+        let s = sources(
+            &["--leader-elect=false"],
+            &[URL, ("LEADER_ELECT", "true")],
+            &[],
+        );
+        assert!(!load(&s).expect("valid").static_config.leader_elect);
+    }
+
+    fn only_error(s: &Sources) -> String {
+        let errors = load(s).expect_err("invalid").errors;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors[0].message.clone()
+    }
+
+    #[test]
+    fn bad_values_name_the_key_the_source_the_value_and_the_fix() {
+        let flag = only_error(&sources(&["--rest-client-timeout=soon"], &[URL], &[]));
+        assert!(flag.starts_with(r#"invalid value "soon" for REST_CLIENT_TIMEOUT from flag --rest-client-timeout: expected a duration"#), "{flag}");
+        assert!(
+            flag.ends_with("fix the value or remove it to use the default (60s)"),
+            "{flag}"
+        );
+        let env = only_error(&sources(
+            &[],
+            &[URL, ("WVA_LIMITED_MODE", "sometimes")],
+            &[],
+        ));
+        assert!(env.starts_with(r#"invalid value "sometimes" for WVA_LIMITED_MODE from env var WVA_LIMITED_MODE: expected true or false"#), "{env}");
+        let cm = only_error(&sources(&[], &[URL], &[("GLOBAL_OPT_INTERVAL", "0s")]));
+        assert_eq!(
+            cm,
+            format!(
+                r#"invalid value "0s" for GLOBAL_OPT_INTERVAL from ConfigMap {CM} key GLOBAL_OPT_INTERVAL: must be at least 1s; fix the value or remove it to use the default (60s)"#
+            )
+        );
+    }
+
+    #[test]
+    fn missing_prometheus_url_says_where_to_set_it() {
+        let message = only_error(&sources(&[], &[], &[]));
+        assert_eq!(
+            message,
+            format!(
+                "PROMETHEUS_BASE_URL is required but not set: set the env var PROMETHEUS_BASE_URL or the key PROMETHEUS_BASE_URL in ConfigMap {CM}"
+            )
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let s = sources(
+            &["-v", "x"],
+            &[("ENABLE_HTTP2", "maybe")],
+            &[("GLOBAL_OPT_INTERVAL", "2")],
+        );
+        let keys: Vec<&str> = load(&s)
+            .expect_err("invalid")
+            .errors
+            .iter()
+            .map(|e| e.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "ENABLE_HTTP2",
+                "V",
+                "PROMETHEUS_BASE_URL",
+                "GLOBAL_OPT_INTERVAL"
+            ]
+        );
+    }
+
+    #[test]
+    fn env_only_parameters_are_never_read_from_the_config_map() {
+        let s = sources(&[], &[URL], &[("CONFIG_MAP_NAME", "other")]);
+        assert_eq!(
+            load(&s).expect("valid").static_config.config_map_name,
+            "wva-variantautoscaling-config"
+        );
+    }
+
+    #[test]
+    fn diff_classifies_each_changed_key_as_mutable_or_not() {
+        let old = load(&sources(&[], &[], &[URL])).expect("valid");
+        let new = load(&sources(
+            &[],
+            &[],
+            &[
+                ("PROMETHEUS_BASE_URL", "https://new-prometheus:9090"),
+                ("GLOBAL_OPT_INTERVAL", "120s"),
+            ],
+        ))
+        .expect("valid");
+        assert_eq!(
+            new.dynamic_config.global_opt_interval,
+            Duration::from_secs(120)
+        );
+        let changed: Vec<(&str, bool, String, String)> =
+            diff(&old.static_config, &new.static_config)
+                .into_iter()
+                .chain(diff(&old.dynamic_config, &new.dynamic_config))
+                .map(|c| (c.spec.key, c.spec.mutable, c.old, c.new))
+                .collect();
+        assert_eq!(
+            changed,
+            [
+                (
+                    "PROMETHEUS_BASE_URL",
+                    false,
+                    "https://prometheus:9090".into(),
+                    "https://new-prometheus:9090".into()
+                ),
+                ("GLOBAL_OPT_INTERVAL", true, "60s".into(), "120s".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn features_that_have_not_landed_warn_when_set() {
+        let quiet = load(&sources(&[], &[URL], &[])).expect("valid");
+        assert!(quiet.inert_warnings().is_empty());
+        let set = load(&sources(
+            &[],
+            &[URL, ("SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY", "4")],
+            &[],
+        ))
+        .expect("valid");
+        assert_eq!(
+            set.inert_warnings(),
+            [
+                r#"SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY="4" has no effect yet: scale-from-zero has not landed"#
+            ]
+        );
     }
 }

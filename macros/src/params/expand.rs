@@ -31,9 +31,9 @@ pub fn implementation(decl: &Declaration) -> TokenStream {
                 ::core::result::Result::Ok(Self { #(#fields),* })
             }
 
-            fn values(&self) -> ::std::vec::Vec<(&'static ::wva_api::params::ParamSpec, ::std::string::String)> {
+            fn values(&self) -> ::std::vec::Vec<::wva_api::params::ParamEntry> {
                 ::std::vec![#(
-                    (&Self::SPECS[#index2], ::wva_api::params::ParamValue::render(&self.#fields))
+                    ::wva_api::params::ParamEntry::of(&Self::SPECS[#index2], &self.#fields)
                 ),*]
             }
         }
@@ -92,7 +92,7 @@ pub fn stub(ident: &syn::Ident) -> TokenStream {
             ) -> ::core::result::Result<Self, ::wva_api::params::LoadError> {
                 ::core::result::Result::Err(::wva_api::params::LoadError::new(::std::vec::Vec::new()))
             }
-            fn values(&self) -> ::std::vec::Vec<(&'static ::wva_api::params::ParamSpec, ::std::string::String)> {
+            fn values(&self) -> ::std::vec::Vec<::wva_api::params::ParamEntry> {
                 ::std::vec::Vec::new()
             }
         }

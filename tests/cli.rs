@@ -1,0 +1,138 @@
+//! The `wva` binary as users run it: exit codes, messages, precedence, generated references.
+
+use std::process::{Command, Output};
+
+const URL: (&str, &str) = ("PROMETHEUS_BASE_URL", "https://prometheus:9090");
+
+/// Runs `wva` with exactly `env` (nothing inherited) and `args`.
+fn wva(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wva"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("wva runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn missing_prometheus_url_exits_1_and_says_how_to_fix_it() {
+    let out = wva(&["run"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed to load configuration - this is a fatal error"),
+        "{err}"
+    );
+    assert!(err.contains("PROMETHEUS_BASE_URL is required but not set: set the env var PROMETHEUS_BASE_URL or the key PROMETHEUS_BASE_URL in ConfigMap workload-variant-autoscaler-system/wva-variantautoscaling-config"), "{err}");
+}
+
+#[test]
+fn bad_flag_and_env_values_exit_1_naming_key_source_and_value() {
+    let out = wva(
+        &["run", "--leader-election-lease-duration=forever"],
+        &[URL, ("METRICS_SECURE", "perhaps")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(r#"invalid value "forever" for LEADER_ELECTION_LEASE_DURATION from flag --leader-election-lease-duration"#), "{err}");
+    assert!(err.contains(r#"invalid value "perhaps" for METRICS_SECURE from env var METRICS_SECURE: expected true or false"#), "{err}");
+}
+
+#[test]
+fn explicit_flag_beats_env_and_unpassed_flag_does_not() {
+    let env = [
+        URL,
+        ("METRICS_BIND_ADDRESS", ":8080"),
+        ("LEADER_ELECT", "true"),
+    ];
+    let out = wva(&["run", "--metrics-bind-address=:8443"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("METRICS_BIND_ADDRESS = :8443 (flag --metrics-bind-address)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("LEADER_ELECT = true (env var LEADER_ELECT)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("HEALTH_PROBE_BIND_ADDRESS = :8081 (default)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_and_unlanded_features_warn() {
+    let env = [
+        URL,
+        ("PROMETHEUS_BEARER_TOKEN", "s3cr3t"),
+        ("EXPERIMENTAL_PROACTIVE_MODEL", "true"),
+    ];
+    let out = wva(&["run"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("s3cr3t"));
+    assert!(
+        stdout(&out)
+            .contains("PROMETHEUS_BEARER_TOKEN = <redacted> (env var PROMETHEUS_BEARER_TOKEN)")
+    );
+    assert!(stderr(&out).contains(r#"warning: EXPERIMENTAL_PROACTIVE_MODEL="true" has no effect yet: the proactive (HYBRID) optimizer has not landed"#), "{}", stderr(&out));
+}
+
+#[test]
+fn run_help_lists_every_parameter_with_key_and_default() {
+    let out = wva(&["run", "--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    let params: serde_json::Value =
+        serde_json::from_str(&stdout(&wva(&["params", "--format", "json"], &[]))).expect("json");
+    for spec in params.as_array().expect("array") {
+        let key = spec["key"].as_str().expect("key");
+        assert!(
+            help.contains(&format!("{key}]")) || help.contains(&format!("  {key} ")),
+            "{key} missing from --help"
+        );
+        if let Some(flag) = spec["flag"].as_str() {
+            assert!(
+                help.contains(&format!("--{flag}")),
+                "--{flag} missing from --help"
+            );
+        }
+    }
+    assert!(help.contains("--leader-elect[=<BOOL>]"));
+    assert!(
+        help.contains("[default: 60s] [mutable]"),
+        "GLOBAL_OPT_INTERVAL row"
+    );
+}
+
+#[test]
+fn params_and_crd_print_exactly_the_committed_references() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).expect(path);
+    assert_eq!(
+        stdout(&wva(&["params"], &[])),
+        read("generated/docs/parameters.md")
+    );
+    let crd = stdout(&wva(&["crd"], &[]));
+    assert_eq!(crd, read("generated/crds/llmd.ai_variantautoscalings.yaml"));
+    assert_eq!(
+        crd,
+        read("charts/workload-variant-autoscaler/crds/llmd.ai_variantautoscalings.yaml")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = wva(&["run", "--no-such-flag"], &[URL]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unexpected argument '--no-such-flag'"));
+}

@@ -1,7 +1,10 @@
-//! Configuration: the command line derived from the parameter table, and loading.
+//! Configuration: the command line derived from the parameter table, loading, and live
+//! updates of the main ConfigMap.
 
 mod cli;
+mod live;
 mod load;
 
 pub use cli::{explicit_flags, run_command};
+pub use live::{Update, applied_message, apply_config_map, rejection_message};
 pub use load::{Config, load};

@@ -4,6 +4,7 @@
 //! * [`config`]: the controller's static (restart-only) and dynamic (live) parameters.
 //! * [`saturation`]: entries of the saturation-scaling and scale-to-zero ConfigMaps.
 //! * [`metrics`]: the Prometheus metrics the controller emits.
+//! * [`helm_values`]: the Helm chart's values.
 //!
 //! The derives in `wva-macros` turn these declarations into tables; [`render`] turns the
 //! tables into the artefacts people read (CRD YAML, parameter and metric references). The
@@ -14,6 +15,7 @@ extern crate self as wva_api;
 
 pub mod config;
 pub mod crd;
+pub mod helm_values;
 pub mod metrics;
 pub mod params;
 pub mod render;

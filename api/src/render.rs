@@ -30,6 +30,22 @@ pub fn artefacts() -> Vec<(&'static str, String)> {
         ),
         ("generated/docs/parameters.md", parameters_markdown()),
         ("generated/docs/metrics.md", metrics_markdown()),
+        (
+            "generated/docs/helm-values.md",
+            crate::helm_values::values_markdown(),
+        ),
+        (
+            "charts/workload-variant-autoscaler/values.yaml",
+            crate::helm_values::values_yaml(),
+        ),
+        (
+            "charts/workload-variant-autoscaler/values.schema.json",
+            crate::helm_values::values_schema_json(),
+        ),
+        (
+            "charts/workload-variant-autoscaler/README.md",
+            crate::helm_values::readme(),
+        ),
     ]
 }
 

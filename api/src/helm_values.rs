@@ -1,0 +1,1043 @@
+//! The Helm chart's values, declared once.
+//!
+//! Every value of `charts/workload-variant-autoscaler` is a field below: its doc comment is its
+//! description and the [`Default`] impls hold its default. `build.rs` renders from these
+//! declarations the chart's `values.yaml` (with the descriptions as comments), its
+//! `values.schema.json` (so `helm install` rejects typos and wrong types) and the values table
+//! of the chart's `README.md`. A value that is not declared here cannot be documented; the
+//! chart tests fail for a declared value that no template uses.
+//!
+//! To add a value: add a field with a doc comment and a default here, use it in a template,
+//! run `cargo build`, commit the regenerated chart files.
+
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The chart directory, relative to the workspace root.
+pub const CHART_DIR: &str = "charts/workload-variant-autoscaler";
+
+/// The hand-written part of the chart README; `{{VALUES_TABLE}}` marks where the table goes.
+const README_TEMPLATE: &str = include_str!("../../charts/workload-variant-autoscaler/README.md.in");
+
+/// The placeholder in the README template that the values table replaces.
+pub const VALUES_TABLE_MARKER: &str = "{{VALUES_TABLE}}";
+
+const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+const PROMETHEUS_DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
+
+/// The chart's values (`values.yaml`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "workload-variant-autoscaler Helm values")]
+pub struct HelmValues {
+    /// Replaces the chart name in the names of the resources this chart creates.
+    pub name_override: String,
+    /// Replaces the full name (the release name when it contains the chart name, else
+    /// `<release>-<chart>`) that prefixes the names of the resources this chart creates.
+    pub fullname_override: String,
+    /// The controller part of the chart.
+    pub controller: ControllerValues,
+    /// The WVA controller: image, flags, main ConfigMap, Prometheus connection, saturation
+    /// thresholds.
+    pub wva: WvaValues,
+    /// The llm-d model service this release autoscales.
+    pub llmd: LlmdValues,
+    /// The VariantAutoscaling resource for the model service.
+    pub va: VaValues,
+    /// The HorizontalPodAutoscaler that applies `wva_desired_replicas` to the model service.
+    pub hpa: HpaValues,
+    /// A Service and ServiceMonitor so Prometheus scrapes the vLLM pods of the model service.
+    pub vllm_service: VllmServiceValues,
+}
+
+/// Switch for the controller part of the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControllerValues {
+    /// Render the controller (Deployment, ServiceAccount, ConfigMaps, RBAC bindings, leader
+    /// election Role, metrics Service and ServiceMonitor, Prometheus CA). Set false to add a
+    /// model to an existing controller: only the VA, HPA, vLLM Service/ServiceMonitor and the
+    /// VA viewer/editor/admin ClusterRoles are rendered.
+    pub enabled: bool,
+}
+
+impl Default for ControllerValues {
+    fn default() -> Self {
+        ControllerValues { enabled: true }
+    }
+}
+
+/// The WVA controller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct WvaValues {
+    /// Second switch for the controller: it is rendered only when both `controller.enabled`
+    /// and `wva.enabled` are true.
+    pub enabled: bool,
+    /// Controller replicas; they elect a leader (`--leader-elect`), which alone decides.
+    #[schemars(range(min = 1))]
+    pub replica_count: u32,
+    /// The controller image.
+    pub image: ImageValues,
+    /// Pull policy of the controller image.
+    pub image_pull_policy: PullPolicy,
+    /// Names of Secrets in the release namespace used to pull the controller image.
+    pub image_pull_secrets: Vec<String>,
+    /// Controller logging.
+    pub logging: LoggingValues,
+    /// The controller's own metrics endpoint, which serves `wva_desired_replicas`.
+    pub metrics: MetricsValues,
+    /// Watch only the release namespace (`--watch-namespace=$(POD_NAMESPACE)`). Then VAs must
+    /// live in the controller's namespace; leave false when `llmd.namespace` differs.
+    pub namespace_scoped: bool,
+    /// How often the engine runs a cycle: `GLOBAL_OPT_INTERVAL` in the main ConfigMap,
+    /// changeable at runtime by editing that ConfigMap.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub reconcile_interval: String,
+    /// The main controller ConfigMap.
+    pub config_map: ConfigMapValues,
+    /// The Prometheus (or Thanos querier) the controller queries.
+    pub prometheus: PrometheusValues,
+    /// Limited mode (`WVA_LIMITED_MODE`): scale-ups are bounded by the free GPUs of each
+    /// accelerator type.
+    pub limited_mode: bool,
+    /// Scale-to-zero for models whose entry in `wva-model-scale-to-zero-config` does not say
+    /// (`WVA_SCALE_TO_ZERO`).
+    pub scale_to_zero: bool,
+    /// Entries of the `wva-model-scale-to-zero-config` ConfigMap.
+    pub scale_to_zero_config: ScaleToZeroValues,
+    /// Controller instance label for multi-controller isolation. When set, the controller gets
+    /// `CONTROLLER_INSTANCE`, manages only VAs labelled `wva.llmd.ai/controller-instance` with
+    /// this value and adds `controller_instance` to its metrics; the chart labels the VA and
+    /// HPA and adds `controller_instance` to the HPA metric selector. Set the same value on the
+    /// controller install and on every model install.
+    pub controller_instance: String,
+    /// Saturation thresholds: the `wva-saturation-scaling-config` ConfigMap.
+    pub capacity_scaling: CapacityScalingValues,
+    /// CPU and memory of the controller container.
+    pub resources: ResourceValues,
+}
+
+impl Default for WvaValues {
+    fn default() -> Self {
+        WvaValues {
+            enabled: true,
+            replica_count: 2,
+            image: ImageValues::default(),
+            image_pull_policy: PullPolicy::Always,
+            image_pull_secrets: Vec::new(),
+            logging: LoggingValues::default(),
+            metrics: MetricsValues::default(),
+            namespace_scoped: false,
+            reconcile_interval: "60s".into(),
+            config_map: ConfigMapValues::default(),
+            prometheus: PrometheusValues::default(),
+            limited_mode: false,
+            scale_to_zero: false,
+            scale_to_zero_config: ScaleToZeroValues::default(),
+            controller_instance: String::new(),
+            capacity_scaling: CapacityScalingValues::default(),
+            resources: ResourceValues::default(),
+        }
+    }
+}
+
+/// A container image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageValues {
+    /// Image repository.
+    #[schemars(length(min = 1))]
+    pub repository: String,
+    /// Image tag.
+    #[schemars(length(min = 1))]
+    pub tag: String,
+}
+
+impl Default for ImageValues {
+    fn default() -> Self {
+        ImageValues {
+            repository: "ghcr.io/llm-d/llm-d-workload-variant-autoscaler".into(),
+            tag: "latest".into(),
+        }
+    }
+}
+
+/// Image pull policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PullPolicy {
+    /// Pull on every start.
+    Always,
+    /// Pull when the image is not on the node.
+    IfNotPresent,
+    /// Never pull.
+    Never,
+}
+
+/// Controller logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoggingValues {
+    /// Log level, passed as the verbosity flag: `warn` → `-v=0`, `info` → `-v=2`,
+    /// `debug` → `-v=4`, `trace` → `-v=5`.
+    pub level: LogLevel,
+}
+
+impl Default for LoggingValues {
+    fn default() -> Self {
+        LoggingValues {
+            level: LogLevel::Info,
+        }
+    }
+}
+
+/// Log level names the chart maps to the controller's `-v` verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors and warnings only (`-v=0`).
+    Warn,
+    /// Info (`-v=2`).
+    Info,
+    /// Debug (`-v=4`).
+    Debug,
+    /// Trace (`-v=5`).
+    Trace,
+}
+
+impl LogLevel {
+    /// The `-v` verbosity the chart passes for this level.
+    pub fn verbosity(self) -> u8 {
+        match self {
+            LogLevel::Warn => 0,
+            LogLevel::Info => 2,
+            LogLevel::Debug => 4,
+            LogLevel::Trace => 5,
+        }
+    }
+}
+
+/// The controller's metrics endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsValues {
+    /// Serve metrics (`--metrics-bind-address=:<port>`; false passes `0`, which disables
+    /// them, and renders no metrics Service or ServiceMonitor). The HPA needs them.
+    pub enabled: bool,
+    /// Metrics port.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// Serve metrics over HTTPS with TokenReview authentication and SubjectAccessReview
+    /// authorization (`--metrics-secure`).
+    pub secure: bool,
+    /// The ServiceMonitor (Prometheus Operator CRD) that scrapes the controller.
+    pub service_monitor: ServiceMonitorValues,
+}
+
+impl Default for MetricsValues {
+    fn default() -> Self {
+        MetricsValues {
+            enabled: true,
+            port: 8443,
+            secure: true,
+            service_monitor: ServiceMonitorValues::default(),
+        }
+    }
+}
+
+/// A ServiceMonitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceMonitorValues {
+    /// Render the ServiceMonitor (needs the Prometheus Operator CRDs in the cluster). With
+    /// HTTPS metrics it authenticates with the Prometheus ServiceAccount's own token and skips
+    /// verification of the controller's self-signed certificate.
+    pub enabled: bool,
+    /// Scrape interval.
+    #[schemars(regex(pattern = PROMETHEUS_DURATION_PATTERN))]
+    pub interval: String,
+}
+
+impl Default for ServiceMonitorValues {
+    fn default() -> Self {
+        ServiceMonitorValues {
+            enabled: true,
+            interval: "10s".into(),
+        }
+    }
+}
+
+/// The main controller ConfigMap.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigMapValues {
+    /// If true, makes the main controller ConfigMap (`<fullname>-variantautoscaling-config`)
+    /// immutable: Kubernetes rejects every update, which protects it against accidental or
+    /// malicious changes but disables runtime updates (such as `GLOBAL_OPT_INTERVAL`); a change
+    /// then needs the ConfigMap deleted, `helm upgrade` and a controller restart. Only the main
+    /// ConfigMap is affected, not the saturation or scale-to-zero ConfigMaps.
+    pub immutable: bool,
+}
+
+/// The Prometheus connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusValues {
+    /// Prometheus (or Thanos querier) URL: `PROMETHEUS_BASE_URL`. Must be `https://` unless
+    /// `allowHTTP` is true.
+    #[serde(rename = "baseURL")]
+    #[schemars(length(min = 1))]
+    pub base_url: String,
+    /// Accept a plain `http://` baseURL (`PROMETHEUS_ALLOW_HTTP`).
+    #[serde(rename = "allowHTTP")]
+    pub allow_http: bool,
+    /// Namespace of the Prometheus that scrapes the controller. The metrics-reader
+    /// ClusterRole is bound to `serviceAccountName` there, and a copy of `caCert` is put
+    /// there for prometheus-adapter.
+    #[schemars(length(min = 1))]
+    pub monitoring_namespace: String,
+    /// ServiceAccount of that Prometheus (kube-prometheus-stack:
+    /// `kube-prometheus-stack-prometheus`); it may read the controller's HTTPS metrics.
+    #[schemars(length(min = 1))]
+    pub service_account_name: String,
+    /// ClusterRole bound to the controller's ServiceAccount so it may query Prometheus with
+    /// its token (OpenShift: `cluster-monitoring-view`); empty binds nothing.
+    pub monitoring_view_cluster_role: String,
+    /// Token file sent as bearer token to Prometheus (`PROMETHEUS_TOKEN_PATH`); the default is
+    /// the controller's ServiceAccount token. Empty sends no token.
+    pub token_path: String,
+    /// TLS towards Prometheus.
+    pub tls: PrometheusTlsValues,
+    /// PEM CA bundle of Prometheus, usually set with
+    /// `--set-file wva.prometheus.caCert=ca.crt`. When set, it is mounted at `tls.caCertPath`
+    /// (`PROMETHEUS_CA_CERT_PATH`) and copied to `monitoringNamespace` for prometheus-adapter.
+    pub ca_cert: String,
+    /// Extra labels on every ServiceMonitor this chart renders, so your Prometheus selects
+    /// them, e.g. `release: kube-prometheus-stack`.
+    pub service_monitor_labels: BTreeMap<String, String>,
+}
+
+impl Default for PrometheusValues {
+    fn default() -> Self {
+        PrometheusValues {
+            base_url: "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091".into(),
+            allow_http: false,
+            monitoring_namespace: "openshift-user-workload-monitoring".into(),
+            service_account_name: "prometheus-user-workload".into(),
+            monitoring_view_cluster_role: "cluster-monitoring-view".into(),
+            token_path: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
+            tls: PrometheusTlsValues::default(),
+            ca_cert: String::new(),
+            service_monitor_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// TLS towards Prometheus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusTlsValues {
+    /// Skip verification of the Prometheus certificate
+    /// (`PROMETHEUS_TLS_INSECURE_SKIP_VERIFY`). False in production; `values-dev.yaml` sets
+    /// it true.
+    pub insecure_skip_verify: bool,
+    /// Where the CA from `caCert` is mounted in the controller container.
+    #[schemars(length(min = 1))]
+    pub ca_cert_path: String,
+}
+
+impl Default for PrometheusTlsValues {
+    fn default() -> Self {
+        PrometheusTlsValues {
+            insecure_skip_verify: false,
+            ca_cert_path: "/etc/ssl/certs/prometheus-ca.crt".into(),
+        }
+    }
+}
+
+/// The `wva-model-scale-to-zero-config` ConfigMap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScaleToZeroValues {
+    /// `retention_period` of the `default` entry: how long a model must receive no requests
+    /// before it scales to zero.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub retention_period: String,
+    /// One entry per model, keyed by a ConfigMap data key.
+    #[schemars(extend("propertyNames" = {"pattern": "^[-._a-zA-Z0-9]+$"}))]
+    pub models: BTreeMap<String, ScaleToZeroModel>,
+}
+
+impl Default for ScaleToZeroValues {
+    fn default() -> Self {
+        ScaleToZeroValues {
+            retention_period: "10m".into(),
+            models: BTreeMap::new(),
+        }
+    }
+}
+
+/// Scale-to-zero settings of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScaleToZeroModel {
+    /// The model ID (`model_id`).
+    #[serde(rename = "modelID")]
+    #[schemars(length(min = 1))]
+    pub model_id: String,
+    /// Namespace the entry applies to (empty = any namespace).
+    #[serde(default)]
+    pub namespace: String,
+    /// Scale every variant of the model to zero after the retention period without requests.
+    pub enable_scale_to_zero: bool,
+    /// Retention period of this model (empty = the default entry's).
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^$|^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    pub retention_period: String,
+}
+
+/// The `wva-saturation-scaling-config` ConfigMap.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct CapacityScalingValues {
+    /// Global thresholds (the `default` entry), applied to every model.
+    pub default: SaturationDefaults,
+    /// Per-model overrides, keyed by a ConfigMap data key; each becomes an entry with
+    /// `model_id`, `namespace` and the thresholds it sets, merged field by field over
+    /// `default`.
+    #[schemars(extend("propertyNames" = {"pattern": "^[-._a-zA-Z0-9]+$", "not": {"const": "default"}}))]
+    pub overrides: BTreeMap<String, SaturationOverride>,
+}
+
+/// The global saturation thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct SaturationDefaults {
+    /// A replica is saturated when its KV-cache usage is at or above this fraction.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub kv_cache_threshold: f64,
+    /// A replica is saturated when its waiting queue is at or above this length.
+    #[schemars(range(min = 0.0))]
+    pub queue_length_threshold: f64,
+    /// Scale up when the average spare KV-cache of non-saturated replicas is below this.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub kv_spare_trigger: f64,
+    /// Scale up when the average spare queue of non-saturated replicas is below this.
+    #[schemars(range(min = 0.0))]
+    pub queue_spare_trigger: f64,
+}
+
+impl Default for SaturationDefaults {
+    fn default() -> Self {
+        SaturationDefaults {
+            kv_cache_threshold: 0.80,
+            queue_length_threshold: 5.0,
+            kv_spare_trigger: 0.1,
+            queue_spare_trigger: 3.0,
+        }
+    }
+}
+
+/// Saturation thresholds of one model; unset fields come from `default`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SaturationOverride {
+    /// The model ID (`model_id`).
+    #[serde(rename = "modelID")]
+    #[schemars(length(min = 1))]
+    pub model_id: String,
+    /// Namespace the override applies to (empty = any namespace).
+    #[serde(default)]
+    pub namespace: String,
+    /// See `default.kvCacheThreshold`.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub kv_cache_threshold: Option<f64>,
+    /// See `default.queueLengthThreshold`.
+    #[schemars(range(min = 0.0))]
+    pub queue_length_threshold: Option<f64>,
+    /// See `default.kvSpareTrigger`.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub kv_spare_trigger: Option<f64>,
+    /// See `default.queueSpareTrigger`.
+    #[schemars(range(min = 0.0))]
+    pub queue_spare_trigger: Option<f64>,
+}
+
+/// Container resources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceValues {
+    /// Requested CPU and memory.
+    pub requests: CpuMemory,
+    /// CPU and memory limits.
+    pub limits: CpuMemory,
+}
+
+impl Default for ResourceValues {
+    fn default() -> Self {
+        ResourceValues {
+            requests: CpuMemory {
+                cpu: "10m".into(),
+                memory: "64Mi".into(),
+            },
+            limits: CpuMemory {
+                cpu: "500m".into(),
+                memory: "512Mi".into(),
+            },
+        }
+    }
+}
+
+/// A CPU and memory quantity pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CpuMemory {
+    /// CPU quantity, e.g. `500m`.
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?m?$"))]
+    pub cpu: String,
+    /// Memory quantity, e.g. `512Mi`.
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"))]
+    pub memory: String,
+}
+
+/// The llm-d model service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct LlmdValues {
+    /// Namespace of the model service; the VA, HPA and vLLM Service are created there.
+    #[schemars(length(min = 1))]
+    pub namespace: String,
+    /// Name of the model service; the vLLM Service selects pods labelled
+    /// `llm-d.ai/model=<modelName>` and the default target Deployment is `<modelName>-decode`.
+    #[schemars(length(min = 1))]
+    pub model_name: String,
+    /// Model ID as vLLM reports it in the `model_name` label of its metrics (the VA's
+    /// `modelID`).
+    #[serde(rename = "modelID")]
+    #[schemars(length(min = 1))]
+    pub model_id: String,
+    /// The Deployment to scale (empty = `<modelName>-decode`). The VA is named after it, so
+    /// it is also the `variant_name` of the metrics and the HPA selector.
+    pub deployment_name: String,
+}
+
+impl Default for LlmdValues {
+    fn default() -> Self {
+        LlmdValues {
+            namespace: "llm-d-autoscaler".into(),
+            model_name: "ms-inference-scheduling-llm-d-modelservice".into(),
+            model_id: "unsloth/Meta-Llama-3.1-8B".into(),
+            deployment_name: String::new(),
+        }
+    }
+}
+
+/// The VariantAutoscaling resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct VaValues {
+    /// Render the VariantAutoscaling for the model service.
+    pub enabled: bool,
+    /// Accelerator type of the variant: the VA label `inference.optimization/acceleratorName`
+    /// and the `accelerator_type` label of the metrics.
+    #[schemars(length(min = 1))]
+    pub accelerator: String,
+    /// Cost per replica (`spec.variantCost`, a numeric string). Among variants of one model,
+    /// the cheapest grows first and the most expensive shrinks first.
+    #[schemars(regex(pattern = r"^\d+(\.\d+)?$"))]
+    pub variant_cost: String,
+    /// Lower bound on the desired replicas (`spec.minReplicas`; null = none, 0 allows
+    /// scale-to-zero).
+    #[schemars(range(min = 0))]
+    pub min_replicas: Option<u32>,
+    /// Upper bound on the desired replicas (`spec.maxReplicas`; null = none).
+    #[schemars(range(min = 1))]
+    pub max_replicas: Option<u32>,
+    /// Time-per-output-token SLO in ms (`slo-itl` of the `serviceclass` ConfigMap, read only
+    /// by the experimental proactive mode, which has not landed).
+    pub slo_tpot: u32,
+    /// Time-to-first-token SLO in ms (`slo-ttw` of the `serviceclass` ConfigMap, read only by
+    /// the experimental proactive mode, which has not landed).
+    pub slo_ttft: u32,
+}
+
+impl Default for VaValues {
+    fn default() -> Self {
+        VaValues {
+            enabled: true,
+            accelerator: "H100".into(),
+            variant_cost: "10.0".into(),
+            min_replicas: None,
+            max_replicas: None,
+            slo_tpot: 10,
+            slo_ttft: 1000,
+        }
+    }
+}
+
+/// The HorizontalPodAutoscaler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct HpaValues {
+    /// Render the HPA (`autoscaling/v2`, External metric `wva_desired_replicas`; needs
+    /// prometheus-adapter's external metrics API, see docs/samples).
+    pub enabled: bool,
+    /// Lower bound of the HPA (0 needs the `HPAScaleToZero` feature gate).
+    #[schemars(range(min = 0))]
+    pub min_replicas: u32,
+    /// Upper bound of the HPA.
+    #[schemars(range(min = 1))]
+    pub max_replicas: u32,
+    /// Target AverageValue of the External metric; `"1"` makes the HPA's desired replicas
+    /// equal WVA's.
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?m?$"))]
+    pub target_average_value: String,
+    /// Scaling behavior (stabilization windows and rate policies).
+    pub behavior: HpaBehavior,
+}
+
+impl Default for HpaValues {
+    fn default() -> Self {
+        HpaValues {
+            enabled: true,
+            min_replicas: 1,
+            max_replicas: 10,
+            target_average_value: "1".into(),
+            behavior: HpaBehavior::default(),
+        }
+    }
+}
+
+/// HPA behavior.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct HpaBehavior {
+    /// Scale-up rules.
+    pub scale_up: ScalingRules,
+    /// Scale-down rules.
+    pub scale_down: ScalingRules,
+}
+
+/// Scaling rules of one direction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScalingRules {
+    /// Seconds of past recommendations considered before scaling (prevents flapping).
+    #[schemars(range(min = 0, max = 3600))]
+    pub stabilization_window_seconds: u32,
+    /// How to choose among the policies.
+    pub select_policy: SelectPolicy,
+    /// Rate limits.
+    pub policies: Vec<ScalingPolicy>,
+}
+
+impl Default for ScalingRules {
+    fn default() -> Self {
+        ScalingRules {
+            stabilization_window_seconds: 240,
+            select_policy: SelectPolicy::Max,
+            policies: vec![ScalingPolicy {
+                kind: PolicyKind::Pods,
+                value: 10,
+                period_seconds: 150,
+            }],
+        }
+    }
+}
+
+/// How the HPA chooses among policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SelectPolicy {
+    /// The policy allowing the largest change.
+    Max,
+    /// The policy allowing the smallest change.
+    Min,
+    /// No scaling in this direction.
+    Disabled,
+}
+
+/// One HPA scaling policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScalingPolicy {
+    /// `Pods` or `Percent`.
+    #[serde(rename = "type")]
+    pub kind: PolicyKind,
+    /// Pods or percent per period.
+    #[schemars(range(min = 1))]
+    pub value: u32,
+    /// Length of the period in seconds.
+    #[schemars(range(min = 1, max = 1800))]
+    pub period_seconds: u32,
+}
+
+/// Unit of an HPA scaling policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PolicyKind {
+    /// A number of pods.
+    Pods,
+    /// A percentage of the current replicas.
+    Percent,
+}
+
+/// The vLLM Service and ServiceMonitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct VllmServiceValues {
+    /// Render a Service selecting the vLLM pods and a ServiceMonitor scraping their
+    /// `/metrics` (needs the Prometheus Operator CRDs).
+    pub enabled: bool,
+    /// Service port.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// vLLM container port.
+    #[schemars(range(min = 1, max = 65535))]
+    pub target_port: u16,
+    /// Node port (30000-32767) of a NodePort Service; 0 makes a ClusterIP Service.
+    #[schemars(range(max = 32767))]
+    pub node_port: u16,
+    /// Scrape interval.
+    #[schemars(regex(pattern = PROMETHEUS_DURATION_PATTERN))]
+    pub interval: String,
+    /// Scrape scheme.
+    pub scheme: Scheme,
+}
+
+impl Default for VllmServiceValues {
+    fn default() -> Self {
+        VllmServiceValues {
+            enabled: true,
+            port: 8200,
+            target_port: 8200,
+            node_port: 30000,
+            interval: "15s".into(),
+            scheme: Scheme::Http,
+        }
+    }
+}
+
+/// Scrape scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS.
+    Https,
+}
+
+/// One documented value: a leaf of the values tree (scalars, lists and free-form maps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueDoc {
+    /// Dotted path, e.g. `wva.prometheus.baseURL`.
+    pub path: String,
+    /// Type as the README shows it: bool, int, float, string, list, object (with "or null").
+    pub type_name: String,
+    /// The default.
+    pub default: Value,
+    /// The description (the field's doc comment), with the allowed values of an enum.
+    pub description: String,
+}
+
+/// The JSON schema of the values, every subschema inlined (draft-07, what Helm validates).
+pub fn values_schema() -> Value {
+    let mut settings = SchemaSettings::draft07();
+    settings.inline_subschemas = true;
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<HelmValues>();
+    schema.to_value()
+}
+
+/// The defaults as a JSON value.
+pub fn default_values() -> Value {
+    serde_json::to_value(HelmValues::default()).unwrap_or(Value::Null)
+}
+
+/// Every documented value, sorted by path.
+pub fn value_docs() -> Vec<ValueDoc> {
+    let schema = values_schema();
+    let mut docs = Vec::new();
+    if let Value::Object(defaults) = default_values() {
+        collect_docs(&defaults, &schema, "", &mut docs);
+    }
+    docs.sort_by(|a, b| a.path.cmp(&b.path));
+    docs
+}
+
+fn collect_docs(
+    values: &Map<String, Value>,
+    schema: &Value,
+    prefix: &str,
+    out: &mut Vec<ValueDoc>,
+) {
+    for (key, value) in sorted(values) {
+        let sub = property(schema, key);
+        let path = format!("{prefix}{key}");
+        match value {
+            Value::Object(map) if sub.get("properties").is_some() => {
+                collect_docs(map, sub, &format!("{path}."), out);
+            }
+            _ => out.push(ValueDoc {
+                path,
+                type_name: type_name(sub),
+                default: value.clone(),
+                description: description(sub),
+            }),
+        }
+    }
+}
+
+fn sorted(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
+/// The subschema of property `key` (a null schema when it is not declared).
+fn property<'a>(schema: &'a Value, key: &str) -> &'a Value {
+    static NONE: Value = Value::Null;
+    schema
+        .get("properties")
+        .and_then(|p| p.get(key))
+        .unwrap_or(&NONE)
+}
+
+fn type_name(schema: &Value) -> String {
+    fn name(t: &str) -> &str {
+        match t {
+            "boolean" => "bool",
+            "integer" => "int",
+            "number" => "float",
+            "array" => "list",
+            other => other,
+        }
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) => name(t).to_string(),
+        Some(Value::Array(types)) => {
+            let mut names: Vec<&str> = types
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null")
+                .map(name)
+                .collect();
+            if types.iter().any(|t| t == "null") {
+                names.push("null");
+            }
+            names.join(" or ")
+        }
+        _ if schema.get("enum").is_some() || schema.get("oneOf").is_some() => "string".to_string(),
+        _ => "object".to_string(),
+    }
+}
+
+fn description(schema: &Value) -> String {
+    let mut text = schema
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let options: Vec<String> = match (schema.get("enum"), schema.get("oneOf")) {
+        (Some(Value::Array(options)), _) => options.iter().map(scalar).collect(),
+        (_, Some(Value::Array(variants))) => variants
+            .iter()
+            .filter_map(|v| v.get("const"))
+            .map(scalar)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !options.is_empty() {
+        let options: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
+        text.push_str(&format!(" One of {}.", options.join(", ")));
+    }
+    text.trim().to_string()
+}
+
+/// A scalar as YAML writes it: strings double-quoted, whole floats without a fraction.
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => yaml_scalar(other),
+    }
+}
+
+fn yaml_scalar(value: &Value) -> String {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(a) if a.is_empty() => "[]".into(),
+        Value::Object(o) if o.is_empty() => "{}".into(),
+        other => other.to_string(),
+    }
+}
+
+const GENERATED: &str =
+    "Generated by build.rs from api/src/helm_values.rs; do not edit. Run `cargo build` to refresh.";
+
+/// The chart's `values.yaml`: the defaults, each preceded by its description as a comment.
+pub fn values_yaml() -> String {
+    let schema = values_schema();
+    let mut out = format!(
+        "# Default values of the workload-variant-autoscaler chart.\n# {GENERATED}\n#\n\
+         # Production defaults: TLS to Prometheus is verified. values-dev.yaml relaxes them.\n"
+    );
+    if let Value::Object(values) = default_values() {
+        for (key, value) in sorted(&values) {
+            out.push('\n');
+            emit_key(&mut out, key, value, property(&schema, key), 0);
+        }
+    }
+    out
+}
+
+fn emit_key(out: &mut String, key: &str, value: &Value, schema: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    for line in wrap(&description(schema), 98usize.saturating_sub(indent)) {
+        out.push_str(&format!("{pad}# {line}\n"));
+    }
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str(&format!("{pad}{key}:\n"));
+            for (k, v) in sorted(map) {
+                emit_key(out, k, v, property(schema, k), indent + 2);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str(&format!("{pad}{key}:\n"));
+            for item in items {
+                emit_item(out, item, indent + 2);
+            }
+        }
+        other => out.push_str(&format!("{pad}{key}: {}\n", yaml_scalar(other))),
+    }
+}
+
+/// A list item: scalars on the dash line, mappings with their first key on it.
+fn emit_item(out: &mut String, item: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    match item {
+        Value::Object(map) if !map.is_empty() => {
+            let mut body = String::new();
+            for (k, v) in sorted(map) {
+                emit_key(&mut body, k, v, &Value::Null, indent + 2);
+            }
+            out.push_str(&format!("{pad}- {}", &body[indent + 2..]));
+        }
+        other => out.push_str(&format!("{pad}- {}\n", yaml_scalar(other))),
+    }
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// The chart's `values.schema.json`.
+pub fn values_schema_json() -> String {
+    let mut text = serde_json::to_string_pretty(&values_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The values table in Markdown (Key, Type, Default, Description).
+pub fn values_table() -> String {
+    let mut out = String::from(
+        "| Key | Type | Default | Description |\n|-----|------|---------|-------------|\n",
+    );
+    for doc in value_docs() {
+        let default = match &doc.default {
+            Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+            other => serde_json::to_string(other).unwrap_or_default(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | `{}` | {} |\n",
+            doc.path,
+            doc.type_name,
+            default.replace('|', "\\|"),
+            doc.description.replace('|', "\\|"),
+        ));
+    }
+    out
+}
+
+/// The chart's `README.md`: the hand-written `README.md.in` with the values table inserted.
+pub fn readme() -> String {
+    format!(
+        "<!-- {GENERATED} The text comes from README.md.in, the table from the declarations. -->\n{}",
+        README_TEMPLATE.replace(VALUES_TABLE_MARKER, values_table().trim_end())
+    )
+}
+
+/// The values reference for `generated/docs/helm-values.md`.
+pub fn values_markdown() -> String {
+    format!(
+        "<!-- {GENERATED} -->\n# Helm values reference\n\n\
+         Values of the `workload-variant-autoscaler` chart ({CHART_DIR}). \
+         `values.yaml` and `values.schema.json` are rendered from the same declarations.\n\n{}",
+        values_table()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_and_follow_seed_003() {
+        let values: HelmValues = serde_json::from_value(default_values()).expect("round trip");
+        assert_eq!(values, HelmValues::default());
+        let docs = value_docs();
+        let get = |p: &str| {
+            docs.iter()
+                .find(|d| d.path == p)
+                .unwrap_or_else(|| panic!("{p} is not declared"))
+                .default
+                .clone()
+        };
+        assert_eq!(get("hpa.targetAverageValue"), "1");
+        assert_eq!(get("wva.prometheus.tls.insecureSkipVerify"), false);
+        assert_eq!(get("vllmService.nodePort"), 30000);
+        assert_eq!(get("llmd.modelID"), "unsloth/Meta-Llama-3.1-8B");
+    }
+
+    #[test]
+    fn every_value_has_a_description() {
+        for doc in value_docs() {
+            assert!(
+                !doc.description.is_empty(),
+                "{} has no description",
+                doc.path
+            );
+        }
+    }
+
+    #[test]
+    fn log_levels_map_to_verbosity() {
+        assert_eq!(LogLevel::Info.verbosity(), 2);
+        assert_eq!(LogLevel::Debug.verbosity(), 4);
+    }
+}

@@ -62,6 +62,10 @@ pub struct StaticConfig {
     #[param(short = 'v', default = "2")]
     pub v: u8,
 
+    /// Write logs as JSON lines instead of text.
+    #[param(flag, default = "false")]
+    pub log_json: bool,
+
     /// Directory containing the webhook certificate.
     #[param(flag, pending = "the webhook server")]
     pub webhook_cert_path: Option<String>,

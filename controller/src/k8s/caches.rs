@@ -1,0 +1,154 @@
+//! Informer caches: one watch per kind, shared by the engine cycle and the reconciler, so
+//! that a cycle makes no API reads.
+//!
+//! * VAs: label-filtered by controller instance, limited to the watched namespace if set.
+//! * Deployments and Pods (metadata only): same namespace limit.
+//! * Namespaces: cluster-wide (exclusion annotation, opt-in label), unless one namespace is
+//!   watched.
+//! * ConfigMaps: every ConfigMap of the controller namespace (main and global ConfigMaps),
+//!   plus the two well-known namespace-local names anywhere (a field selector per name).
+
+use crate::scope::Scope;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::hash::Hash;
+use wva_api::crd::VariantAutoscaling;
+use wva_api::saturation::{SATURATION_CONFIG_MAP, SCALE_TO_ZERO_CONFIG_MAP};
+
+/// Read handles of every cache.
+#[derive(Clone)]
+pub struct Caches {
+    /// VariantAutoscalings in scope.
+    pub vas: Store<VariantAutoscaling>,
+    /// Deployments (scale targets).
+    pub deployments: Store<Deployment>,
+    /// Pods, metadata only (pod → Deployment by the Deployment's selector).
+    pub pods: Store<PartialObjectMeta<Pod>>,
+    /// Namespaces (empty when a single namespace is watched).
+    pub namespaces: Store<Namespace>,
+    /// ConfigMaps of the controller namespace.
+    pub controller_config_maps: Store<ConfigMap>,
+    /// `wva-saturation-scaling-config` in every namespace.
+    pub local_saturation: Store<ConfigMap>,
+    /// `wva-model-scale-to-zero-config` in every namespace.
+    pub local_scale_to_zero: Store<ConfigMap>,
+}
+
+/// The watch streams that feed the caches; the caller drives them (and may trigger
+/// reconciles from the VA and Deployment streams).
+pub struct Streams {
+    /// VA events, already applied to the cache.
+    pub vas:
+        futures::stream::BoxStream<'static, watcher::Result<watcher::Event<VariantAutoscaling>>>,
+    /// Deployment events, already applied to the cache.
+    pub deployments:
+        futures::stream::BoxStream<'static, watcher::Result<watcher::Event<Deployment>>>,
+    /// Every other watch, merged; drive it to keep the other caches current.
+    pub others: futures::stream::BoxStream<'static, ()>,
+}
+
+impl Caches {
+    /// True once every cache has its initial list.
+    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+        self.vas.wait_until_ready().await?;
+        self.deployments.wait_until_ready().await?;
+        self.pods.wait_until_ready().await?;
+        self.namespaces.wait_until_ready().await?;
+        self.controller_config_maps.wait_until_ready().await?;
+        self.local_saturation.wait_until_ready().await?;
+        self.local_scale_to_zero.wait_until_ready().await
+    }
+}
+
+/// Starts every watch; nothing is fetched until the returned streams are polled.
+pub fn watch(client: &Client, scope: &Scope, controller_namespace: &str) -> (Caches, Streams) {
+    let va_config = match scope.va_label_selector() {
+        Some(selector) => watcher::Config::default().labels(&selector),
+        None => watcher::Config::default(),
+    };
+    let (vas, va_stream) = reflect(scoped(client, scope), va_config);
+    let (deployments, deployment_stream) =
+        reflect(scoped(client, scope), watcher::Config::default());
+
+    let (pods, pods_stream) = reflect(
+        scoped::<PartialObjectMeta<Pod>>(client, scope),
+        watcher::Config::default(),
+    );
+
+    let namespace_api: Api<Namespace> = Api::all(client.clone());
+    let namespace_config = match &scope.watch_namespace {
+        Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+        None => watcher::Config::default(),
+    };
+    let (namespaces, namespace_stream) = reflect(namespace_api, namespace_config);
+    let (controller_config_maps, cm_stream) = reflect(
+        Api::namespaced(client.clone(), controller_namespace),
+        watcher::Config::default(),
+    );
+    let by_name = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let (local_saturation, sat_stream) =
+        reflect(scoped(client, scope), by_name(SATURATION_CONFIG_MAP));
+    let (local_scale_to_zero, stz_stream) =
+        reflect(scoped(client, scope), by_name(SCALE_TO_ZERO_CONFIG_MAP));
+
+    let others = futures::stream::select_all([
+        pods_stream.map(drop).boxed(),
+        namespace_stream.map(drop).boxed(),
+        cm_stream.map(drop).boxed(),
+        sat_stream.map(drop).boxed(),
+        stz_stream.map(drop).boxed(),
+    ])
+    .boxed();
+    (
+        Caches {
+            vas,
+            deployments,
+            pods,
+            namespaces,
+            controller_config_maps,
+            local_saturation,
+            local_scale_to_zero,
+        },
+        Streams {
+            vas: va_stream.boxed(),
+            deployments: deployment_stream.boxed(),
+            others,
+        },
+    )
+}
+
+/// An API for `K` limited to the watched namespace, if one is set.
+fn scoped<K>(client: &Client, scope: &Scope) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match &scope.watch_namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A cache of `api` and the event stream that fills it.
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
+)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, config).default_backoff().reflect(writer);
+    (reader, stream)
+}

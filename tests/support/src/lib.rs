@@ -1,1 +1,26 @@
-//! Test support: vLLM metrics emulator, Prometheus launcher.
+//! Test support shared by the collector tests and the end-to-end tests.
+//!
+//! - [`VllmEmulator`]: an HTTP endpoint serving vLLM's `/metrics` (real metric names and labels)
+//!   whose values a test sets at runtime.
+//! - [`Prometheus`]: starts the real `prometheus` binary on a free loopback port with its own
+//!   configuration and data directory, scraping the given targets every second; waits for
+//!   readiness and a first scrape; kills the process on drop.
+//! - [`StubServer`]: a loopback HTTP or HTTPS server (optionally requiring a client
+//!   certificate) that records requests and answers with canned responses.
+//! - [`TestPki`]: a CA with server and client certificates generated for a test.
+//!
+//! Every server binds `127.0.0.1:0` and runs on its own thread, so tests run in parallel and
+//! the helpers work from synchronous and asynchronous tests alike.
+
+mod emulator;
+mod http;
+mod pki;
+mod prometheus;
+mod server;
+mod stub;
+
+pub use emulator::{ReplicaMetrics, VllmEmulator};
+pub use pki::{CertifiedKey, TestPki};
+pub use prometheus::{Prometheus, PrometheusBuilder, ScrapeTarget, prometheus_binary};
+pub use server::{RecordedRequest, StubResponse};
+pub use stub::{StubServer, TlsOptions};

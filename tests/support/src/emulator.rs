@@ -1,0 +1,314 @@
+//! An emulated vLLM replica: `/metrics` in the Prometheus text format with vLLM's metric
+//! names and label sets, values set by the test at runtime.
+
+use crate::prometheus::ScrapeTarget;
+use crate::server::{ServerHandle, StubResponse};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+/// The values one replica exposes. Gauges may be NaN or infinite (rendered `NaN`, `+Inf`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaMetrics {
+    /// `vllm:kv_cache_usage_perc` (0..1).
+    pub kv_cache_usage: f64,
+    /// `vllm:num_requests_waiting`.
+    pub requests_waiting: f64,
+    /// `vllm:num_requests_running`.
+    pub requests_running: f64,
+    /// `vllm:request_success_total` with `finished_reason="stop"`.
+    pub success_stop: u64,
+    /// `vllm:request_success_total` with `finished_reason="length"`.
+    pub success_length: u64,
+    /// `vllm:prompt_tokens_total` and `vllm:request_prompt_tokens_sum`.
+    pub prompt_tokens: u64,
+    /// `vllm:generation_tokens_total` and `vllm:request_generation_tokens_sum`.
+    pub generation_tokens: u64,
+    /// `vllm:prefix_cache_queries_total`.
+    pub prefix_cache_queries: u64,
+    /// `vllm:prefix_cache_hits_total`.
+    pub prefix_cache_hits: u64,
+    /// `num_gpu_blocks` label of `vllm:cache_config_info`.
+    pub num_gpu_blocks: u64,
+    /// `block_size` label of `vllm:cache_config_info`.
+    pub block_size: u64,
+    /// When true, `/metrics` answers `500` (the scrape fails, `up` becomes 0).
+    pub failing: bool,
+}
+
+impl Default for ReplicaMetrics {
+    fn default() -> Self {
+        ReplicaMetrics {
+            kv_cache_usage: 0.0,
+            requests_waiting: 0.0,
+            requests_running: 0.0,
+            success_stop: 0,
+            success_length: 0,
+            prompt_tokens: 0,
+            generation_tokens: 0,
+            prefix_cache_queries: 0,
+            prefix_cache_hits: 0,
+            num_gpu_blocks: 2048,
+            block_size: 16,
+            failing: false,
+        }
+    }
+}
+
+/// Tokens per request that [`VllmEmulator::add_requests`] records.
+const PROMPT_TOKENS_PER_REQUEST: u64 = 128;
+const GENERATION_TOKENS_PER_REQUEST: u64 = 64;
+
+/// One emulated vLLM replica serving `model_name`; stopped on drop.
+pub struct VllmEmulator {
+    handle: ServerHandle,
+    model_name: String,
+    state: Arc<Mutex<ReplicaMetrics>>,
+}
+
+impl VllmEmulator {
+    /// Starts a replica of `model_name` on `127.0.0.1:0` with idle metrics.
+    pub fn start(model_name: &str) -> Self {
+        let state = Arc::new(Mutex::new(ReplicaMetrics::default()));
+        let shared = state.clone();
+        let model = model_name.to_string();
+        let handle = ServerHandle::spawn(
+            "vllm-emulator",
+            None,
+            Arc::new(move |request| {
+                let metrics = shared.lock().expect("emulator state").clone();
+                if request.path != "/metrics" {
+                    return StubResponse::text("not found\n").with_status(404);
+                }
+                if metrics.failing {
+                    return StubResponse::text("engine dead\n").with_status(500);
+                }
+                StubResponse::text(render(&model, &metrics))
+            }),
+        )
+        .expect("start vLLM emulator");
+        VllmEmulator {
+            handle,
+            model_name: model_name.to_string(),
+            state,
+        }
+    }
+
+    /// The served model name (the `model_name` label).
+    pub fn model_name(&self) -> &str {
+        &self.model_name
+    }
+
+    /// `127.0.0.1:PORT`, the scrape address.
+    pub fn address(&self) -> String {
+        self.handle.addr().to_string()
+    }
+
+    /// A scrape target for this replica, labelled as pod `pod` in `namespace` (the labels a
+    /// Kubernetes service discovery would attach).
+    pub fn target(&self, namespace: &str, pod: &str) -> ScrapeTarget {
+        ScrapeTarget::new(self.address())
+            .label("namespace", namespace)
+            .label("pod", pod)
+    }
+
+    /// Sets KV-cache usage and the waiting-queue length.
+    pub fn set(&self, kv_cache_usage: f64, requests_waiting: f64) {
+        self.update(|m| {
+            m.kv_cache_usage = kv_cache_usage;
+            m.requests_waiting = requests_waiting;
+        });
+    }
+
+    /// Sets the number of running requests.
+    pub fn set_running(&self, requests_running: f64) {
+        self.update(|m| m.requests_running = requests_running);
+    }
+
+    /// Records `n` successfully finished requests (`finished_reason="stop"`) with their tokens.
+    pub fn add_requests(&self, n: u64) {
+        self.update(|m| {
+            m.success_stop += n;
+            m.prompt_tokens += n * PROMPT_TOKENS_PER_REQUEST;
+            m.generation_tokens += n * GENERATION_TOKENS_PER_REQUEST;
+        });
+    }
+
+    /// Makes scrapes fail (`500`) or succeed again.
+    pub fn set_failing(&self, failing: bool) {
+        self.update(|m| m.failing = failing);
+    }
+
+    /// Changes any value.
+    pub fn update(&self, change: impl FnOnce(&mut ReplicaMetrics)) {
+        change(&mut self.state.lock().expect("emulator state"));
+    }
+
+    /// The current values.
+    pub fn metrics(&self) -> ReplicaMetrics {
+        self.state.lock().expect("emulator state").clone()
+    }
+
+    /// The `/metrics` body as served now.
+    pub fn render(&self) -> String {
+        render(&self.model_name, &self.metrics())
+    }
+}
+
+/// Escapes a label value for the text exposition format.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_string()
+    } else if value == f64::INFINITY {
+        "+Inf".to_string()
+    } else if value == f64::NEG_INFINITY {
+        "-Inf".to_string()
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// One metric family: name, type, help and samples (name suffix, extra labels, value).
+type Family<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String, f64)>);
+
+fn render(model_name: &str, m: &ReplicaMetrics) -> String {
+    let labels = format!("engine=\"0\",model_name=\"{}\"", escape_label(model_name));
+    let mut out = String::with_capacity(4096);
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (suffix, extra, value) in samples {
+            let _ = writeln!(out, "{name}{suffix}{{{labels}{extra}}} {}", number(*value));
+        }
+    };
+    let single = |value: f64| vec![("", String::new(), value)];
+    let families: [Family; 9] = [
+        (
+            "vllm:num_requests_running",
+            "gauge",
+            "Number of requests in model execution batches.",
+            single(m.requests_running),
+        ),
+        (
+            "vllm:num_requests_waiting",
+            "gauge",
+            "Number of requests waiting to be processed.",
+            single(m.requests_waiting),
+        ),
+        (
+            "vllm:kv_cache_usage_perc",
+            "gauge",
+            "KV-cache usage. 1 means 100 percent usage.",
+            single(m.kv_cache_usage),
+        ),
+        (
+            "vllm:cache_config_info",
+            "gauge",
+            "Information of the LLMCache.",
+            vec![(
+                "",
+                format!(
+                    ",block_size=\"{}\",cache_dtype=\"auto\",enable_prefix_caching=\"True\",gpu_memory_utilization=\"0.9\",num_gpu_blocks=\"{}\"",
+                    m.block_size, m.num_gpu_blocks
+                ),
+                1.0,
+            )],
+        ),
+        (
+            "vllm:request_success_total",
+            "counter",
+            "Count of successfully processed requests.",
+            ["stop", "length", "abort"]
+                .into_iter()
+                .zip([m.success_stop, m.success_length, 0])
+                .map(|(reason, n)| ("", format!(",finished_reason=\"{reason}\""), n as f64))
+                .collect(),
+        ),
+        (
+            "vllm:prompt_tokens_total",
+            "counter",
+            "Number of prefill tokens processed.",
+            single(m.prompt_tokens as f64),
+        ),
+        (
+            "vllm:generation_tokens_total",
+            "counter",
+            "Number of generation tokens processed.",
+            single(m.generation_tokens as f64),
+        ),
+        (
+            "vllm:prefix_cache_queries_total",
+            "counter",
+            "Prefix cache queries, in terms of number of queried tokens.",
+            single(m.prefix_cache_queries as f64),
+        ),
+        (
+            "vllm:prefix_cache_hits_total",
+            "counter",
+            "Prefix cache hits, in terms of number of cached tokens.",
+            single(m.prefix_cache_hits as f64),
+        ),
+    ];
+    for (name, kind, help, samples) in &families {
+        family(name, kind, help, samples);
+    }
+    let requests = (m.success_stop + m.success_length) as f64;
+    for (name, help, sum) in [
+        (
+            "vllm:request_prompt_tokens",
+            "Number of prefill tokens processed.",
+            m.prompt_tokens,
+        ),
+        (
+            "vllm:request_generation_tokens",
+            "Number of generation tokens processed.",
+            m.generation_tokens,
+        ),
+    ] {
+        family(
+            name,
+            "histogram",
+            help,
+            &[
+                ("_bucket", ",le=\"+Inf\"".to_string(), requests),
+                ("_sum", String::new(), sum as f64),
+                ("_count", String::new(), requests),
+            ],
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_vllm_names_escaped_labels_and_special_values() {
+        let text = render(
+            "a\"b\\c",
+            &ReplicaMetrics {
+                kv_cache_usage: f64::NAN,
+                requests_waiting: f64::INFINITY,
+                success_stop: 3,
+                ..ReplicaMetrics::default()
+            },
+        );
+        assert!(
+            text.contains("vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"a\\\"b\\\\c\"} NaN")
+        );
+        assert!(
+            text.contains(
+                "vllm:num_requests_waiting{engine=\"0\",model_name=\"a\\\"b\\\\c\"} +Inf"
+            )
+        );
+        assert!(text.contains("finished_reason=\"stop\"} 3.0"));
+        assert!(text.contains("# TYPE vllm:request_success_total counter"));
+        assert!(text.contains("vllm:request_prompt_tokens_count{"));
+    }
+}

@@ -1,0 +1,360 @@
+//! Starts the real `prometheus` binary for a test: free loopback port, its own configuration
+//! and data directory, scraping the given targets every second.
+
+use crate::http;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One scrape target: an address and the labels Prometheus attaches to its series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeTarget {
+    /// `host:port`.
+    pub address: String,
+    /// Target labels, e.g. `namespace` and `pod`.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ScrapeTarget {
+    /// A target without labels.
+    pub fn new(address: impl Into<String>) -> Self {
+        ScrapeTarget {
+            address: address.into(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// The same target with one more label.
+    pub fn label(mut self, name: &str, value: &str) -> Self {
+        self.labels.insert(name.to_string(), value.to_string());
+        self
+    }
+}
+
+/// Where the `prometheus` binary is: `$WVA_PROMETHEUS_BIN`, else `prometheus` on `PATH`, else
+/// `/usr/bin/prometheus`.
+pub fn prometheus_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("WVA_PROMETHEUS_BIN") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "WVA_PROMETHEUS_BIN={} is not a file; unset it or install Prometheus with `apt-get install -y prometheus`",
+                path.display()
+            ))
+        };
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join("prometheus"))
+        .find(|candidate| candidate.is_file());
+    let fallback = PathBuf::from("/usr/bin/prometheus");
+    on_path
+        .or_else(|| fallback.is_file().then_some(fallback))
+        .ok_or_else(|| {
+            "the prometheus binary was not found (looked at $WVA_PROMETHEUS_BIN, PATH and \
+             /usr/bin/prometheus); install it with `apt-get install -y prometheus`"
+                .to_string()
+        })
+}
+
+/// Options of a [`Prometheus`] launch.
+#[derive(Debug, Clone)]
+pub struct PrometheusBuilder {
+    targets: Vec<ScrapeTarget>,
+    scrape_interval: Duration,
+    startup_timeout: Duration,
+    require_up: bool,
+}
+
+impl PrometheusBuilder {
+    /// Adds scrape targets.
+    pub fn targets(mut self, targets: impl IntoIterator<Item = ScrapeTarget>) -> Self {
+        self.targets.extend(targets);
+        self
+    }
+
+    /// Scrape (and evaluation) interval; 1 s by default.
+    pub fn scrape_interval(mut self, interval: Duration) -> Self {
+        self.scrape_interval = interval;
+        self
+    }
+
+    /// How long to wait for readiness and the first scrape; 30 s by default.
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// Whether `start` waits until every target was scraped successfully (`up == 1`, the
+    /// default) or only until every target was scraped at all (for deliberately failing ones).
+    pub fn require_up(mut self, require_up: bool) -> Self {
+        self.require_up = require_up;
+        self
+    }
+
+    /// Starts Prometheus and waits until it is ready and has scraped every target once.
+    pub fn start(self) -> Result<Prometheus, String> {
+        let binary = prometheus_binary()?;
+        let mut last_error = String::new();
+        // The free port is found by binding and releasing it; another process may grab it in
+        // between, so a start that fails on the port is retried on a fresh one.
+        for _ in 0..5 {
+            match Prometheus::launch(&binary, &self) {
+                Ok(prometheus) => return Ok(prometheus),
+                Err(LaunchFailure::PortTaken(log)) => last_error = log,
+                Err(LaunchFailure::Other(error)) => return Err(error),
+            }
+        }
+        Err(format!(
+            "Prometheus could not bind a free port after 5 attempts: {last_error}"
+        ))
+    }
+}
+
+enum LaunchFailure {
+    PortTaken(String),
+    Other(String),
+}
+
+/// A running Prometheus server owned by a test; killed on drop.
+pub struct Prometheus {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    targets: usize,
+}
+
+impl Prometheus {
+    /// Options for a launch.
+    pub fn builder() -> PrometheusBuilder {
+        PrometheusBuilder {
+            targets: Vec::new(),
+            scrape_interval: Duration::from_secs(1),
+            startup_timeout: Duration::from_secs(30),
+            require_up: true,
+        }
+    }
+
+    /// Starts Prometheus scraping `targets` every second; waits for readiness and a first
+    /// successful scrape of every target.
+    pub fn start(targets: impl IntoIterator<Item = ScrapeTarget>) -> Result<Self, String> {
+        Self::builder().targets(targets).start()
+    }
+
+    fn launch(binary: &Path, options: &PrometheusBuilder) -> Result<Self, LaunchFailure> {
+        let other =
+            |what: &str, error: std::io::Error| LaunchFailure::Other(format!("{what}: {error}"));
+        let dir = tempfile::Builder::new()
+            .prefix("wva-prometheus-")
+            .tempdir()
+            .map_err(|e| other("create Prometheus directory", e))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| other("find a free port", e))?
+            .port();
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config(options).to_string())
+            .map_err(|e| other("write Prometheus configuration", e))?;
+        let log = std::fs::File::create(dir.path().join("prometheus.log"))
+            .map_err(|e| other("create Prometheus log", e))?;
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdin(Stdio::null())
+            .stdout(
+                log.try_clone()
+                    .map_err(|e| other("open Prometheus log", e))?,
+            )
+            .stderr(log)
+            .spawn()
+            .map_err(|e| other(&format!("start {}", binary.display()), e))?;
+        let mut prometheus = Prometheus {
+            child: Some(child),
+            port,
+            dir,
+            targets: options.targets.len(),
+        };
+        let deadline = Instant::now() + options.startup_timeout;
+        prometheus.wait_ready(deadline).map_err(|error| {
+            let log = prometheus.log();
+            if log.contains("address already in use") {
+                LaunchFailure::PortTaken(log)
+            } else {
+                LaunchFailure::Other(format!("{error}\nPrometheus log:\n{log}"))
+            }
+        })?;
+        prometheus
+            .wait_first_scrape(options.require_up, deadline)
+            .map_err(|error| {
+                LaunchFailure::Other(format!("{error}\nPrometheus log:\n{}", prometheus.log()))
+            })?;
+        Ok(prometheus)
+    }
+
+    fn wait_ready(&mut self, deadline: Instant) -> Result<(), String> {
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(format!("Prometheus exited before it was ready ({status})"));
+            }
+            if let Ok((200, _)) = http::get(self.port, "/-/ready", Duration::from_secs(2)) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "Prometheus on port {} was not ready in time",
+                    self.port
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn wait_first_scrape(&self, require_up: bool, deadline: Instant) -> Result<(), String> {
+        if self.targets == 0 {
+            return Ok(());
+        }
+        let query = if require_up {
+            "count(up == 1)"
+        } else {
+            "count(up)"
+        };
+        let wanted = self.targets as f64;
+        self.wait_until_deadline(query, deadline, |result| {
+            first_value(result) == Some(wanted)
+        })
+        .map_err(|error| {
+            format!(
+                "waiting for the first scrape of {} targets: {error}",
+                self.targets
+            )
+        })
+    }
+
+    /// The HTTP API base URL: `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The listening port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The data and configuration directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs an instant query; returns `data.result` of a successful answer.
+    pub fn query(&self, promql: &str) -> Result<Value, String> {
+        let path = format!("/api/v1/query?query={}", http::percent_encode(promql));
+        let (status, body) = http::get(self.port, &path, Duration::from_secs(10))
+            .map_err(|e| format!("query {promql:?} on port {}: {e}", self.port))?;
+        let answer: Value = serde_json::from_str(&body).map_err(|e| {
+            format!("query {promql:?}: HTTP {status}, unreadable body {body:?}: {e}")
+        })?;
+        if answer["status"] != "success" {
+            return Err(format!("query {promql:?}: HTTP {status}: {body}"));
+        }
+        Ok(answer["data"]["result"].clone())
+    }
+
+    /// Polls `promql` until `done(result)` holds or `timeout` passes.
+    pub fn wait_until(
+        &self,
+        promql: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<(), String> {
+        self.wait_until_deadline(promql, Instant::now() + timeout, done)
+    }
+
+    /// Polls until the first sample of `promql` equals `value`.
+    pub fn wait_for_value(
+        &self,
+        promql: &str,
+        value: f64,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        self.wait_until(promql, timeout, |result| first_value(result) == Some(value))
+    }
+
+    fn wait_until_deadline(
+        &self,
+        promql: &str,
+        deadline: Instant,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<(), String> {
+        loop {
+            let last = self.query(promql);
+            if let Ok(result) = &last
+                && done(result)
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{promql:?} did not reach the expected result in time; last answer: {last:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the server (e.g. to test an outage). Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The value of the first sample of a vector result, when there is one.
+fn first_value(result: &Value) -> Option<f64> {
+    result.get(0)?.get("value")?.get(1)?.as_str()?.parse().ok()
+}
+
+/// The configuration file (JSON is valid YAML).
+fn config(options: &PrometheusBuilder) -> Value {
+    let interval = format!("{}ms", options.scrape_interval.as_millis().max(1));
+    let static_configs: Vec<Value> = options
+        .targets
+        .iter()
+        .map(|target| json!({"targets": [target.address], "labels": target.labels}))
+        .collect();
+    json!({
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": [{
+            "job_name": "vllm",
+            "scrape_interval": interval,
+            "scrape_timeout": interval,
+            "metrics_path": "/metrics",
+            "static_configs": static_configs,
+        }],
+    })
+}

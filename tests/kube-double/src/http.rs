@@ -1,0 +1,603 @@
+//! HTTP routing, discovery, verbs and watch streams.
+
+use crate::resources::{self, ResourceType};
+use crate::selector::Selector;
+use crate::store::{ApiError, Event, EventType, PatchKind, Store, Sub};
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+
+/// State shared by the server tasks and the test-facing handle.
+pub(crate) struct Shared {
+    pub store: Mutex<Store>,
+    pub counts: Mutex<BTreeMap<(String, String), u64>>,
+    pub addr: SocketAddr,
+    pub bookmark_interval: Duration,
+}
+
+impl Shared {
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, verb: &str, resource: &str) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *c.entry((verb.to_string(), resource.to_string()))
+            .or_default() += 1;
+    }
+}
+
+/// A response body: a whole document or a stream of watch lines.
+pub(crate) enum Body {
+    Full(Option<Bytes>),
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Body::Full(None))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Body::Full(Some(b)) => http_body::SizeHint::with_exact(b.len() as u64),
+            Body::Full(None) => http_body::SizeHint::with_exact(0),
+            Body::Stream(_) => http_body::SizeHint::default(),
+        }
+    }
+}
+
+fn respond(code: u16, v: &Value) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json")
+        .body(Body::Full(Some(Bytes::from(v.to_string()))))
+        .expect("valid response")
+}
+
+fn error(e: &ApiError) -> Response<Body> {
+    respond(e.code, &e.status())
+}
+
+fn not_served() -> ApiError {
+    ApiError::other(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Everything a handler needs from the request.
+struct Req {
+    method: Method,
+    query: HashMap<String, String>,
+    content_type: String,
+    user_agent: String,
+    body: Bytes,
+}
+
+impl Req {
+    fn q(&self, k: &str) -> Option<&str> {
+        self.query
+            .get(k)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, k: &str) -> bool {
+        matches!(self.q(k), Some("true" | "1"))
+    }
+
+    fn json(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    }
+
+    fn manager(&self) -> String {
+        self.q("fieldManager")
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                self.user_agent
+                    .split('/')
+                    .next()
+                    .unwrap_or("unknown")
+                    .to_string()
+            })
+    }
+}
+
+/// Serves one request.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let header = |h: &str| {
+        req.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (content_type, user_agent) = (header("content-type"), header("user-agent"));
+    let method = req.method().clone();
+    let query = parse_query(req.uri().query().unwrap_or(""));
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return Ok(error(&ApiError::bad_request(format!(
+                "reading the request body: {e}"
+            ))));
+        }
+    };
+    let r = Req {
+        method,
+        query,
+        content_type,
+        user_agent,
+        body,
+    };
+    Ok(route(&shared, &path, &r))
+}
+
+fn route(shared: &Arc<Shared>, path: &str, r: &Req) -> Response<Body> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let discovery = |doc: Option<Value>| {
+        shared.count("get", path);
+        match doc {
+            Some(d) => respond(200, &d),
+            None => error(&not_served()),
+        }
+    };
+    match segs.as_slice() {
+        ["version"] => discovery(Some(json!({
+            "major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-double", "gitCommit": "",
+            "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.24",
+            "compiler": "gc", "platform": "linux/amd64",
+        }))),
+        ["healthz" | "readyz" | "livez"] => Response::builder()
+            .status(200)
+            .header("content-type", "text/plain")
+            .body(Body::Full(Some(Bytes::from_static(b"ok"))))
+            .expect("valid response"),
+        ["api"] => discovery(Some(resources::core_versions(&shared.addr.to_string()))),
+        ["apis"] => discovery(Some(resources::group_list(&shared.store().types))),
+        ["apis", g] => discovery(resources::group(&shared.store().types, g)),
+        ["api", "v1"] => discovery(resources::resource_list(&shared.store().types, "", "v1")),
+        ["apis", g, v] => discovery(resources::resource_list(&shared.store().types, g, v)),
+        ["api", "v1", rest @ ..] => resource(shared, "", "v1", rest, r),
+        ["apis", g, v, rest @ ..] => resource(shared, g, v, rest, r),
+        _ => {
+            shared.count("get", path);
+            error(&not_served())
+        }
+    }
+}
+
+/// Sets the apiVersion a client asked for (objects are stored at the preferred version).
+fn at_version(mut obj: Value, rt: &ResourceType, version: &str) -> Value {
+    if rt.versions.len() > 1 && obj.is_object() {
+        obj["apiVersion"] = json!(rt.api_version(version));
+    }
+    obj
+}
+
+fn list_doc(rt: &ResourceType, version: &str, rv: u64, items: Vec<Value>) -> Value {
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|o| at_version(o, rt, version))
+        .collect();
+    json!({
+        "kind": format!("{}List", rt.kind),
+        "apiVersion": rt.api_version(version),
+        "metadata": {"resourceVersion": rv.to_string()},
+        "items": items,
+    })
+}
+
+fn resource(
+    shared: &Arc<Shared>,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    r: &Req,
+) -> Response<Body> {
+    let namespaced_path = rest.len() >= 3
+        && rest[0] == "namespaces"
+        && !(rest.len() == 3 && matches!(rest[2], "status" | "finalize"));
+    let (ns, plural, name, sub) = if namespaced_path {
+        (
+            Some(rest[1]),
+            rest[2],
+            rest.get(3).copied(),
+            rest.get(4).copied(),
+        )
+    } else {
+        (None, rest[0], rest.get(1).copied(), rest.get(2).copied())
+    };
+    let too_long = if namespaced_path {
+        rest.len() > 5
+    } else {
+        rest.len() > 3
+    };
+    let is_watch = r.flag("watch");
+    let verb = match (&r.method, name) {
+        (&Method::GET, Some(_)) => "get",
+        (&Method::GET, None) if is_watch => "watch",
+        (&Method::GET, None) => "list",
+        (&Method::POST, None) => "create",
+        (&Method::PUT, Some(_)) => "update",
+        (&Method::PATCH, Some(_)) => "patch",
+        (&Method::DELETE, Some(_)) => "delete",
+        (&Method::DELETE, None) => "deletecollection",
+        _ => "unsupported",
+    };
+    let label = match sub {
+        Some(s) => format!("{plural}/{s}"),
+        None => plural.to_string(),
+    };
+    shared.count(verb, &label);
+    let mut store = shared.store();
+    let Some(rt) = store.find_type(group, version, plural) else {
+        return error(&not_served());
+    };
+    if too_long
+        || (ns.is_some() && !rt.namespaced)
+        || (ns.is_none() && rt.namespaced && name.is_some())
+    {
+        return error(&not_served());
+    }
+    if verb == "unsupported" || !rt.verbs.iter().any(|v| v == verb) {
+        return error(&ApiError::other(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "the server does not allow this method on the requested resource ({})",
+                rt.qualified()
+            ),
+        ));
+    }
+    let subr = match sub {
+        None => Sub::Main,
+        Some("status") if rt.status => Sub::Status,
+        Some("scale") if rt.scale => Sub::Scale,
+        Some(_) => return error(&not_served()),
+    };
+    if r.q("dryRun").is_some() {
+        return error(&ApiError::bad_request(
+            "dryRun is not supported by the kube double",
+        ));
+    }
+    let ns_key = ns.unwrap_or("");
+    let labels = match Selector::labels(r.q("labelSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => {
+            return error(&ApiError::bad_request(format!(
+                "unable to parse requirement: {e}"
+            )));
+        }
+    };
+    let fields = match Selector::fields(r.q("fieldSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return error(&ApiError::bad_request(e)),
+    };
+    let out = |v: Value| at_version(v, &rt, version);
+    let result: Result<(u16, Value), ApiError> = match verb {
+        "get" => match subr {
+            Sub::Scale => store
+                .scale(&rt, ns_key, name.unwrap_or(""))
+                .map(|v| (200, v)),
+            _ => store
+                .get(&rt, ns_key, name.unwrap_or(""))
+                .map(|v| (200, out(v))),
+        },
+        "list" => {
+            let items = store.list(&rt, ns, &labels, &fields);
+            Ok((200, list_doc(&rt, version, store.rv, items)))
+        }
+        "watch" => return watch(shared, &store, &rt, version, ns, labels, fields, r),
+        "create" => r
+            .json()
+            .and_then(|body| match (rt.group.as_str(), rt.plural.as_str()) {
+                ("authentication.k8s.io", "tokenreviews") => Ok((201, store.token_review(&body))),
+                ("authorization.k8s.io", "subjectaccessreviews") => {
+                    Ok((201, store.access_review(&body)))
+                }
+                _ => store
+                    .create(&rt, ns_key, body, &r.manager(), None)
+                    .map(|v| (201, out(v))),
+            }),
+        "update" => r
+            .json()
+            .and_then(|body| {
+                store.update(&rt, ns_key, name.unwrap_or(""), subr, body, &r.manager())
+            })
+            .map(|v| (200, if subr == Sub::Scale { v } else { out(v) })),
+        "patch" => patch(&mut store, &rt, ns_key, name.unwrap_or(""), subr, r)
+            .map(|(c, v)| (c, if subr == Sub::Scale { v } else { out(v) })),
+        "delete" => store
+            .delete(&rt, ns_key, name.unwrap_or(""))
+            .map(|v| (200, out(v))),
+        "deletecollection" => {
+            let items = store.delete_collection(&rt, ns, &labels, &fields);
+            Ok((200, list_doc(&rt, version, store.rv, items)))
+        }
+        _ => Err(not_served()),
+    };
+    match result {
+        Ok((code, v)) => respond(code, &v),
+        Err(e) => error(&e),
+    }
+}
+
+fn patch(
+    store: &mut Store,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    sub: Sub,
+    r: &Req,
+) -> Result<(u16, Value), ApiError> {
+    let kind = PatchKind::from_content_type(&r.content_type).ok_or_else(|| {
+        ApiError::other(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {:?})", r.content_type),
+        )
+    })?;
+    let body = if kind == PatchKind::Apply {
+        let manager = r.q("fieldManager").unwrap_or("");
+        if manager.is_empty() {
+            return Err(ApiError::invalid_patch_options());
+        }
+        match r.json() {
+            Ok(v) => v,
+            Err(_) => {
+                let text = String::from_utf8_lossy(&r.body);
+                serde_saphyr::from_str::<Value>(&text)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+            }
+        }
+    } else {
+        r.json()?
+    };
+    if kind != PatchKind::Json && !body.is_object() {
+        return Err(ApiError::bad_request("the patch must be a JSON object"));
+    }
+    let existed = store.get(rt, ns, name).is_ok();
+    let v = store.patch(
+        rt,
+        ns,
+        name,
+        sub,
+        kind,
+        &body,
+        &r.manager(),
+        r.flag("force"),
+    )?;
+    Ok((if existed { 200 } else { 201 }, v))
+}
+
+fn line(etype: &str, object: &Value) -> Bytes {
+    let mut s = json!({"type": etype, "object": object}).to_string();
+    s.push('\n');
+    Bytes::from(s)
+}
+
+fn bookmark(rt: &ResourceType, version: &str, rv: u64, initial_end: bool) -> Bytes {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    line(
+        "BOOKMARK",
+        &json!({"kind": rt.kind, "apiVersion": rt.api_version(version), "metadata": meta}),
+    )
+}
+
+/// What a watcher with these filters sees of one stored event.
+struct Filter {
+    rt: ResourceType,
+    version: String,
+    ns: Option<String>,
+    labels: Selector,
+    fields: Selector,
+}
+
+impl Filter {
+    fn matches(&self, o: &Value) -> bool {
+        let in_ns = match &self.ns {
+            Some(ns) => {
+                o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns.as_str())
+            }
+            None => true,
+        };
+        in_ns && self.labels.matches(o) && self.fields.matches(o)
+    }
+
+    fn translate(&self, ev: &Event) -> Option<Bytes> {
+        if ev.key != self.rt.key() {
+            return None;
+        }
+        let now = self.matches(&ev.object);
+        let etype = match ev.etype {
+            EventType::Modified => {
+                let before = ev.old.as_ref().is_some_and(|o| self.matches(o));
+                match (before, now) {
+                    (true, true) => EventType::Modified,
+                    (false, true) => EventType::Added,
+                    (true, false) => EventType::Deleted,
+                    (false, false) => return None,
+                }
+            }
+            other if now => other,
+            _ => return None,
+        };
+        Some(line(
+            etype.as_str(),
+            &at_version(ev.object.clone(), &self.rt, &self.version),
+        ))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn watch(
+    shared: &Arc<Shared>,
+    store: &Store,
+    rt: &ResourceType,
+    version: &str,
+    ns: Option<&str>,
+    labels: Selector,
+    fields: Selector,
+    r: &Req,
+) -> Response<Body> {
+    let bookmarks = r.flag("allowWatchBookmarks");
+    let send_initial = r.flag("sendInitialEvents");
+    let timeout = r
+        .q("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(1800);
+    let filter = Filter {
+        rt: rt.clone(),
+        version: version.to_string(),
+        ns: ns.map(str::to_string),
+        labels,
+        fields,
+    };
+    let mut initial = Vec::new();
+    let mut expired = false;
+    match r.q("resourceVersion") {
+        rv if send_initial || rv.is_none() || rv == Some("0") => {
+            for o in store.list(rt, ns, &filter.labels, &filter.fields) {
+                initial.push(line("ADDED", &at_version(o, rt, version)));
+            }
+            if send_initial && bookmarks {
+                initial.push(bookmark(rt, version, store.rv, true));
+            }
+        }
+        Some(rv) => {
+            let Ok(from) = rv.parse::<u64>() else {
+                return error(&ApiError::bad_request(format!(
+                    "invalid resource version: {rv:?}"
+                )));
+            };
+            match store.events_since(from) {
+                Some(evs) => initial.extend(evs.iter().filter_map(|e| filter.translate(e))),
+                None => {
+                    expired = true;
+                    let e = ApiError::other(
+                        410,
+                        "Expired",
+                        format!("too old resource version: {from} ({})", store.compacted + 1),
+                    );
+                    initial.push(line("ERROR", &e.status()));
+                }
+            }
+        }
+        None => unreachable!("handled by the first arm"),
+    }
+    let mut events = store.tx.subscribe();
+    let from = store.rv;
+    let interval = shared.bookmark_interval;
+    let (tx, rx) = mpsc::channel::<Bytes>(1024);
+    tokio::spawn(async move {
+        for l in initial {
+            if tx.send(l).await.is_err() {
+                return;
+            }
+        }
+        if expired {
+            return;
+        }
+        let mut last = from;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let deadline = tokio::time::sleep(Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(ev) => {
+                        if ev.rv <= last {
+                            continue;
+                        }
+                        last = ev.rv;
+                        if let Some(l) = filter.translate(&ev)
+                            && tx.send(l).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    // A watcher that fell behind is closed, as the API server does; clients resume.
+                    Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick(), if bookmarks => {
+                    if tx.send(bookmark(&filter.rt, &filter.version, last, false)).await.is_err() {
+                        return;
+                    }
+                }
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::Stream(rx))
+        .expect("valid response")
+}

@@ -1,4 +1,6 @@
-//! Kubernetes access: the client, and the informer caches the engine cycle reads.
+//! Kubernetes access: the client, the informer caches the engine cycle reads, and leader
+//! election.
 
 pub mod caches;
 pub mod client;
+pub mod leader;

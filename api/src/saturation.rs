@@ -41,6 +41,44 @@ pub struct SaturationEntry {
     /// Scale up when the average spare queue of non-saturated replicas falls below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_spare_trigger: Option<f64>,
+    /// How far one decision scales up: `one` replica per cycle (the default, as upstream), or
+    /// `sized`: in one step, the replicas that bring both spare averages back to their triggers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up_step: Option<ScaleUpStep>,
+}
+
+/// How many replicas one scale-up decision adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleUpStep {
+    /// One replica per cycle (upstream behaviour).
+    #[default]
+    One,
+    /// The replica count that brings the spare averages back to their triggers, in one step.
+    Sized,
+}
+
+impl ScaleUpStep {
+    /// The name used in the ConfigMap entry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleUpStep::One => "one",
+            ScaleUpStep::Sized => "sized",
+        }
+    }
+}
+
+impl std::str::FromStr for ScaleUpStep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "one" => Ok(ScaleUpStep::One),
+            "sized" => Ok(ScaleUpStep::Sized),
+            other => Err(format!(
+                "scaleUpStep is {other:?}, expected `one` (default) or `sized`"
+            )),
+        }
+    }
 }
 
 /// Resolved saturation thresholds for one model.
@@ -225,20 +263,69 @@ pub fn thresholds_for(
         .map_or_else(SaturationThresholds::default, |d| {
             d.over(SaturationThresholds::default())
         });
+    match entry_for(entries, model_id, namespace) {
+        Some(entry) => entry.over(base),
+        None => base,
+    }
+}
+
+/// Resolves the scale-up step of `model_id` in `namespace` like [`thresholds_for`]: the
+/// matching override's value, else the `default` entry's, else [`ScaleUpStep::One`].
+pub fn scale_up_step_for(
+    entries: &BTreeMap<String, SaturationEntry>,
+    model_id: &str,
+    namespace: &str,
+) -> ScaleUpStep {
+    entry_for(entries, model_id, namespace)
+        .and_then(|e| e.scale_up_step)
+        .or_else(|| entries.get(DEFAULT_KEY).and_then(|d| d.scale_up_step))
+        .unwrap_or_default()
+}
+
+/// An entry that may be scoped to one model (and namespace).
+pub trait ModelScoped {
+    /// The entry's `model_id`.
+    fn model_id(&self) -> Option<&str>;
+    /// The entry's `namespace`.
+    fn namespace(&self) -> Option<&str>;
+}
+
+impl ModelScoped for SaturationEntry {
+    fn model_id(&self) -> Option<&str> {
+        self.model_id.as_deref()
+    }
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+}
+
+impl ModelScoped for ScaleToZeroEntry {
+    fn model_id(&self) -> Option<&str> {
+        self.model_id.as_deref()
+    }
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+}
+
+/// The entry (other than `default`) for `model_id` in `namespace`: one naming that namespace
+/// beats one without a namespace; among equals the first data key wins.
+pub fn entry_for<'a, E: ModelScoped>(
+    entries: &'a BTreeMap<String, E>,
+    model_id: &str,
+    namespace: &str,
+) -> Option<&'a E> {
     let matching = |want_namespace: bool| {
         entries.iter().find(|(key, e)| {
             key.as_str() != DEFAULT_KEY
-                && e.model_id.as_deref() == Some(model_id)
-                && match e.namespace.as_deref().filter(|n| !n.is_empty()) {
+                && e.model_id() == Some(model_id)
+                && match e.namespace().filter(|n| !n.is_empty()) {
                     Some(ns) => want_namespace && ns == namespace,
                     None => !want_namespace,
                 }
         })
     };
-    match matching(true).or_else(|| matching(false)) {
-        Some((_, entry)) => entry.over(base),
-        None => base,
-    }
+    matching(true).or_else(|| matching(false)).map(|(_, e)| e)
 }
 
 #[cfg(test)]
@@ -294,6 +381,35 @@ mod tests {
             "{messages:?}"
         );
         assert!(messages[2].contains("kvCacheThresold"), "{messages:?}");
+    }
+
+    #[test]
+    fn scale_up_step_resolves_override_then_default_then_one() {
+        let parsed = parse_saturation(&data(&[
+            ("default", "scaleUpStep: sized\n"),
+            ("a", "model_id: a\nscaleUpStep: one\n"),
+            ("b", "model_id: b\nkvSpareTrigger: 0.2\n"),
+        ]));
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(
+            scale_up_step_for(&parsed.entries, "a", "x"),
+            ScaleUpStep::One
+        );
+        assert_eq!(
+            scale_up_step_for(&parsed.entries, "b", "x"),
+            ScaleUpStep::Sized
+        );
+        assert_eq!(
+            scale_up_step_for(&BTreeMap::new(), "b", "x"),
+            ScaleUpStep::One
+        );
+        let bad = parse_saturation(&data(&[("default", "scaleUpStep: two\n")]));
+        assert_eq!(bad.errors.len(), 1);
+        let message = &bad.errors[0].message;
+        assert!(
+            message.contains("two") && message.contains("sized"),
+            "{message}"
+        );
     }
 
     #[test]

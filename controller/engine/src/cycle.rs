@@ -1,0 +1,231 @@
+//! The engine's output: one decision per variant and one report per model.
+
+use crate::snapshot::ScaleToZeroPolicy;
+use serde::{Serialize, Serializer};
+use wva_api::saturation::{SaturationThresholds, ScaleUpStep};
+
+/// The result of one engine cycle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cycle {
+    /// The snapshot's `now`.
+    pub now: i64,
+    /// One decision per variant, ordered by namespace, model, variant.
+    pub decisions: Vec<Decision>,
+    /// One report per model group, in the same order.
+    pub models: Vec<ModelReport>,
+}
+
+/// What to do with one variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// Namespace of the VA.
+    pub namespace: String,
+    /// The VA's `modelID`.
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+    /// The VA name.
+    pub variant: String,
+    /// Accelerator type, when known.
+    pub accelerator: Option<String>,
+    /// Replicas of the Deployment now.
+    pub current_replicas: u32,
+    /// The target: what `wva_desired_replicas` should say.
+    pub desired_replicas: u32,
+    /// `desired` compared with `current`.
+    pub action: Action,
+    /// Why, for machines.
+    pub reason: Reason,
+    /// Why, for people.
+    pub message: String,
+    /// The safety net produced this decision (signals missing or collection failed).
+    pub safety_net: bool,
+    /// Where the safety net took the target from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_source: Option<FallbackSource>,
+    /// The GPU limiter granted less than the scale-up asked for.
+    pub limited: bool,
+    /// `minReplicas` or `maxReplicas` changed the target.
+    pub clamped: bool,
+    /// What the `MetricsAvailable` condition should say.
+    pub metrics_available: MetricsCondition,
+}
+
+/// Direction of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// desired > current.
+    ScaleUp,
+    /// desired < current.
+    ScaleDown,
+    /// desired == current.
+    NoChange,
+}
+
+impl Action {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ScaleUp => "scale-up",
+            Action::ScaleDown => "scale-down",
+            Action::NoChange => "no-change",
+        }
+    }
+}
+
+/// Machine-readable reason of a decision; the serialized names are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The model is short of spare capacity and this variant was chosen to grow.
+    ScaleUp,
+    /// The model has spare capacity and this variant was chosen to shrink.
+    ScaleDown,
+    /// The model needs no change.
+    Steady,
+    /// The model grows, but on another variant.
+    ScaleUpOtherVariant,
+    /// The model shrinks, but on another variant.
+    ScaleDownOtherVariant,
+    /// The model needs to grow, but every variant has pending replicas or is at maxReplicas.
+    ScaleUpBlocked,
+    /// Scale-down would be safe on the known signals, but some signals are missing.
+    ScaleDownBlockedMissingData,
+    /// A previous decision is not yet actuated, or replicas are not all reporting.
+    InTransition,
+    /// Signals are missing or their collection failed; the previous decision is kept.
+    SafetyNet,
+    /// No requests over the retention period; every variant goes to zero.
+    ScaleToZero,
+    /// Scale-to-zero is disabled and every target was zero: one replica on the cheapest.
+    MinimumReplica,
+}
+
+impl Reason {
+    /// The stable name (the serialized form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::ScaleUp => "scale-up",
+            Reason::ScaleDown => "scale-down",
+            Reason::Steady => "steady",
+            Reason::ScaleUpOtherVariant => "scale-up-other-variant",
+            Reason::ScaleDownOtherVariant => "scale-down-other-variant",
+            Reason::ScaleUpBlocked => "scale-up-blocked",
+            Reason::ScaleDownBlockedMissingData => "scale-down-blocked-missing-data",
+            Reason::InTransition => "in-transition",
+            Reason::SafetyNet => "safety-net",
+            Reason::ScaleToZero => "scale-to-zero",
+            Reason::MinimumReplica => "minimum-replica",
+        }
+    }
+}
+
+/// Where the safety net took its target from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FallbackSource {
+    /// The previous decision (it was more than 0).
+    PreviousDesired,
+    /// The Deployment's current replicas (no previous decision).
+    CurrentReplicas,
+}
+
+impl FallbackSource {
+    /// The stable name, as logged in `fallbackSource`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FallbackSource::PreviousDesired => "previous-desired",
+            FallbackSource::CurrentReplicas => "current-replicas",
+        }
+    }
+}
+
+/// The `MetricsAvailable` condition of a VA.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsCondition {
+    /// `True` or `False`.
+    #[serde(serialize_with = "true_false")]
+    pub status: bool,
+    /// The condition reason.
+    pub reason: MetricsReason,
+    /// The condition message.
+    pub message: String,
+}
+
+fn true_false<S: Serializer>(status: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if *status { "True" } else { "False" })
+}
+
+/// Reasons of the `MetricsAvailable` condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MetricsReason {
+    /// Saturation signals were found.
+    MetricsFound,
+    /// No usable saturation signals for the model.
+    MetricsMissing,
+    /// The Prometheus query failed.
+    PrometheusError,
+}
+
+impl MetricsReason {
+    /// The condition reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsReason::MetricsFound => "MetricsFound",
+            MetricsReason::MetricsMissing => "MetricsMissing",
+            MetricsReason::PrometheusError => "PrometheusError",
+        }
+    }
+}
+
+/// What the engine concluded about one model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelReport {
+    /// Namespace of the model group.
+    pub namespace: String,
+    /// The model ID.
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+    /// The thresholds in force.
+    pub thresholds: SaturationThresholds,
+    /// The scale-up step in force.
+    pub scale_up_step: ScaleUpStep,
+    /// The scale-to-zero policy in force (the caller counts requests over its retention).
+    pub scale_to_zero: ScaleToZeroPolicy,
+    /// The saturation analysis; `None` when the safety net decided.
+    pub analysis: Option<Analysis>,
+    /// Log lines for the controller, verbatim (e.g. `Model in transition, blocking scaling
+    /// decisions`).
+    pub notes: Vec<String>,
+}
+
+/// The saturation analysis of one model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    /// Replicas with at least one signal.
+    pub reporting_replicas: u32,
+    /// Replicas with every signal present and below its threshold.
+    pub non_saturated_replicas: u32,
+    /// Replicas with a signal at or above its threshold.
+    pub saturated_replicas: u32,
+    /// Replicas with a signal missing and none at or above its threshold.
+    pub unknown_replicas: u32,
+    /// Average spare KV over the non-saturated replicas (0 when there are none).
+    pub avg_spare_kv: f64,
+    /// Average spare queue over the non-saturated replicas (0 when there are none).
+    pub avg_spare_queue: f64,
+    /// An average spare is below its trigger.
+    pub should_scale_up: bool,
+    /// Removing one replica would keep both spares at or above their triggers (and no signal
+    /// is missing).
+    pub scale_down_safe: bool,
+    /// Replicas the `sized` step asks for in total (None when it cannot be computed).
+    pub sized_replicas: Option<u32>,
+    /// The model is in transition; why.
+    pub transition: Option<String>,
+}

@@ -1,0 +1,353 @@
+//! The engine's input: everything one cycle needs, gathered by the caller.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use wva_api::saturation::{
+    DEFAULT_KEY, DEFAULT_RETENTION_PERIOD, SaturationEntry, SaturationThresholds, ScaleToZeroEntry,
+    ScaleUpStep, entry_for, scale_up_step_for, thresholds_for,
+};
+
+/// The cost of a variant whose `variantCost` is missing or cannot be parsed.
+pub const DEFAULT_COST: f64 = 10.0;
+
+/// Parses a VA's `variantCost`; anything that is not a finite, non-negative number is
+/// [`DEFAULT_COST`].
+pub fn parse_cost(text: &str) -> f64 {
+    match text.trim().parse::<f64>() {
+        Ok(cost) if cost.is_finite() && cost >= 0.0 => cost,
+        _ => DEFAULT_COST,
+    }
+}
+
+/// One engine cycle's input.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Snapshot {
+    /// The time of the cycle, in seconds (Unix time in the controller, simulated time in the
+    /// simulator). The engine never reads a clock; it only stamps decisions with this.
+    pub now: i64,
+    /// The active configuration.
+    #[serde(default)]
+    pub config: EngineConfig,
+    /// The model groups, one per (namespace, modelID).
+    #[serde(default)]
+    pub models: Vec<ModelGroup>,
+    /// Free GPUs per accelerator type, when known (used only in limited mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_gpus: Option<BTreeMap<String, u32>>,
+}
+
+/// The configuration the engine reads: ConfigMap entries and global flags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Entries of the global `wva-saturation-scaling-config`, by data key.
+    #[serde(default)]
+    pub saturation: BTreeMap<String, SaturationEntry>,
+    /// Entries of namespace-local `wva-saturation-scaling-config` maps, by namespace. A
+    /// non-empty local map replaces the global one for its namespace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub namespace_saturation: BTreeMap<String, BTreeMap<String, SaturationEntry>>,
+    /// Entries of the global `wva-model-scale-to-zero-config`, by data key.
+    #[serde(default)]
+    pub scale_to_zero: BTreeMap<String, ScaleToZeroEntry>,
+    /// Entries of namespace-local `wva-model-scale-to-zero-config` maps, by namespace. A
+    /// non-empty local map replaces the global one for its namespace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub namespace_scale_to_zero: BTreeMap<String, BTreeMap<String, ScaleToZeroEntry>>,
+    /// `WVA_SCALE_TO_ZERO`: scale-to-zero for models that no entry decides.
+    #[serde(default)]
+    pub scale_to_zero_enabled: bool,
+    /// `WVA_LIMITED_MODE`: grant scale-ups only within free GPUs.
+    #[serde(default)]
+    pub limited_mode: bool,
+}
+
+/// Where a model's scale-to-zero setting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicySource {
+    /// The model's own entry.
+    ModelEntry,
+    /// The `default` entry.
+    DefaultEntry,
+    /// The `WVA_SCALE_TO_ZERO` parameter.
+    GlobalFlag,
+}
+
+/// A model's resolved scale-to-zero policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaleToZeroPolicy {
+    /// Whether the model may scale to zero.
+    pub enabled: bool,
+    /// Which setting decided `enabled`.
+    pub source: PolicySource,
+    /// The window over which the caller counts requests.
+    #[serde(serialize_with = "as_seconds")]
+    pub retention: Duration,
+}
+
+fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+/// The local map of `namespace` when present and non-empty, else the global one.
+fn effective<'a, E>(
+    global: &'a BTreeMap<String, E>,
+    local: &'a BTreeMap<String, BTreeMap<String, E>>,
+    namespace: &str,
+) -> &'a BTreeMap<String, E> {
+    local
+        .get(namespace)
+        .filter(|m| !m.is_empty())
+        .unwrap_or(global)
+}
+
+impl EngineConfig {
+    /// The saturation entries in force for `namespace`.
+    pub fn saturation_entries(&self, namespace: &str) -> &BTreeMap<String, SaturationEntry> {
+        effective(&self.saturation, &self.namespace_saturation, namespace)
+    }
+
+    /// The scale-to-zero entries in force for `namespace`.
+    pub fn scale_to_zero_entries(&self, namespace: &str) -> &BTreeMap<String, ScaleToZeroEntry> {
+        effective(
+            &self.scale_to_zero,
+            &self.namespace_scale_to_zero,
+            namespace,
+        )
+    }
+
+    /// The thresholds of a model.
+    pub fn thresholds(&self, namespace: &str, model_id: &str) -> SaturationThresholds {
+        thresholds_for(self.saturation_entries(namespace), model_id, namespace)
+    }
+
+    /// The scale-up step of a model.
+    pub fn scale_up_step(&self, namespace: &str, model_id: &str) -> ScaleUpStep {
+        scale_up_step_for(self.saturation_entries(namespace), model_id, namespace)
+    }
+
+    /// The scale-to-zero policy of a model: `enable_scale_to_zero` of the model's entry, else
+    /// of the `default` entry, else `WVA_SCALE_TO_ZERO`; `retention_period` of the model's
+    /// entry, else of the `default` entry, else 10 minutes. A model entry matches on
+    /// `model_id`, and on `namespace` when it names one (an entry naming the namespace beats
+    /// one without; among equals the first data key wins).
+    pub fn scale_to_zero_policy(&self, namespace: &str, model_id: &str) -> ScaleToZeroPolicy {
+        let entries = self.scale_to_zero_entries(namespace);
+        let model = entry_for(entries, model_id, namespace);
+        let default = entries.get(DEFAULT_KEY);
+        let (enabled, source) = match (
+            model.and_then(|e| e.enable_scale_to_zero),
+            default.and_then(|e| e.enable_scale_to_zero),
+        ) {
+            (Some(on), _) => (on, PolicySource::ModelEntry),
+            (None, Some(on)) => (on, PolicySource::DefaultEntry),
+            (None, None) => (self.scale_to_zero_enabled, PolicySource::GlobalFlag),
+        };
+        let retention_of = |e: Option<&ScaleToZeroEntry>| e.and_then(|e| e.retention().ok()?);
+        let retention = retention_of(model)
+            .or_else(|| retention_of(default))
+            .unwrap_or(DEFAULT_RETENTION_PERIOD);
+        ScaleToZeroPolicy {
+            enabled,
+            source,
+            retention,
+        }
+    }
+}
+
+/// The variants of one model in one namespace, with the model's signals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelGroup {
+    /// Namespace of the VAs.
+    pub namespace: String,
+    /// The VAs' `modelID`.
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+    /// Whether the saturation signals of this model could be collected.
+    #[serde(default)]
+    pub signals: SignalStatus,
+    /// Requests the model served over its scale-to-zero retention period; `None` when unknown
+    /// (query failed or returned no data). Unknown never scales to zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_count: Option<f64>,
+    /// The model's variants (one per VA).
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+}
+
+/// Outcome of collecting a model's saturation signals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "camelCase", deny_unknown_fields)]
+pub enum SignalStatus {
+    /// Collected; per-replica values may still be individually missing.
+    #[default]
+    Ok,
+    /// The Prometheus query failed.
+    PrometheusError {
+        /// The error, for the condition message.
+        message: String,
+    },
+    /// The queries succeeded but returned no series for the model.
+    NoData,
+}
+
+/// One variant (one VA and its Deployment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Variant {
+    /// The VA name (`variant_name` label).
+    pub name: String,
+    /// Cost per replica (parsed `variantCost`; see [`parse_cost`]).
+    #[serde(default = "default_cost")]
+    pub cost: f64,
+    /// Accelerator type, e.g. `H100`; `None` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<String>,
+    /// GPUs one replica requests.
+    #[serde(default = "one")]
+    pub gpus_per_replica: u32,
+    /// Replicas of the Deployment (`status.replicas`, or `spec.replicas` when 0).
+    pub current_replicas: u32,
+    /// Ready replicas.
+    #[serde(default)]
+    pub ready_replicas: u32,
+    /// Replicas not yet ready. A variant with pending replicas does not receive a scale-up.
+    #[serde(default)]
+    pub pending_replicas: u32,
+    /// The desired replicas of the previous decision (VA status); `None` or 0 = none yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_desired: Option<u32>,
+    /// VA `minReplicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<u32>,
+    /// VA `maxReplicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// Signals of the replicas that Prometheus reported for this variant.
+    #[serde(default)]
+    pub replicas: Vec<ReplicaSignals>,
+}
+
+fn default_cost() -> f64 {
+    DEFAULT_COST
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Saturation signals of one replica; `None` = missing (never read as zero).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplicaSignals {
+    /// Pod name.
+    pub pod: String,
+    /// KV-cache usage as a fraction (0-1), peak over the last minute.
+    #[serde(default)]
+    pub kv_cache_usage: Option<f64>,
+    /// Waiting requests, peak over the last minute.
+    #[serde(default)]
+    pub queue_length: Option<f64>,
+}
+
+impl Snapshot {
+    /// Problems that make a recorded snapshot unusable, each naming the field by its path
+    /// (e.g. `models[0].variants[1].minReplicas`) and the fix. Empty when valid.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut saturation_maps = vec![("config.saturation".to_string(), &self.config.saturation)];
+        for (ns, map) in &self.config.namespace_saturation {
+            saturation_maps.push((format!("config.namespaceSaturation.{ns}"), map));
+        }
+        for (path, map) in saturation_maps {
+            for (key, entry) in map {
+                if let Err(found) = entry.over(SaturationThresholds::default()).validate() {
+                    for p in found {
+                        problems.push(format!("{path}.{key}: {p}"));
+                    }
+                }
+            }
+        }
+        let mut stz_maps = vec![("config.scaleToZero".to_string(), &self.config.scale_to_zero)];
+        for (ns, map) in &self.config.namespace_scale_to_zero {
+            stz_maps.push((format!("config.namespaceScaleToZero.{ns}"), map));
+        }
+        for (path, map) in stz_maps {
+            for (key, entry) in map {
+                if let Err(p) = entry.retention() {
+                    problems.push(format!("{path}.{key}: {p}; use a duration such as \"10m\""));
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, m) in self.models.iter().enumerate() {
+            let at = format!("models[{i}]");
+            if m.model_id.is_empty() {
+                problems.push(format!("{at}.modelID is empty; set the VAs' modelID"));
+            }
+            if !seen.insert((&m.namespace, &m.model_id)) {
+                problems.push(format!(
+                    "{at}: model {:?} in namespace {:?} appears twice; merge the groups",
+                    m.model_id, m.namespace
+                ));
+            }
+            if let Some(c) = m.request_count
+                && !(c.is_finite() && c >= 0.0)
+            {
+                problems.push(format!(
+                    "{at}.requestCount is {c}, expected a number 0 or more (omit it when unknown)"
+                ));
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for (j, v) in m.variants.iter().enumerate() {
+                validate_variant(&format!("{at}.variants[{j}]"), v, &mut problems);
+                if !names.insert(&v.name) {
+                    problems.push(format!(
+                        "{at}.variants[{j}].name {:?} appears twice in the model; variant names must be unique",
+                        v.name
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
+    if v.name.is_empty() {
+        problems.push(format!("{at}.name is empty; set the VA name"));
+    }
+    if !(v.cost.is_finite() && v.cost >= 0.0) {
+        problems.push(format!(
+            "{at}.cost is {}, expected a number 0 or more",
+            v.cost
+        ));
+    }
+    if let (Some(min), Some(max)) = (v.min_replicas, v.max_replicas)
+        && min > max
+    {
+        problems.push(format!(
+            "{at}.minReplicas ({min}) is above maxReplicas ({max}); lower minReplicas or raise maxReplicas"
+        ));
+    }
+    for (k, r) in v.replicas.iter().enumerate() {
+        let checks = [
+            ("kvCacheUsage", r.kv_cache_usage),
+            ("queueLength", r.queue_length),
+        ];
+        for (field, value) in checks {
+            if let Some(x) = value
+                && !(x.is_finite() && x >= 0.0)
+            {
+                problems.push(format!(
+                    "{at}.replicas[{k}].{field} is {x}, expected a number 0 or more (omit it when missing)"
+                ));
+            }
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! Logs, health probes and (as the controller lands) the metrics endpoint.
+//! Logs, health probes and the metrics endpoint.
 
 pub mod health;
 pub mod logging;
+pub mod metrics_server;

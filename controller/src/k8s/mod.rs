@@ -4,3 +4,4 @@
 pub mod caches;
 pub mod client;
 pub mod leader;
+pub mod status;

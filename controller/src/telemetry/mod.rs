@@ -1,5 +1,6 @@
-//! Logs, health probes and the metrics endpoint.
+//! Logs, health probes, the metrics endpoint and metric publication.
 
+pub mod emit;
 pub mod health;
 pub mod logging;
 pub mod metrics_server;

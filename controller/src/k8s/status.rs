@@ -1,0 +1,362 @@
+//! The VA status WVA writes: `desiredOptimizedAlloc`, `observedGeneration` and the conditions
+//! `Ready`, `TargetResolved`, `MetricsAvailable`, `OptimizationReady`.
+//!
+//! [`desired_status`] is pure: the same inputs give the same status, condition transition
+//! times and `lastRunTime` only move when something changed, so a steady state writes
+//! nothing. [`write`] sends the whole status object as one merge patch of `/status`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Error};
+use wva_api::crd::{OptimizedAlloc, VariantAutoscaling, VariantAutoscalingStatus, conditions};
+use wva_engine::Decision;
+
+/// The field manager of every write WVA makes.
+pub const FIELD_MANAGER: &str = "wva-controller";
+
+/// What is known about the VA's scale target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// The Deployment exists.
+    Found(&'a str),
+    /// The Deployment does not exist.
+    Missing(&'a str),
+}
+
+/// The status a VA should have now.
+///
+/// `decision` is the latest engine decision for the VA (if any since the target appeared).
+pub fn desired_status(
+    previous: Option<&VariantAutoscalingStatus>,
+    generation: Option<i64>,
+    target: Target<'_>,
+    decision: Option<&Decision>,
+    now: &Time,
+) -> VariantAutoscalingStatus {
+    let previous = previous.cloned().unwrap_or_default();
+    let was_resolved =
+        find(&previous.conditions, conditions::TARGET_RESOLVED).is_some_and(|c| c.status == "True");
+    let mut status = VariantAutoscalingStatus {
+        observed_generation: generation,
+        ..previous.clone()
+    };
+    let mut set = |kind: &str, ok: bool, reason: &str, message: String| {
+        set_condition(
+            &mut status.conditions,
+            &previous.conditions,
+            generation,
+            now,
+            kind,
+            ok,
+            reason,
+            message,
+        );
+    };
+    match (target, decision) {
+        (Target::Missing(name), _) => {
+            set(
+                conditions::TARGET_RESOLVED,
+                false,
+                "TargetNotFound",
+                format!("Scale target Deployment {name} not found"),
+            );
+            let message = if was_resolved {
+                format!("Target deployment '{name}' no longer exists")
+            } else {
+                format!(
+                    "Target deployment '{name}' does not exist yet; autoscaling starts as soon as it is created"
+                )
+            };
+            set(conditions::READY, false, "DeploymentNotFound", message);
+            status.desired_optimized_alloc = OptimizedAlloc::default();
+        }
+        (Target::Found(name), None) => {
+            set(
+                conditions::TARGET_RESOLVED,
+                true,
+                "TargetFound",
+                format!("Scale target Deployment {name} found"),
+            );
+            set(
+                conditions::READY,
+                false,
+                "AwaitingDecision",
+                "Waiting for the first engine cycle".to_string(),
+            );
+        }
+        (Target::Found(name), Some(d)) => {
+            set(
+                conditions::TARGET_RESOLVED,
+                true,
+                "TargetFound",
+                format!("Scale target Deployment {name} found"),
+            );
+            let m = &d.metrics_available;
+            set(
+                conditions::METRICS_AVAILABLE,
+                m.status,
+                m.reason.as_str(),
+                m.message.clone(),
+            );
+            let (ok, reason, message) = match d.fallback_source.filter(|_| d.safety_net) {
+                Some(source) => (
+                    false,
+                    "OptimizationFailed",
+                    format!(
+                        "{} (safety net kept {} replicas, fallbackSource={})",
+                        d.message,
+                        d.desired_replicas,
+                        source.as_str()
+                    ),
+                ),
+                None => (
+                    true,
+                    "OptimizationSucceeded",
+                    format!("{} (target: {} replicas)", d.message, d.desired_replicas),
+                ),
+            };
+            set(conditions::OPTIMIZATION_READY, ok, reason, message);
+            set(
+                conditions::READY,
+                true,
+                "AutoscalingActive",
+                format!(
+                    "wva_desired_replicas is published for this variant: {} replicas",
+                    d.desired_replicas
+                ),
+            );
+            status.desired_optimized_alloc = alloc(&previous.desired_optimized_alloc, d, now);
+        }
+    }
+    status
+}
+
+/// The allocation of `decision`; `lastRunTime` moves only when the allocation changes.
+fn alloc(previous: &OptimizedAlloc, decision: &Decision, now: &Time) -> OptimizedAlloc {
+    let num_replicas = i32::try_from(decision.desired_replicas).ok();
+    let accelerator = decision.accelerator.clone();
+    let unchanged = previous.num_replicas == num_replicas && previous.accelerator == accelerator;
+    OptimizedAlloc {
+        num_replicas,
+        accelerator,
+        last_run_time: match &previous.last_run_time {
+            Some(at) if unchanged => Some(at.clone()),
+            _ => Some(now.clone()),
+        },
+    }
+}
+
+fn find<'a>(conditions: &'a [Condition], kind: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == kind)
+}
+
+/// Sets one condition; its transition time moves only when its status changes.
+#[allow(clippy::too_many_arguments)]
+fn set_condition(
+    conditions: &mut Vec<Condition>,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+    kind: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+) {
+    let status = if ok { "True" } else { "False" };
+    let last_transition_time = match find(previous, kind) {
+        Some(before) if before.status == status => before.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    let condition = Condition {
+        type_: kind.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message,
+        observed_generation: generation,
+        last_transition_time,
+    };
+    match conditions.iter_mut().find(|c| c.type_ == kind) {
+        Some(existing) => *existing = condition,
+        None => conditions.push(condition),
+    }
+}
+
+/// Writes `status` as one merge patch of the whole status object (cleared allocation fields
+/// are sent as explicit nulls, conditions as the full list).
+pub async fn write(
+    api: &Api<VariantAutoscaling>,
+    name: &str,
+    status: &VariantAutoscalingStatus,
+) -> Result<(), Error> {
+    let alloc = &status.desired_optimized_alloc;
+    let patch = serde_json::json!({
+        "status": {
+            "desiredOptimizedAlloc": {
+                "numReplicas": alloc.num_replicas,
+                "accelerator": alloc.accelerator,
+                "lastRunTime": alloc.last_run_time,
+            },
+            "conditions": status.conditions,
+            "observedGeneration": status.observed_generation,
+        }
+    });
+    let params = PatchParams::apply(FIELD_MANAGER);
+    api.patch_status(
+        name,
+        &PatchParams {
+            force: false,
+            ..params
+        },
+        &Patch::Merge(patch),
+    )
+    .await
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wva_engine::{Action, FallbackSource, MetricsCondition, MetricsReason, Reason};
+
+    fn time(secs: i64) -> Time {
+        Time(jiff::Timestamp::from_second(secs).expect("valid"))
+    }
+
+    fn decision(desired: u32, safety_net: bool) -> Decision {
+        Decision {
+            namespace: "llm-d".into(),
+            model_id: "meta/llama".into(),
+            variant: "llama-8b".into(),
+            accelerator: Some("H100".into()),
+            current_replicas: 2,
+            desired_replicas: desired,
+            action: Action::ScaleUp,
+            reason: if safety_net {
+                Reason::SafetyNet
+            } else {
+                Reason::ScaleUp
+            },
+            message: "KV spare low".into(),
+            safety_net,
+            fallback_source: safety_net.then_some(FallbackSource::PreviousDesired),
+            limited: false,
+            clamped: false,
+            metrics_available: MetricsCondition {
+                status: !safety_net,
+                reason: if safety_net {
+                    MetricsReason::PrometheusError
+                } else {
+                    MetricsReason::MetricsFound
+                },
+                message: "m".into(),
+            },
+        }
+    }
+
+    fn condition<'a>(s: &'a VariantAutoscalingStatus, kind: &str) -> (&'a str, &'a str, &'a str) {
+        let c = find(&s.conditions, kind).unwrap_or_else(|| panic!("{kind} missing"));
+        (c.status.as_str(), c.reason.as_str(), c.message.as_str())
+    }
+
+    #[test]
+    fn va_created_before_its_deployment_then_deployment_created_then_deleted() {
+        let waiting = desired_status(None, Some(1), Target::Missing("llama-8b"), None, &time(10));
+        assert_eq!(
+            condition(&waiting, "TargetResolved"),
+            (
+                "False",
+                "TargetNotFound",
+                "Scale target Deployment llama-8b not found"
+            )
+        );
+        assert_eq!(condition(&waiting, "Ready").1, "DeploymentNotFound");
+        let found = desired_status(
+            Some(&waiting),
+            Some(1),
+            Target::Found("llama-8b"),
+            Some(&decision(3, false)),
+            &time(20),
+        );
+        assert_eq!(
+            condition(&found, "Ready"),
+            (
+                "True",
+                "AutoscalingActive",
+                "wva_desired_replicas is published for this variant: 3 replicas"
+            )
+        );
+        assert_eq!(condition(&found, "MetricsAvailable").1, "MetricsFound");
+        assert_eq!(found.desired_optimized_alloc.num_replicas, Some(3));
+        let deleted = desired_status(
+            Some(&found),
+            Some(1),
+            Target::Missing("llama-8b"),
+            None,
+            &time(30),
+        );
+        assert_eq!(
+            condition(&deleted, "Ready"),
+            (
+                "False",
+                "DeploymentNotFound",
+                "Target deployment 'llama-8b' no longer exists"
+            )
+        );
+        assert_eq!(deleted.desired_optimized_alloc, OptimizedAlloc::default());
+        assert_eq!(
+            serde_json::to_value(&deleted).expect("json")["desiredOptimizedAlloc"],
+            serde_json::json!({})
+        );
+    }
+
+    #[test]
+    fn a_steady_decision_changes_nothing_so_nothing_is_written() {
+        let first = desired_status(
+            None,
+            Some(2),
+            Target::Found("d"),
+            Some(&decision(3, false)),
+            &time(10),
+        );
+        let again = desired_status(
+            Some(&first),
+            Some(2),
+            Target::Found("d"),
+            Some(&decision(3, false)),
+            &time(70),
+        );
+        assert_eq!(first, again);
+        let changed = desired_status(
+            Some(&first),
+            Some(2),
+            Target::Found("d"),
+            Some(&decision(4, false)),
+            &time(130),
+        );
+        assert_eq!(
+            changed.desired_optimized_alloc.last_run_time,
+            Some(time(130))
+        );
+        let ready = find(&changed.conditions, "Ready").expect("ready");
+        assert_eq!(ready.last_transition_time, time(10), "Ready stayed True");
+    }
+
+    #[test]
+    fn safety_net_says_so_in_the_conditions() {
+        let s = desired_status(
+            None,
+            None,
+            Target::Found("d"),
+            Some(&decision(2, true)),
+            &time(10),
+        );
+        assert_eq!(condition(&s, "MetricsAvailable").0, "False");
+        assert_eq!(condition(&s, "MetricsAvailable").1, "PrometheusError");
+        let (status, reason, message) = condition(&s, "OptimizationReady");
+        assert_eq!((status, reason), ("False", "OptimizationFailed"));
+        assert!(
+            message.ends_with("(safety net kept 2 replicas, fallbackSource=previous-desired)"),
+            "{message}"
+        );
+    }
+}

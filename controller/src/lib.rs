@@ -2,12 +2,14 @@
 //!
 //! * [`config`]: the `wva run` command line built from the parameter table, and loading of
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
+//! * [`configmaps`]: global and namespace-local saturation / scale-to-zero ConfigMaps.
 //! * [`k8s`]: the Kubernetes client and the informer caches.
 //! * [`scope`]: which VAs and namespaces this controller manages.
 //! * [`telemetry`]: logs and health probes.
 //! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
 
 pub mod config;
+pub mod configmaps;
 pub mod k8s;
 pub mod scope;
 pub mod telemetry;

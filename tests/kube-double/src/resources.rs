@@ -1,6 +1,7 @@
 //! The kinds the double serves: built-in table, CRD registration, discovery documents.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Every verb of an ordinary CRUD resource, as discovery lists them.
 const CRUD: &[&str] = &[
@@ -34,6 +35,8 @@ pub(crate) struct ResourceType {
     pub verbs: Vec<String>,
     /// Registered through a CustomResourceDefinition.
     pub crd: bool,
+    /// The storage version's `openAPIV3Schema` (CRDs only): its defaults are applied.
+    pub schema: Option<Arc<Value>>,
 }
 
 impl ResourceType {
@@ -305,6 +308,7 @@ pub(crate) fn builtins() -> Vec<ResourceType> {
                 short_names: short.iter().map(|s| s.to_string()).collect(),
                 verbs: CRUD.iter().map(|s| s.to_string()).collect(),
                 crd: false,
+                schema: None,
             },
         )
         .collect();
@@ -329,6 +333,7 @@ pub(crate) fn builtins() -> Vec<ResourceType> {
             short_names: vec![],
             verbs: vec!["create".into()],
             crd: false,
+            schema: None,
         });
     }
     out
@@ -387,6 +392,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<ResourceType, String> {
         .ok_or("spec.versions: Required value")?;
     let mut served = Vec::new();
     let (mut status, mut scale) = (false, false);
+    let mut schema = None;
     // The storage version goes first (it is the preferred one in discovery).
     for v in versions {
         let vname = s(v.get("name"), "spec.versions[].name")?;
@@ -396,6 +402,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<ResourceType, String> {
         status |= v.pointer("/subresources/status").is_some();
         scale |= v.pointer("/subresources/scale").is_some();
         if v.get("storage").and_then(Value::as_bool) == Some(true) {
+            schema = v.pointer("/schema/openAPIV3Schema").cloned();
             served.insert(0, vname);
         } else {
             served.push(vname);
@@ -417,6 +424,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<ResourceType, String> {
         short_names,
         verbs: CRUD.iter().map(|s| s.to_string()).collect(),
         crd: true,
+        schema: schema.map(Arc::new),
     })
 }
 
@@ -500,4 +508,45 @@ pub(crate) fn resource_list(types: &[ResourceType], group: &str, version: &str) 
         "groupVersion": gv,
         "resources": resources,
     }))
+}
+
+/// Applies the `default`s of a structural schema to the fields an object lacks (as the API server
+/// does for custom resources); defaults apply only where the parent object exists.
+pub(crate) fn apply_defaults(obj: &mut Value, schema: &Value) {
+    defaults_at(obj, schema, true);
+}
+
+fn defaults_at(obj: &mut Value, schema: &Value, top: bool) {
+    match obj {
+        Value::Object(m) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (k, prop) in props {
+                    if top && matches!(k.as_str(), "metadata" | "apiVersion" | "kind") {
+                        continue;
+                    }
+                    if !m.contains_key(k)
+                        && let Some(d) = prop.get("default")
+                    {
+                        m.insert(k.clone(), d.clone());
+                    }
+                    if let Some(child) = m.get_mut(k) {
+                        defaults_at(child, prop, false);
+                    }
+                }
+            }
+            if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for v in m.values_mut() {
+                    defaults_at(v, extra, false);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for v in items {
+                    defaults_at(v, item_schema, false);
+                }
+            }
+        }
+        _ => {}
+    }
 }

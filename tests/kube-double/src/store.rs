@@ -523,6 +523,9 @@ impl Store {
                 .retain(|t| !(t.group == served.group && t.plural == served.plural));
             self.types.push(served);
         }
+        if let Some(schema) = &rt.schema {
+            resources::apply_defaults(&mut body, schema);
+        }
         let uid = self.uid();
         let m = meta_mut(&mut body);
         m.insert("uid".into(), json!(uid));
@@ -758,6 +761,9 @@ impl Store {
             "resourceVersion".into(),
             old["metadata"]["resourceVersion"].clone(),
         );
+        if let Some(schema) = &rt.schema {
+            resources::apply_defaults(&mut new, schema);
+        }
         if matches!(rt.kind.as_str(), "ConfigMap" | "Secret")
             && old.get("immutable") == Some(&json!(true))
             && ["data", "binaryData", "immutable"]

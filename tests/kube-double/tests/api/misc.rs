@@ -1,0 +1,146 @@
+//! Kubeconfig, request counting, direct store helpers, the scale subresource, shutdown.
+
+use crate::common::*;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use wva_kube_double::KubeDouble;
+
+#[tokio::test]
+async fn the_kubeconfig_file_reaches_the_double() {
+    let api = KubeDouble::start().await;
+    let path = std::env::temp_dir().join(format!(
+        "kube-double-{}-{}.yaml",
+        std::process::id(),
+        api.addr().port()
+    ));
+    api.write_kubeconfig(&path).unwrap();
+    let kubeconfig = Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(config.default_namespace, "default");
+    let client = kube::Client::try_from(config).unwrap();
+    let nss: Api<Namespace> = Api::all(client);
+    let mut names: Vec<String> = nss
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["default", "kube-node-lease", "kube-public", "kube-system"]
+    );
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_verb_and_resource() {
+    let api = KubeDouble::start().await;
+    let client = client(&api);
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    for n in ["a", "b", "c"] {
+        let mut c = ConfigMap::default();
+        c.metadata.name = Some(n.into());
+        cms.create(&PostParams::default(), &c).await.unwrap();
+    }
+    cms.list(&ListParams::default()).await.unwrap();
+    cms.get("a").await.unwrap();
+    let before = api.request_counts();
+    assert_eq!(before.get("create", "configmaps"), 3);
+    assert_eq!(before.get("list", "configmaps"), 1);
+    assert_eq!(before.get("get", "configmaps"), 1);
+    assert_eq!(before.writes(), 3);
+    // A watch-driven consumer makes one list and one watch however many objects change.
+    let mut events = watcher(cms.clone(), watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    for _ in 0..3 {
+        events.next().await.unwrap().unwrap();
+    }
+    for n in ["a", "b", "c"] {
+        cms.patch(
+            n,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"x": n}})),
+        )
+        .await
+        .unwrap();
+        events.next().await.unwrap().unwrap();
+    }
+    let delta = api.request_counts().since(&before);
+    assert_eq!(delta.get("list", "configmaps"), 1);
+    assert_eq!(delta.get("watch", "configmaps"), 1);
+    assert_eq!(delta.get("patch", "configmaps"), 3);
+    assert_eq!(delta.total(), 5, "{delta:?}");
+    client.apiserver_version().await.unwrap();
+    assert_eq!(api.request_count("get", "/version"), 1);
+    api.reset_request_counts();
+    assert_eq!(api.request_counts().total(), 0);
+}
+
+#[tokio::test]
+async fn store_helpers_and_the_scale_subresource() {
+    let api = KubeDouble::start().await;
+    let deps: Api<Deployment> = Api::default_namespaced(client(&api));
+    let d: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "vllm", "namespace": "default"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "vllm"}},
+                 "template": {"metadata": {"labels": {"app": "vllm"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}},
+        "status": {"readyReplicas": 99}
+    }))
+    .unwrap();
+    let created = deps.create(&PostParams::default(), &d).await.unwrap();
+    assert_eq!(created.status, None, "status is not settable on create");
+    let with_status = api.set_deployment_status("default", "vllm", 2).unwrap();
+    assert_eq!(with_status["status"]["readyReplicas"], 2);
+    assert_eq!(
+        deps.get("vllm")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .available_replicas,
+        Some(2)
+    );
+
+    let scale = deps.get_scale("vllm").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=vllm"));
+    deps.patch_scale(
+        "vllm",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
+    let after = deps.get("vllm").await.unwrap();
+    assert_eq!(after.spec.unwrap().replicas, Some(5));
+    assert_eq!(after.metadata.generation, Some(2));
+
+    let cm = api
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "direct", "namespace": "default"}}))
+        .unwrap();
+    assert!(cm["metadata"]["uid"].is_string());
+    assert_eq!(api.objects("configmaps").len(), 1);
+    api.delete("configmaps", "default", "direct").unwrap();
+    assert!(api.object("configmaps", "default", "direct").is_none());
+}
+
+#[tokio::test]
+async fn dropping_the_double_stops_the_server() {
+    let api = KubeDouble::start().await;
+    let addr = api.addr();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+    drop(api);
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

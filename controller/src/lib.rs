@@ -1,5 +1,6 @@
 //! The WVA operator as a library.
 //!
+//! * [`assemble`]: from the caches and one collection to the engine's snapshot.
 //! * [`config`]: the `wva run` command line built from the parameter table, and loading of
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
 //! * [`configmaps`]: global and namespace-local saturation / scale-to-zero ConfigMaps.
@@ -8,6 +9,7 @@
 //! * [`telemetry`]: logs and health probes.
 //! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
 
+pub mod assemble;
 pub mod config;
 pub mod configmaps;
 pub mod k8s;

@@ -1,0 +1,283 @@
+//! From the informer caches and one collection to the engine's snapshot.
+//!
+//! [`plan`] picks the VAs the cycle works on and maps pods to variants through each target
+//! Deployment's selector (no API call per pod); [`snapshot`] joins the collected signals.
+//! Both are pure, so the same inputs always give the same snapshot.
+
+use crate::workload;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::PartialObjectMeta;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use wva_api::crd::VariantAutoscaling;
+use wva_collector::{ModelKey, PodIndex, Scope as CollectScope, Signals, VariantKey};
+use wva_engine::{
+    EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot, Variant, parse_cost,
+};
+
+/// One VA of the cycle and its target.
+#[derive(Debug, Clone)]
+pub struct Member<'a> {
+    /// The VA.
+    pub va: &'a VariantAutoscaling,
+    /// Its target Deployment, when it exists.
+    pub deployment: Option<&'a Deployment>,
+    /// `namespace/name` of the VA: the collector's variant key.
+    pub key: VariantKey,
+}
+
+impl Member<'_> {
+    /// The VA's namespace.
+    pub fn namespace(&self) -> &str {
+        self.va.metadata.namespace.as_deref().unwrap_or_default()
+    }
+
+    /// The VA's name.
+    pub fn name(&self) -> &str {
+        self.va.metadata.name.as_deref().unwrap_or_default()
+    }
+}
+
+/// The VAs of a cycle, the pod index and what to collect.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    /// Every VA in scope, ordered by namespace and name.
+    pub members: Vec<Member<'a>>,
+    /// Pods of the target Deployments, by (namespace, pod).
+    pub pods: PodIndex,
+    /// What the collector should query.
+    pub scope: CollectScope,
+}
+
+/// Plans a cycle over `vas` (already filtered by scope).
+pub fn plan<'a>(
+    vas: &[&'a VariantAutoscaling],
+    deployments: &HashMap<(String, String), &'a Deployment>,
+    pods: &[&PartialObjectMeta<Pod>],
+    config: &EngineConfig,
+    watch_namespace: Option<&str>,
+) -> Plan<'a> {
+    let mut members: Vec<Member<'a>> = vas
+        .iter()
+        .map(|va| {
+            let namespace = va.metadata.namespace.clone().unwrap_or_default();
+            let target = va.spec.scale_target_ref.name.clone();
+            let key: VariantKey = format!(
+                "{namespace}/{}",
+                va.metadata.name.as_deref().unwrap_or_default()
+            )
+            .into();
+            Member {
+                va,
+                deployment: deployments.get(&(namespace, target)).copied(),
+                key,
+            }
+        })
+        .collect();
+    members.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut by_namespace: HashMap<&str, Vec<&PartialObjectMeta<Pod>>> = HashMap::new();
+    for pod in pods {
+        by_namespace
+            .entry(pod.metadata.namespace.as_deref().unwrap_or_default())
+            .or_default()
+            .push(pod);
+    }
+    let mut index = PodIndex::new();
+    let mut scope = CollectScope {
+        namespace: watch_namespace.map(str::to_string),
+        ..CollectScope::default()
+    };
+    for member in &members {
+        let Some(selector) = member
+            .deployment
+            .and_then(|d| d.spec.as_ref())
+            .map(|s| &s.selector)
+        else {
+            continue;
+        };
+        let model: Arc<str> = member.va.spec.model_id.as_str().into();
+        for pod in by_namespace.get(member.namespace()).into_iter().flatten() {
+            if selects(selector, pod.metadata.labels.as_ref()) {
+                let name = pod.metadata.name.as_deref().unwrap_or_default();
+                index.insert(member.namespace(), name, member.key.clone(), model.clone());
+            }
+        }
+        let policy = config.scale_to_zero_policy(member.namespace(), &member.va.spec.model_id);
+        if policy.enabled {
+            scope
+                .models
+                .insert(ModelKey::new(member.namespace(), &member.va.spec.model_id));
+            scope.retentions.insert(policy.retention);
+        }
+    }
+    Plan {
+        members,
+        pods: index,
+        scope,
+    }
+}
+
+/// True when `labels` match the selector (matchLabels and matchExpressions). An empty
+/// selector matches nothing, as Deployments require a non-empty one.
+pub fn selects(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+    let empty = BTreeMap::new();
+    let labels = labels.unwrap_or(&empty);
+    let match_labels = selector.match_labels.as_ref();
+    let expressions = selector.match_expressions.as_deref().unwrap_or_default();
+    if match_labels.is_none_or(BTreeMap::is_empty) && expressions.is_empty() {
+        return false;
+    }
+    let labels_match = match_labels.is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    labels_match
+        && expressions.iter().all(|e| {
+            let values = e.values.as_deref().unwrap_or_default();
+            let value = labels.get(&e.key);
+            match e.operator.as_str() {
+                "In" => value.is_some_and(|v| values.contains(v)),
+                "NotIn" => value.is_none_or(|v| !values.contains(v)),
+                "Exists" => value.is_some(),
+                "DoesNotExist" => value.is_none(),
+                _ => false,
+            }
+        })
+}
+
+/// The engine snapshot of a planned cycle, with the collected `signals`.
+pub fn snapshot(
+    plan: &Plan<'_>,
+    signals: &Signals,
+    config: EngineConfig,
+    now: i64,
+    free_gpus: Option<BTreeMap<String, u32>>,
+) -> Snapshot {
+    let query_error = signals.kv_error.as_ref().or(signals.queue_error.as_ref());
+    let mut groups: BTreeMap<(String, String), ModelGroup> = BTreeMap::new();
+    for member in plan.members.iter().filter(|m| m.deployment.is_some()) {
+        let (namespace, model) = (
+            member.namespace().to_string(),
+            member.va.spec.model_id.clone(),
+        );
+        let group = groups
+            .entry((namespace.clone(), model.clone()))
+            .or_insert_with(|| {
+                let policy = config.scale_to_zero_policy(&namespace, &model);
+                let request_count = if policy.enabled {
+                    signals
+                        .request_count(&namespace, &model, policy.retention)
+                        .ok()
+                        .flatten()
+                } else {
+                    None
+                };
+                ModelGroup {
+                    namespace: namespace.clone(),
+                    model_id: model.clone(),
+                    signals: match query_error {
+                        Some(error) => SignalStatus::PrometheusError {
+                            message: error.to_string(),
+                        },
+                        None => SignalStatus::Ok,
+                    },
+                    request_count,
+                    variants: Vec::new(),
+                }
+            });
+        group.variants.push(variant(member, signals));
+    }
+    for group in groups.values_mut() {
+        let any_signal = group
+            .variants
+            .iter()
+            .flat_map(|v| &v.replicas)
+            .any(|r| r.kv_cache_usage.is_some() || r.queue_length.is_some());
+        if matches!(group.signals, SignalStatus::Ok) && !any_signal {
+            group.signals = SignalStatus::NoData;
+        }
+    }
+    Snapshot {
+        now,
+        config,
+        models: groups.into_values().collect(),
+        free_gpus,
+    }
+}
+
+fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
+    let va = member.va;
+    let pod_spec = member
+        .deployment
+        .and_then(|d| d.spec.as_ref())
+        .and_then(|s| s.template.spec.as_ref());
+    let replicas = member
+        .deployment
+        .map(workload::replicas)
+        .unwrap_or_default();
+    let (accelerator, _) = workload::accelerator(va.metadata.labels.as_ref(), pod_spec);
+    let as_u32 = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
+    let pods = signals.variants.get(&member.key);
+    Variant {
+        name: member.name().to_string(),
+        cost: parse_cost(&va.spec.variant_cost),
+        accelerator: Some(accelerator).filter(|a| a != workload::UNKNOWN_ACCELERATOR),
+        gpus_per_replica: workload::gpus_per_replica(pod_spec),
+        current_replicas: replicas.current,
+        ready_replicas: replicas.ready,
+        pending_replicas: replicas.pending,
+        previous_desired: as_u32(
+            va.status
+                .as_ref()
+                .and_then(|s| s.desired_optimized_alloc.num_replicas),
+        ),
+        min_replicas: as_u32(va.spec.min_replicas),
+        max_replicas: as_u32(va.spec.max_replicas),
+        replicas: pods
+            .into_iter()
+            .flatten()
+            .map(|(pod, s)| ReplicaSignals {
+                pod: pod.clone(),
+                kv_cache_usage: s.kv_cache_usage,
+                queue_length: s.queue_length,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn selectors_match_labels_and_expressions_and_empty_matches_nothing() {
+        let selector = LabelSelector {
+            match_labels: Some(labels(&[("app", "llama")])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "In".into(),
+                values: Some(vec!["decode".into()]),
+            }]),
+        };
+        assert!(selects(
+            &selector,
+            Some(&labels(&[("app", "llama"), ("tier", "decode"), ("x", "y")]))
+        ));
+        assert!(!selects(
+            &selector,
+            Some(&labels(&[("app", "llama"), ("tier", "prefill")]))
+        ));
+        assert!(!selects(&selector, Some(&labels(&[("tier", "decode")]))));
+        assert!(!selects(
+            &LabelSelector::default(),
+            Some(&labels(&[("app", "llama")]))
+        ));
+    }
+}

@@ -128,6 +128,8 @@ struct Req {
     query: HashMap<String, String>,
     content_type: String,
     user_agent: String,
+    /// The client asked for `PartialObjectMetadata` (metadata-only watchers and lists).
+    partial: bool,
     body: Bytes,
 }
 
@@ -175,6 +177,7 @@ pub(crate) async fn handle(
             .to_string()
     };
     let (content_type, user_agent) = (header("content-type"), header("user-agent"));
+    let partial = header("accept").contains("as=PartialObjectMetadata");
     let method = req.method().clone();
     let query = parse_query(req.uri().query().unwrap_or(""));
     let body = match req.into_body().collect().await {
@@ -190,6 +193,7 @@ pub(crate) async fn handle(
         query,
         content_type,
         user_agent,
+        partial,
         body,
     };
     Ok(route(&shared, &path, &r))
@@ -230,21 +234,38 @@ fn route(shared: &Arc<Shared>, path: &str, r: &Req) -> Response<Body> {
 }
 
 /// Sets the apiVersion a client asked for (objects are stored at the preferred version).
-fn at_version(mut obj: Value, rt: &ResourceType, version: &str) -> Value {
+/// Shows a stored object to a client: at the version it asked for (objects are stored at the
+/// preferred version), whole or as `PartialObjectMetadata`.
+fn at_version(mut obj: Value, rt: &ResourceType, version: &str, partial: bool) -> Value {
+    if partial {
+        return json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+        });
+    }
     if rt.versions.len() > 1 && obj.is_object() {
         obj["apiVersion"] = json!(rt.api_version(version));
     }
     obj
 }
 
-fn list_doc(rt: &ResourceType, version: &str, rv: u64, items: Vec<Value>) -> Value {
+fn list_doc(rt: &ResourceType, version: &str, partial: bool, rv: u64, items: Vec<Value>) -> Value {
     let items: Vec<Value> = items
         .into_iter()
-        .map(|o| at_version(o, rt, version))
+        .map(|o| at_version(o, rt, version, partial))
         .collect();
+    let (kind, api_version) = if partial {
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
+    } else {
+        (format!("{}List", rt.kind), rt.api_version(version))
+    };
     json!({
-        "kind": format!("{}List", rt.kind),
-        "apiVersion": rt.api_version(version),
+        "kind": kind,
+        "apiVersion": api_version,
         "metadata": {"resourceVersion": rv.to_string()},
         "items": items,
     })
@@ -336,7 +357,7 @@ fn resource(
         Ok(s) => s,
         Err(e) => return error(&ApiError::bad_request(e)),
     };
-    let out = |v: Value| at_version(v, &rt, version);
+    let out = |v: Value| at_version(v, &rt, version, r.partial);
     let result: Result<(u16, Value), ApiError> = match verb {
         "get" => match subr {
             Sub::Scale => store
@@ -348,7 +369,7 @@ fn resource(
         },
         "list" => {
             let items = store.list(&rt, ns, &labels, &fields);
-            Ok((200, list_doc(&rt, version, store.rv, items)))
+            Ok((200, list_doc(&rt, version, r.partial, store.rv, items)))
         }
         "watch" => return watch(shared, &store, &rt, version, ns, labels, fields, r),
         "create" => r
@@ -375,7 +396,7 @@ fn resource(
             .map(|v| (200, out(v))),
         "deletecollection" => {
             let items = store.delete_collection(&rt, ns, &labels, &fields);
-            Ok((200, list_doc(&rt, version, store.rv, items)))
+            Ok((200, list_doc(&rt, version, r.partial, store.rv, items)))
         }
         _ => Err(not_served()),
     };
@@ -454,6 +475,7 @@ fn bookmark(rt: &ResourceType, version: &str, rv: u64, initial_end: bool) -> Byt
 struct Filter {
     rt: ResourceType,
     version: String,
+    partial: bool,
     ns: Option<String>,
     labels: Selector,
     fields: Selector,
@@ -490,7 +512,7 @@ impl Filter {
         };
         Some(line(
             etype.as_str(),
-            &at_version(ev.object.clone(), &self.rt, &self.version),
+            &at_version(ev.object.clone(), &self.rt, &self.version, self.partial),
         ))
     }
 }
@@ -515,6 +537,7 @@ fn watch(
     let filter = Filter {
         rt: rt.clone(),
         version: version.to_string(),
+        partial: r.partial,
         ns: ns.map(str::to_string),
         labels,
         fields,
@@ -524,7 +547,7 @@ fn watch(
     match r.q("resourceVersion") {
         rv if send_initial || rv.is_none() || rv == Some("0") => {
             for o in store.list(rt, ns, &filter.labels, &filter.fields) {
-                initial.push(line("ADDED", &at_version(o, rt, version)));
+                initial.push(line("ADDED", &at_version(o, rt, version, r.partial)));
             }
             if send_initial && bookmarks {
                 initial.push(bookmark(rt, version, store.rv, true));

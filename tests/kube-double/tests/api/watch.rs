@@ -413,3 +413,55 @@ async fn bookmarks_carry_the_current_resource_version() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn metadata_watcher_receives_partial_object_metadata() {
+    let api = KubeDouble::start().await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client(&api));
+    cms.create(&PostParams::default(), &cm("pre", &[("app", "x")]))
+        .await
+        .unwrap();
+    let metas = cms.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(metas.items[0].metadata.labels.as_ref().unwrap()["app"], "x");
+    assert_eq!(
+        metas.items[0].types.as_ref().unwrap().kind,
+        "PartialObjectMetadata"
+    );
+    let (status, body) = raw(
+        &api,
+        "GET",
+        "/api/v1/namespaces/default/configmaps/pre",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        json(&body)["data"].is_object(),
+        "plain requests get whole objects"
+    );
+
+    let mut events =
+        kube::runtime::metadata_watcher(cms.clone(), watcher::Config::default()).boxed();
+    assert!(matches!(
+        next(&mut events).await.unwrap(),
+        watcher::Event::Init
+    ));
+    assert!(
+        matches!(next(&mut events).await.unwrap(), watcher::Event::InitApply(m) if m.metadata.name.as_deref() == Some("pre"))
+    );
+    assert!(matches!(
+        next(&mut events).await.unwrap(),
+        watcher::Event::InitDone
+    ));
+    cms.create(&PostParams::default(), &cm("post", &[]))
+        .await
+        .unwrap();
+    match next(&mut events).await.unwrap() {
+        watcher::Event::Apply(m) => {
+            assert_eq!(m.metadata.name.as_deref(), Some("post"));
+            assert_eq!(m.types.unwrap().kind, "PartialObjectMetadata");
+        }
+        other => panic!("expected Apply(post), got {other:?}"),
+    }
+}

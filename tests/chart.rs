@@ -1,0 +1,1372 @@
+//! The Helm chart, rendered by the real helm (v3.17.2) and validated by the real
+//! kubernetes-validate, for every values combination the docs describe.
+//!
+//! Tools: `WVA_HELM_BIN`, else `${WVA_TOOLS:-.ci/tools}/bin/helm`, else `helm` on PATH;
+//! `WVA_KUBERNETES_VALIDATE`, else `${WVA_TOOLS:-.ci/tools}/venv/bin/kubernetes-validate`, else
+//! PATH; the VariantAutoscaling check runs `tests/chart/validate_crd_objects.py` with
+//! `WVA_CHART_PYTHON`, else the venv's python. Missing tools fail the test with the install
+//! script to run (`bash tests/tools/install-helm.sh`, `bash tests/tools/install-kubernetes-validate.sh`).
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use wva_api::config::{DynamicConfig, StaticConfig};
+use wva_api::helm_values::{self, LogLevel};
+use wva_api::params::{Params, Sources};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const NAMESPACE: &str = "wva-system";
+const RELEASE: &str = "wva";
+
+fn chart_dir() -> PathBuf {
+    Path::new(ROOT).join(helm_values::CHART_DIR)
+}
+
+fn tools_dir() -> PathBuf {
+    match std::env::var_os("WVA_TOOLS").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(ROOT).join(".ci/tools"),
+    }
+}
+
+/// A tool from its env var, the tools dir, or PATH; otherwise a failure naming the installer.
+fn tool(env_var: &str, in_tools: &str, on_path: &str, installer: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let local = tools_dir().join(in_tools);
+    if local.is_file() {
+        return local;
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let candidate = dir.join(on_path);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!(
+        "{on_path} not found (looked at ${env_var}, {} and PATH): run `bash tests/tools/{installer}` \
+         from the repository root, or set {env_var}",
+        local.display()
+    );
+}
+
+fn helm() -> PathBuf {
+    tool("WVA_HELM_BIN", "bin/helm", "helm", "install-helm.sh")
+}
+
+fn kubernetes_validate() -> PathBuf {
+    tool(
+        "WVA_KUBERNETES_VALIDATE",
+        "venv/bin/kubernetes-validate",
+        "kubernetes-validate",
+        "install-kubernetes-validate.sh",
+    )
+}
+
+fn python() -> PathBuf {
+    tool(
+        "WVA_CHART_PYTHON",
+        "venv/bin/python",
+        "python3",
+        "install-kubernetes-validate.sh",
+    )
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "chart-{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// helm with its config, cache and data dirs in scratch, so nothing outside is read or written.
+fn helm_cmd(scratch: &Path) -> Command {
+    let mut cmd = Command::new(helm());
+    cmd.env("HELM_CONFIG_HOME", scratch.join("helm-config"))
+        .env("HELM_CACHE_HOME", scratch.join("helm-cache"))
+        .env("HELM_DATA_HOME", scratch.join("helm-data"));
+    cmd
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(ROOT)
+        .join("tests/chart")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The objects of one `helm template` run.
+struct Rendered {
+    docs: Vec<Value>,
+}
+
+impl Rendered {
+    fn of_kind(&self, kind: &str) -> Vec<&Value> {
+        self.docs.iter().filter(|d| d["kind"] == kind).collect()
+    }
+
+    fn one(&self, kind: &str) -> &Value {
+        let all = self.of_kind(kind);
+        assert_eq!(all.len(), 1, "expected one {kind}, found {}", all.len());
+        all[0]
+    }
+
+    fn named(&self, kind: &str, name: &str) -> Option<&Value> {
+        self.docs
+            .iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+    }
+
+    /// The object of `kind` whose name ends with `suffix`.
+    fn suffixed(&self, kind: &str, suffix: &str) -> Option<&Value> {
+        self.docs.iter().find(|d| {
+            d["kind"] == kind
+                && d["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with(suffix))
+        })
+    }
+
+    fn kinds(&self) -> BTreeSet<String> {
+        self.docs
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn main_config_map(&self) -> Option<&Value> {
+        self.docs.iter().find(|d| {
+            d["kind"] == "ConfigMap"
+                && d["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-variantautoscaling-config"))
+        })
+    }
+}
+
+/// Parses `helm template` output (documents separated by `---`; comment-only ones skipped).
+fn parse_documents(output: &str) -> Vec<Value> {
+    let mut docs = Vec::new();
+    for chunk in output.split("\n---") {
+        let has_content = chunk.lines().any(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#') && t != "---"
+        });
+        if !has_content {
+            continue;
+        }
+        let doc: Value = serde_saphyr::from_str(chunk)
+            .unwrap_or_else(|e| panic!("helm output is not YAML: {e}\n{chunk}"));
+        docs.push(doc);
+    }
+    docs
+}
+
+/// `helm template` of the chart with `args`; panics with helm's message when it fails.
+fn template(name: &str, args: &[&str]) -> Rendered {
+    let dir = scratch(name);
+    let out = run(helm_cmd(&dir)
+        .arg("template")
+        .arg(RELEASE)
+        .arg(chart_dir())
+        .args(["--namespace", NAMESPACE])
+        .args(args));
+    assert!(
+        out.status.success(),
+        "helm template {args:?} failed:\n{}",
+        text(&out.stderr)
+    );
+    Rendered {
+        docs: parse_documents(&text(&out.stdout)),
+    }
+}
+
+/// `helm template` expected to fail; returns helm's error text.
+fn template_error(args: &[&str]) -> String {
+    let dir = scratch("error");
+    let out = run(helm_cmd(&dir)
+        .arg("template")
+        .arg(RELEASE)
+        .arg(chart_dir())
+        .args(["--namespace", NAMESPACE])
+        .args(args));
+    assert!(
+        !out.status.success(),
+        "helm template {args:?} succeeded but should have failed"
+    );
+    text(&out.stderr)
+}
+
+fn to_yaml_stream(docs: &[&Value]) -> String {
+    docs.iter()
+        .map(|d| serde_json::to_string(d).expect("json"))
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// Every object validated: built-in kinds by kubernetes-validate --strict, VariantAutoscaling
+/// against the generated CRD's schema. ServiceMonitor (a Prometheus Operator CRD whose schema is
+/// not available offline) is the only kind skipped; its shape is asserted by the tests below.
+fn validate(name: &str, rendered: &Rendered) {
+    let dir = scratch(&format!("{name}-validate"));
+    let (custom, builtin): (Vec<&Value>, Vec<&Value>) = rendered.docs.iter().partition(|d| {
+        d["apiVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(".ai/")
+    });
+    let (monitors, builtin): (Vec<&Value>, Vec<&Value>) = builtin
+        .into_iter()
+        .partition(|d| d["kind"] == "ServiceMonitor");
+    if !monitors.is_empty() {
+        eprintln!(
+            "{name}: skipping kubernetes-validate for {} ServiceMonitor object(s): the \
+             monitoring.coreos.com/v1 schema is not bundled with kubernetes-validate",
+            monitors.len()
+        );
+    }
+
+    let manifest = dir.join("builtin.yaml");
+    std::fs::write(&manifest, to_yaml_stream(&builtin)).expect("write manifest");
+    let out = run(Command::new(kubernetes_validate())
+        .arg("--strict")
+        .arg(&manifest));
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}: kubernetes-validate --strict failed:\n{report}"
+    );
+    assert!(
+        !report.contains("Couldn't find schema"),
+        "{name}: kubernetes-validate lacks a schema for a built-in kind:\n{report}"
+    );
+    let passed = report.matches(" passed ").count();
+    assert_eq!(
+        passed,
+        builtin.len(),
+        "{name}: expected every built-in object to pass:\n{report}"
+    );
+
+    if custom.is_empty() {
+        return;
+    }
+    for doc in &custom {
+        assert_eq!(doc["kind"], "VariantAutoscaling", "unexpected custom kind");
+    }
+    let manifest = dir.join("custom.yaml");
+    std::fs::write(&manifest, to_yaml_stream(&custom)).expect("write manifest");
+    let crd = chart_dir().join("crds/llmd.ai_variantautoscalings.yaml");
+    let out = run(Command::new(python())
+        .arg(Path::new(ROOT).join("tests/chart/validate_crd_objects.py"))
+        .arg(&crd)
+        .arg(&manifest));
+    assert!(
+        out.status.success(),
+        "{name}: VariantAutoscaling objects do not match the CRD schema (if jsonschema or yaml \
+         cannot be imported, run `bash tests/tools/install-kubernetes-validate.sh`):\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// What a values combination should produce.
+#[derive(Default)]
+struct Expect<'a> {
+    controller: bool,
+    va: bool,
+    hpa: bool,
+    vllm: bool,
+    instance: Option<&'a str>,
+    immutable: bool,
+}
+
+impl Expect<'_> {
+    fn all() -> Self {
+        Expect {
+            controller: true,
+            va: true,
+            hpa: true,
+            vllm: true,
+            ..Expect::default()
+        }
+    }
+}
+
+/// Renders, validates, and checks the rules every combination must obey.
+fn check(name: &str, args: &[&str], expect: &Expect) -> Rendered {
+    let r = template(name, args);
+    validate(name, &r);
+    assert_rbac_least_privilege(&r);
+    assert_cluster_names_carry_namespace(&r);
+
+    assert_eq!(
+        r.of_kind("Deployment").len(),
+        usize::from(expect.controller)
+    );
+    assert_eq!(
+        r.of_kind("ServiceAccount").len(),
+        usize::from(expect.controller)
+    );
+    assert_eq!(
+        r.of_kind("VariantAutoscaling").len(),
+        usize::from(expect.va)
+    );
+    assert_eq!(
+        r.of_kind("HorizontalPodAutoscaler").len(),
+        usize::from(expect.hpa)
+    );
+    assert_eq!(r.suffixed("Service", "-vllm").is_some(), expect.vllm);
+    if expect.controller {
+        assert_controller(&r, expect);
+    } else {
+        assert!(r.main_config_map().is_none());
+        assert!(r.of_kind("ConfigMap").is_empty());
+    }
+    if expect.va {
+        let va = r.one("VariantAutoscaling");
+        let labels = &va["metadata"]["labels"];
+        assert_eq!(labels["inference.optimization/acceleratorName"], "H100");
+        assert_eq!(
+            labels["wva.llmd.ai/controller-instance"].as_str(),
+            expect.instance,
+            "VA controller-instance label"
+        );
+        assert_eq!(va["spec"]["variantCost"], "10.0");
+        assert_eq!(va["spec"]["scaleTargetRef"]["kind"], "Deployment");
+    }
+    if expect.hpa {
+        assert_hpa(&r, expect);
+    }
+    r
+}
+
+fn assert_hpa(r: &Rendered, expect: &Expect) {
+    let hpa = r.one("HorizontalPodAutoscaler");
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    let metrics = hpa["spec"]["metrics"].as_array().expect("metrics");
+    assert_eq!(metrics.len(), 1);
+    let m = &metrics[0];
+    assert_eq!(m["type"], "External");
+    assert_eq!(m["external"]["metric"]["name"], "wva_desired_replicas");
+    assert_eq!(m["external"]["target"]["type"], "AverageValue");
+    assert_eq!(m["external"]["target"]["averageValue"], "1");
+    let selector = m["external"]["metric"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("matchLabels");
+    let target = hpa["spec"]["scaleTargetRef"]["name"]
+        .as_str()
+        .expect("target");
+    assert_eq!(selector["variant_name"], target);
+    assert_eq!(selector["exported_namespace"], hpa["metadata"]["namespace"]);
+    assert_eq!(
+        selector.get("controller_instance").and_then(Value::as_str),
+        expect.instance,
+        "HPA selector carries controller_instance exactly when it is set"
+    );
+    let expected_keys = if expect.instance.is_some() { 3 } else { 2 };
+    assert_eq!(selector.len(), expected_keys, "{selector:?}");
+    assert_eq!(
+        hpa["metadata"]["labels"]["wva.llmd.ai/controller-instance"].as_str(),
+        expect.instance
+    );
+    if expect.va {
+        let va = r.one("VariantAutoscaling");
+        assert_eq!(
+            va["metadata"]["name"], selector["variant_name"],
+            "the HPA selects the VA's metrics"
+        );
+        assert_eq!(va["spec"]["scaleTargetRef"]["name"], target);
+    }
+}
+
+fn assert_rbac_least_privilege(r: &Rendered) {
+    for role in r
+        .docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
+    {
+        let name = role["metadata"]["name"].as_str().unwrap_or_default();
+        let rules = role["rules"].as_array().expect("rules");
+        assert!(!rules.is_empty(), "{name} has no rules");
+        for rule in rules {
+            for field in [
+                "apiGroups",
+                "resources",
+                "verbs",
+                "nonResourceURLs",
+                "resourceNames",
+            ] {
+                for item in rule[field].as_array().into_iter().flatten() {
+                    let item = item.as_str().unwrap_or_default();
+                    assert!(!item.contains('*'), "{name}: wildcard {item:?} in {field}");
+                }
+            }
+        }
+        if name.contains("-va-") {
+            for rule in rules {
+                assert_eq!(rule["apiGroups"], serde_json::json!(["llmd.ai"]), "{name}");
+            }
+        }
+    }
+    let va_roles: BTreeSet<String> = r
+        .of_kind("ClusterRole")
+        .iter()
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .filter_map(|n| n.rsplit_once("-va-").map(|(_, suffix)| suffix.to_string()))
+        .collect();
+    assert_eq!(
+        va_roles,
+        ["admin", "editor", "viewer"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+}
+
+fn assert_cluster_names_carry_namespace(r: &Rendered) {
+    for doc in r
+        .docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding")
+    {
+        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+        assert!(
+            name.contains(&format!("-{NAMESPACE}-")),
+            "cluster-scoped {name} must include the release namespace"
+        );
+        assert!(doc["metadata"].get("namespace").is_none());
+    }
+    for doc in r
+        .docs
+        .iter()
+        .filter(|d| d["kind"] != "ClusterRole" && d["kind"] != "ClusterRoleBinding")
+    {
+        assert!(
+            doc["metadata"]["namespace"].is_string(),
+            "{} {} has no namespace",
+            doc["kind"],
+            doc["metadata"]["name"]
+        );
+    }
+}
+
+fn env_map(container: &Value) -> BTreeMap<String, Value> {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or_default().to_string(),
+                e.clone(),
+            )
+        })
+        .collect()
+}
+
+fn string_map(value: &Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+/// The controller's Sources as the Deployment and main ConfigMap give them.
+fn controller_sources(r: &Rendered) -> Sources {
+    let deploy = r.one("Deployment");
+    let container = &deploy["spec"]["template"]["spec"]["containers"][0];
+    let specs: Vec<_> = StaticConfig::SPECS
+        .iter()
+        .chain(DynamicConfig::SPECS)
+        .collect();
+    let mut flags = BTreeMap::new();
+    for arg in container["args"].as_array().expect("args").iter().skip(1) {
+        let arg = arg.as_str().expect("arg");
+        let (flag, value) = arg.split_once('=').unwrap_or((arg, "true"));
+        let spec = specs
+            .iter()
+            .find(|s| {
+                s.flag.is_some_and(|f| flag == format!("--{f}"))
+                    || s.short.is_some_and(|c| flag == format!("-{c}"))
+            })
+            .unwrap_or_else(|| {
+                panic!("the Deployment passes {arg}, which `wva run` does not know")
+            });
+        flags.insert(spec.field.to_string(), value.to_string());
+    }
+    let mut env = BTreeMap::new();
+    for (name, entry) in env_map(container) {
+        let value = match entry["value"].as_str() {
+            Some(v) => v.to_string(),
+            None => {
+                assert_eq!(
+                    entry["valueFrom"]["fieldRef"]["fieldPath"],
+                    "metadata.namespace"
+                );
+                NAMESPACE.to_string()
+            }
+        };
+        env.insert(name, value);
+    }
+    let cm = r.main_config_map().expect("main ConfigMap");
+    Sources {
+        flags,
+        env,
+        config_map_id: format!("{NAMESPACE}/{}", cm["metadata"]["name"]),
+        config_map: string_map(&cm["data"]),
+    }
+}
+
+fn assert_controller(r: &Rendered, expect: &Expect) {
+    let deploy = r.one("Deployment");
+    assert_eq!(deploy["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(deploy["spec"]["replicas"], 2);
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let containers = pod["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 1);
+    let c = &containers[0];
+    let sc = &c["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert!(sc["capabilities"].get("add").is_none());
+    assert!(sc.get("privileged").is_none_or(|p| p == false));
+    for kind in ["requests", "limits"] {
+        for res in ["cpu", "memory"] {
+            assert!(c["resources"][kind][res].is_string(), "{kind}.{res}");
+        }
+    }
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], 8081);
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], 8081);
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(args[0], "run");
+    assert!(args.contains(&"--leader-elect"), "{args:?}");
+
+    // The ConfigMap is read by the controller itself: none of its keys is injected as env.
+    assert!(
+        c.get("envFrom").is_none(),
+        "envFrom would freeze ConfigMap keys"
+    );
+    let env = env_map(c);
+    let cm = r.main_config_map().expect("main ConfigMap");
+    let keys = string_map(&cm["data"]);
+    for name in env.keys() {
+        assert!(
+            !keys.contains_key(name),
+            "ConfigMap key {name} is injected as env"
+        );
+        assert!(
+            ["POD_NAMESPACE", "CONFIG_MAP_NAME", "CONTROLLER_INSTANCE"].contains(&name.as_str()),
+            "unexpected env {name}"
+        );
+    }
+    assert_eq!(env["CONFIG_MAP_NAME"]["value"], cm["metadata"]["name"]);
+    assert_eq!(cm["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(
+        env.get("CONTROLLER_INSTANCE")
+            .and_then(|e| e["value"].as_str()),
+        expect.instance
+    );
+    assert_eq!(
+        cm.get("immutable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        expect.immutable,
+        "main ConfigMap immutable exactly when asked"
+    );
+    for name in [
+        "wva-saturation-scaling-config",
+        "wva-model-scale-to-zero-config",
+    ] {
+        let other = r.named("ConfigMap", name).expect(name);
+        assert!(other.get("immutable").is_none(), "{name} must stay mutable");
+    }
+
+    // Every key is a known parameter, and the whole configuration resolves in the controller's
+    // own loader.
+    let known: BTreeSet<&str> = StaticConfig::SPECS
+        .iter()
+        .chain(DynamicConfig::SPECS)
+        .filter(|s| !s.env_only)
+        .map(|s| s.key)
+        .collect();
+    for key in keys.keys() {
+        assert!(known.contains(key.as_str()), "unknown ConfigMap key {key}");
+    }
+    let sources = controller_sources(r);
+    let static_config = StaticConfig::resolve(&sources)
+        .unwrap_or_else(|e| panic!("the chart's configuration does not load: {e}"));
+    DynamicConfig::resolve(&sources)
+        .unwrap_or_else(|e| panic!("the chart's dynamic configuration does not load: {e}"));
+    assert!(static_config.leader_elect);
+    assert_eq!(static_config.config_map_name, cm["metadata"]["name"]);
+    assert_eq!(static_config.pod_namespace, NAMESPACE);
+    assert_eq!(
+        static_config.controller_instance.as_deref(),
+        expect.instance
+    );
+
+    // The saturation and scale-to-zero ConfigMaps parse without rejected entries.
+    let sat = r
+        .named("ConfigMap", "wva-saturation-scaling-config")
+        .expect("saturation");
+    let parsed = wva_api::saturation::parse_saturation(&string_map(&sat["data"]));
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    assert!(parsed.entries.contains_key("default"));
+    let stz = r
+        .named("ConfigMap", "wva-model-scale-to-zero-config")
+        .expect("scale-to-zero");
+    let parsed = wva_api::saturation::parse_scale_to_zero(&string_map(&stz["data"]));
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+
+    // Leader election Role covers leases; the manager ClusterRole what the controller reads.
+    let role = r.one("Role");
+    assert!(role["rules"].as_array().expect("rules").iter().any(|rule| {
+        rule["apiGroups"] == serde_json::json!(["coordination.k8s.io"])
+            && rule["resources"] == serde_json::json!(["leases"])
+    }));
+    let manager = r
+        .suffixed("ClusterRole", "-manager")
+        .expect("manager ClusterRole");
+    let grants = |group: &str, resource: &str, verb: &str| {
+        manager["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .any(|rule| {
+                rule["apiGroups"]
+                    .as_array()
+                    .is_some_and(|g| g.iter().any(|x| x == group))
+                    && rule["resources"]
+                        .as_array()
+                        .is_some_and(|g| g.iter().any(|x| x == resource))
+                    && rule["verbs"]
+                        .as_array()
+                        .is_some_and(|g| g.iter().any(|x| x == verb))
+            })
+    };
+    for (group, resource, verbs) in [
+        (
+            "llmd.ai",
+            "variantautoscalings",
+            &["get", "list", "watch"][..],
+        ),
+        (
+            "llmd.ai",
+            "variantautoscalings/status",
+            &["get", "update", "patch"],
+        ),
+        ("apps", "deployments", &["get", "list", "watch"]),
+        ("", "pods", &["get", "list", "watch"]),
+        ("", "namespaces", &["get", "list", "watch"]),
+        ("", "nodes", &["get", "list", "watch"]),
+        ("", "configmaps", &["get", "list", "watch"]),
+        ("", "events", &["create", "patch"]),
+    ] {
+        for verb in verbs {
+            assert!(
+                grants(group, resource, verb),
+                "manager lacks {verb} {group}/{resource}"
+            );
+        }
+    }
+    assert!(
+        !grants("apps", "deployments", "update"),
+        "the HPA scales, not WVA"
+    );
+    let metrics_auth = r
+        .suffixed("ClusterRole", "-metrics-auth")
+        .expect("metrics-auth ClusterRole");
+    let rules = serde_json::to_string(&metrics_auth["rules"]).expect("json");
+    assert!(rules.contains("tokenreviews") && rules.contains("subjectaccessreviews"));
+
+    // Metrics Service and ServiceMonitor select the controller pods.
+    let pod_labels = &deploy["spec"]["template"]["metadata"]["labels"];
+    let service = r.suffixed("Service", "-metrics").expect("metrics Service");
+    for (k, v) in service["spec"]["selector"].as_object().expect("selector") {
+        assert_eq!(&pod_labels[k], v);
+    }
+    assert_eq!(service["spec"]["ports"][0]["port"], 8443);
+    let monitor = r
+        .of_kind("ServiceMonitor")
+        .into_iter()
+        .find(|d| d["metadata"]["namespace"] == NAMESPACE)
+        .expect("controller ServiceMonitor");
+    for (k, v) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("selector")
+    {
+        assert_eq!(&service["metadata"]["labels"][k], v);
+    }
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["port"],
+        service["spec"]["ports"][0]["name"]
+    );
+}
+
+#[test]
+fn helm_lint_passes_strictly_for_production_and_dev_values() {
+    let dir = scratch("lint");
+    for extra in [&[][..], &["--values", "values-dev.yaml"][..]] {
+        let out = run(helm_cmd(&dir)
+            .current_dir(chart_dir())
+            .args(["lint", "--strict", "."])
+            .args(extra));
+        assert!(
+            out.status.success(),
+            "helm lint --strict {extra:?}:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn default_values_render_everything_valid() {
+    let r = check("default", &[], &Expect::all());
+    let kinds = r.kinds();
+    for kind in [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "ServiceAccount",
+        "ServiceMonitor",
+        "VariantAutoscaling",
+    ] {
+        assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
+    }
+    let cm = r.main_config_map().expect("main ConfigMap");
+    assert_eq!(
+        cm["metadata"]["name"],
+        "wva-workload-variant-autoscaler-variantautoscaling-config"
+    );
+    let data = string_map(&cm["data"]);
+    assert_eq!(data["GLOBAL_OPT_INTERVAL"], "60s");
+    assert_eq!(data["PROMETHEUS_TLS_INSECURE_SKIP_VERIFY"], "false");
+    assert_eq!(
+        data["PROMETHEUS_BASE_URL"],
+        "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+    );
+    assert_eq!(data["WVA_SCALE_TO_ZERO"], "false");
+    assert_eq!(data["WVA_LIMITED_MODE"], "false");
+    assert!(!data.contains_key("PROMETHEUS_CA_CERT_PATH"), "no CA given");
+    let deploy = r.one("Deployment");
+    let args = &deploy["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(args.as_array().expect("args").iter().any(|a| a == "-v=2"));
+    let hpa = r.one("HorizontalPodAutoscaler");
+    assert_eq!(hpa["spec"]["minReplicas"], 1);
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    for dir in ["scaleUp", "scaleDown"] {
+        let rules = &hpa["spec"]["behavior"][dir];
+        assert_eq!(rules["stabilizationWindowSeconds"], 240);
+        assert_eq!(rules["selectPolicy"], "Max");
+        assert_eq!(
+            rules["policies"],
+            serde_json::json!([{"type": "Pods", "value": 10, "periodSeconds": 150}])
+        );
+    }
+    let sat = r
+        .named("ConfigMap", "wva-saturation-scaling-config")
+        .expect("saturation");
+    let parsed = wva_api::saturation::parse_saturation(&string_map(&sat["data"]));
+    let t = parsed.entries["default"].over(Default::default());
+    assert_eq!(
+        (
+            t.kv_cache_threshold,
+            t.queue_length_threshold,
+            t.kv_spare_trigger,
+            t.queue_spare_trigger
+        ),
+        (0.8, 5.0, 0.1, 3.0)
+    );
+    let vllm = r
+        .named("Service", "wva-workload-variant-autoscaler-vllm")
+        .expect("vLLM Service");
+    assert_eq!(vllm["spec"]["type"], "NodePort");
+    assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
+    assert_eq!(vllm["metadata"]["namespace"], "llm-d-autoscaler");
+    assert!(
+        r.of_kind("ConfigMap")
+            .iter()
+            .all(|c| c["metadata"]["namespace"] == NAMESPACE)
+    );
+}
+
+#[test]
+fn dev_values_relax_tls_log_debug_and_react_faster() {
+    let r = check(
+        "dev",
+        &["--values", &fixture_chart("values-dev.yaml")],
+        &Expect::all(),
+    );
+    let data = string_map(&r.main_config_map().expect("cm")["data"]);
+    assert_eq!(data["PROMETHEUS_TLS_INSECURE_SKIP_VERIFY"], "true");
+    assert_eq!(data["GLOBAL_OPT_INTERVAL"], "30s");
+    let args = &r.one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(args.as_array().expect("args").iter().any(|a| a == "-v=4"));
+    let hpa = r.one("HorizontalPodAutoscaler");
+    assert_eq!(
+        hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
+        30
+    );
+    let sat = r
+        .named("ConfigMap", "wva-saturation-scaling-config")
+        .expect("saturation");
+    let parsed = wva_api::saturation::parse_saturation(&string_map(&sat["data"]));
+    let t = parsed.entries["default"].over(Default::default());
+    assert!(
+        t.kv_cache_threshold < 0.8,
+        "dev thresholds are more aggressive"
+    );
+}
+
+fn fixture_chart(name: &str) -> String {
+    chart_dir().join(name).display().to_string()
+}
+
+#[test]
+fn controller_only_install_renders_no_model_resources() {
+    check(
+        "controller-only",
+        &[
+            "--set",
+            "va.enabled=false,hpa.enabled=false,vllmService.enabled=false",
+        ],
+        &Expect {
+            controller: true,
+            ..Expect::default()
+        },
+    );
+}
+
+#[test]
+fn model_only_install_renders_only_va_hpa_vllm_and_va_roles() {
+    let r = check(
+        "model-only",
+        &[
+            "--set",
+            "controller.enabled=false",
+            "--set",
+            "llmd.namespace=team-a,llmd.modelName=my-model-a,llmd.modelID=meta-llama/Llama-3.1-8B",
+        ],
+        &Expect {
+            va: true,
+            hpa: true,
+            vllm: true,
+            ..Expect::default()
+        },
+    );
+    let kinds = r.kinds();
+    let allowed: BTreeSet<String> = [
+        "VariantAutoscaling",
+        "HorizontalPodAutoscaler",
+        "Service",
+        "ServiceMonitor",
+        "ClusterRole",
+    ]
+    .map(String::from)
+    .into_iter()
+    .collect();
+    assert!(kinds.is_subset(&allowed), "{kinds:?}");
+    assert_eq!(r.of_kind("ClusterRole").len(), 3, "only the VA roles");
+    let va = r.one("VariantAutoscaling");
+    assert_eq!(va["metadata"]["namespace"], "team-a");
+    assert_eq!(va["metadata"]["name"], "my-model-a-decode");
+    assert_eq!(va["spec"]["modelID"], "meta-llama/Llama-3.1-8B");
+}
+
+#[test]
+fn controller_instance_labels_env_and_hpa_selector() {
+    let r = check(
+        "instance",
+        &["--set", "wva.controllerInstance=team-a"],
+        &Expect {
+            instance: Some("team-a"),
+            ..Expect::all()
+        },
+    );
+    let model_only = check(
+        "instance-model-only",
+        &[
+            "--set",
+            "wva.controllerInstance=team-a,controller.enabled=false",
+        ],
+        &Expect {
+            va: true,
+            hpa: true,
+            vllm: true,
+            instance: Some("team-a"),
+            ..Expect::default()
+        },
+    );
+    assert_eq!(
+        r.one("HorizontalPodAutoscaler")["spec"]["metrics"],
+        model_only.one("HorizontalPodAutoscaler")["spec"]["metrics"]
+    );
+}
+
+#[test]
+fn immutable_config_map_only_when_asked() {
+    check(
+        "immutable",
+        &["--set", "wva.configMap.immutable=true"],
+        &Expect {
+            immutable: true,
+            ..Expect::all()
+        },
+    );
+}
+
+#[test]
+fn hpa_disabled_keeps_the_va() {
+    check(
+        "hpa-disabled",
+        &["--set", "hpa.enabled=false"],
+        &Expect {
+            hpa: false,
+            ..Expect::all()
+        },
+    );
+}
+
+#[test]
+fn every_option_at_once_renders_valid_objects() {
+    let r = check(
+        "kitchen-sink",
+        &[
+            "--values",
+            &fixture("kitchen-sink.yaml"),
+            "--set-file",
+            &format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt")),
+        ],
+        &Expect {
+            instance: Some("prod"),
+            immutable: true,
+            ..Expect::all()
+        },
+    );
+    let data = string_map(&r.main_config_map().expect("cm")["data"]);
+    assert_eq!(
+        data["PROMETHEUS_CA_CERT_PATH"],
+        "/etc/ssl/certs/prometheus-ca.crt"
+    );
+    assert_eq!(data["WVA_SCALE_TO_ZERO"], "true");
+    assert_eq!(data["WVA_LIMITED_MODE"], "true");
+    assert!(!data.contains_key("PROMETHEUS_TOKEN_PATH"));
+    let ca = r
+        .named("ConfigMap", "wva-workload-variant-autoscaler-prometheus-ca")
+        .expect("CA for the controller");
+    assert!(
+        ca["data"]["ca.crt"]
+            .as_str()
+            .expect("ca")
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    let adapter_ca = r
+        .named(
+            "ConfigMap",
+            "wva-workload-variant-autoscaler-wva-system-prometheus-ca",
+        )
+        .expect("CA for prometheus-adapter");
+    assert_eq!(adapter_ca["metadata"]["namespace"], "monitoring");
+    let pod = &r.one("Deployment")["spec"]["template"]["spec"];
+    let mounts = serde_json::to_string(&pod["containers"][0]["volumeMounts"]).expect("json");
+    assert!(mounts.contains("/etc/ssl/certs/prometheus-ca.crt"));
+    let args = &pod["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .expect("args")
+            .iter()
+            .any(|a| a == "--watch-namespace=$(POD_NAMESPACE)")
+    );
+    assert_eq!(pod["imagePullSecrets"][0]["name"], "regcred");
+
+    let sat = r
+        .named("ConfigMap", "wva-saturation-scaling-config")
+        .expect("saturation");
+    let parsed = wva_api::saturation::parse_saturation(&string_map(&sat["data"]));
+    let t =
+        wva_api::saturation::thresholds_for(&parsed.entries, "Qwen/Qwen3-0.6B", "llm-d-autoscaler");
+    assert_eq!((t.kv_cache_threshold, t.kv_spare_trigger), (0.7, 0.35));
+    assert_eq!(
+        t.queue_length_threshold, 5.0,
+        "unset fields come from default"
+    );
+    let stz = r
+        .named("ConfigMap", "wva-model-scale-to-zero-config")
+        .expect("stz");
+    let parsed = wva_api::saturation::parse_scale_to_zero(&string_map(&stz["data"]));
+    assert_eq!(parsed.entries["qwen"].enable_scale_to_zero, Some(true));
+
+    let va = r.one("VariantAutoscaling");
+    assert_eq!(va["spec"]["minReplicas"], 0);
+    assert_eq!(va["spec"]["maxReplicas"], 4);
+    assert_eq!(va["metadata"]["name"], "qwen-h100");
+    for monitor in r.of_kind("ServiceMonitor") {
+        assert_eq!(
+            monitor["metadata"]["labels"]["release"],
+            "kube-prometheus-stack"
+        );
+    }
+    let vllm = r.suffixed("Service", "-vllm").expect("vllm");
+    assert_eq!(vllm["spec"]["type"], "ClusterIP");
+    assert_eq!(
+        r.of_kind("ClusterRoleBinding")
+            .iter()
+            .filter(|b| b["roleRef"]["name"] == "cluster-monitoring-view")
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn metrics_disabled_passes_0_and_renders_no_metrics_objects() {
+    let r = template("no-metrics", &["--set", "wva.metrics.enabled=false"]);
+    validate("no-metrics", &r);
+    let args = &r.one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .expect("args")
+            .iter()
+            .any(|a| a == "--metrics-bind-address=0")
+    );
+    assert!(r.suffixed("Service", "-metrics").is_none());
+    assert!(!r.of_kind("ClusterRole").iter().any(|s| {
+        s["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("-metrics-")
+    }));
+}
+
+#[test]
+fn log_levels_map_to_the_verbosity_the_declaration_says() {
+    for level in [
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+        LogLevel::Trace,
+    ] {
+        let name = serde_json::to_value(level).expect("json");
+        let name = name.as_str().expect("level name");
+        let r = template(
+            &format!("log-{name}"),
+            &[
+                "--set",
+                &format!("wva.logging.level={name}"),
+                "--set",
+                "va.enabled=false,hpa.enabled=false,vllmService.enabled=false",
+            ],
+        );
+        let args = &r.one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+        let want = format!("-v={}", level.verbosity());
+        assert!(
+            args.as_array()
+                .expect("args")
+                .iter()
+                .any(|a| a == want.as_str()),
+            "{name}: {args}"
+        );
+    }
+}
+
+#[test]
+fn the_values_schema_rejects_typos_and_bad_values_with_helm_errors() {
+    for (set, expected) in [
+        ("wva.prometheus.baseUrl=https://p:9090", "baseUrl"),
+        ("va.variantCost=cheap", "variantCost"),
+        ("wva.logging.level=verbose", "level"),
+        ("hpa.behavior.scaleUp.selectPolicy=Most", "selectPolicy"),
+        ("wva.capacityScaling.overrides.default.modelID=m", "default"),
+    ] {
+        let err = template_error(&["--set", set]);
+        assert!(
+            err.contains("values don't meet the specifications of the schema")
+                && err.contains(expected),
+            "{set}: {err}"
+        );
+    }
+    let err = template_error(&[
+        "--set",
+        "wva.prometheus.tls.insecureSkipVerify=true",
+        "--set-file",
+        &format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt")),
+    ]);
+    assert!(err.contains("insecureSkipVerify"), "{err}");
+}
+
+/// `.Values.<path>` references in the templates.
+fn template_references() -> BTreeSet<String> {
+    let mut refs = BTreeSet::new();
+    for entry in std::fs::read_dir(chart_dir().join("templates")).expect("templates") {
+        let path = entry.expect("entry").path();
+        let body = std::fs::read_to_string(&path).expect("read template");
+        let mut rest = body.as_str();
+        while let Some(at) = rest.find(".Values.") {
+            rest = &rest[at + ".Values.".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+                .unwrap_or(rest.len());
+            refs.insert(rest[..end].trim_end_matches('.').to_string());
+        }
+    }
+    refs
+}
+
+#[test]
+fn every_declared_value_is_used_by_a_template_and_every_used_value_is_declared() {
+    let refs = template_references();
+    let declared: Vec<String> = helm_values::value_docs()
+        .into_iter()
+        .map(|d| d.path)
+        .collect();
+    let unused: Vec<&String> = declared
+        .iter()
+        .filter(|path| {
+            !refs
+                .iter()
+                .any(|r| *path == r || path.starts_with(&format!("{r}.")))
+        })
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "declared in api/src/helm_values.rs but used by no template: {unused:?}"
+    );
+    let undeclared: Vec<&String> = refs
+        .iter()
+        .filter(|r| {
+            !declared
+                .iter()
+                .any(|path| path == *r || path.starts_with(&format!("{r}.")))
+        })
+        .collect();
+    assert!(
+        undeclared.is_empty(),
+        "used by a template but not declared in api/src/helm_values.rs: {undeclared:?}"
+    );
+}
+
+/// Seed 003's values table (key → default) plus the keys its text uses.
+const SEED_003_VALUES: &str = r#"{
+    "hpa.behavior.scaleDown.policies": [{"periodSeconds":150,"type":"Pods","value":10}],
+    "hpa.behavior.scaleDown.selectPolicy": "Max",
+    "hpa.behavior.scaleDown.stabilizationWindowSeconds": 240,
+    "hpa.behavior.scaleUp.policies": [{"periodSeconds":150,"type":"Pods","value":10}],
+    "hpa.behavior.scaleUp.selectPolicy": "Max",
+    "hpa.behavior.scaleUp.stabilizationWindowSeconds": 240,
+    "hpa.enabled": true,
+    "hpa.maxReplicas": 10,
+    "hpa.targetAverageValue": "1",
+    "llmd.modelID": "unsloth/Meta-Llama-3.1-8B",
+    "llmd.modelName": "ms-inference-scheduling-llm-d-modelservice",
+    "llmd.namespace": "llm-d-autoscaler",
+    "va.accelerator": "H100",
+    "va.enabled": true,
+    "va.sloTpot": 10,
+    "va.sloTtft": 1000,
+    "vllmService.enabled": true,
+    "vllmService.interval": "15s",
+    "vllmService.nodePort": 30000,
+    "vllmService.scheme": "http",
+    "wva.configMap.immutable": false,
+    "wva.controllerInstance": "",
+    "wva.enabled": true,
+    "wva.image.repository": "ghcr.io/llm-d/llm-d-workload-variant-autoscaler",
+    "wva.image.tag": "latest",
+    "wva.imagePullPolicy": "Always",
+    "wva.metrics.enabled": true,
+    "wva.metrics.port": 8443,
+    "wva.metrics.secure": true,
+    "wva.prometheus.baseURL": "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091",
+    "wva.prometheus.monitoringNamespace": "openshift-user-workload-monitoring",
+    "wva.prometheus.tls.caCertPath": "/etc/ssl/certs/prometheus-ca.crt",
+    "wva.prometheus.tls.insecureSkipVerify": false,
+    "wva.reconcileInterval": "60s",
+    "wva.scaleToZero": false,
+    "controller.enabled": true,
+    "hpa.minReplicas": 1,
+    "wva.capacityScaling.overrides": {},
+    "wva.capacityScaling.default.kvCacheThreshold": 0.8,
+    "wva.capacityScaling.default.queueLengthThreshold": 5.0,
+    "wva.capacityScaling.default.kvSpareTrigger": 0.1,
+    "wva.capacityScaling.default.queueSpareTrigger": 3.0,
+    "wva.prometheus.caCert": ""
+}"#;
+
+#[test]
+fn generated_chart_files_are_current_and_cover_seed_003() {
+    let read = |name: &str| std::fs::read_to_string(chart_dir().join(name)).expect(name);
+    assert_eq!(
+        read("values.yaml"),
+        helm_values::values_yaml(),
+        "run cargo build"
+    );
+    assert_eq!(
+        read("values.schema.json"),
+        helm_values::values_schema_json(),
+        "run cargo build"
+    );
+    assert_eq!(read("README.md"), helm_values::readme(), "run cargo build");
+    let chart = read("Chart.yaml");
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        chart.contains(&format!("\nversion: {version}\n")),
+        "Chart.yaml version"
+    );
+    assert!(
+        chart.contains(&format!("\nappVersion: \"{version}\"\n")),
+        "Chart.yaml appVersion"
+    );
+
+    // Every key of seed 003's values table, with its default (except insecureSkipVerify, which
+    // the seed's prose makes false in production values).
+    let docs: BTreeMap<String, Value> = helm_values::value_docs()
+        .into_iter()
+        .map(|d| (d.path, d.default))
+        .collect();
+    let seed: Value = serde_json::from_str(SEED_003_VALUES).expect("seed table");
+    for (key, default) in seed.as_object().expect("seed") {
+        let got = docs
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} is not declared"));
+        let same = match (got.as_f64(), default.as_f64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => got == default,
+        };
+        assert!(same, "{key}: default {got}, seed 003 says {default}");
+    }
+    let readme = read("README.md");
+    for key in seed.as_object().expect("seed").keys() {
+        assert!(
+            readme.contains(&format!("| {key} |")),
+            "README table lacks {key}"
+        );
+    }
+}
+
+#[test]
+fn samples_are_valid_and_say_what_the_chart_does() {
+    let samples = Path::new(ROOT).join("docs/samples");
+    let read = |name: &str| {
+        std::fs::read_to_string(samples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+
+    // VAs (two variants of one model with different costs) and ConfigMaps: real validation.
+    for name in [
+        "variantautoscaling-two-variants.yaml",
+        "configmaps.yaml",
+        "hpa.yaml",
+    ] {
+        let r = Rendered {
+            docs: parse_documents(&read(name)),
+        };
+        assert!(!r.docs.is_empty(), "{name} is empty");
+        validate(name, &r);
+    }
+    let vas = parse_documents(&read("variantautoscaling-two-variants.yaml"));
+    assert_eq!(vas.len(), 2);
+    assert_eq!(vas[0]["spec"]["modelID"], vas[1]["spec"]["modelID"]);
+    assert_ne!(vas[0]["spec"]["variantCost"], vas[1]["spec"]["variantCost"]);
+    for cm in parse_documents(&read("configmaps.yaml")) {
+        let data = string_map(&cm["data"]);
+        match cm["metadata"]["name"].as_str().unwrap_or_default() {
+            "wva-saturation-scaling-config" => {
+                let parsed = wva_api::saturation::parse_saturation(&data);
+                assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+            }
+            "wva-model-scale-to-zero-config" => {
+                let parsed = wva_api::saturation::parse_scale_to_zero(&data);
+                assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+            }
+            "wva-variantautoscaling-config" => {
+                let known: BTreeSet<&str> = StaticConfig::SPECS
+                    .iter()
+                    .chain(DynamicConfig::SPECS)
+                    .filter(|s| !s.env_only)
+                    .map(|s| s.key)
+                    .collect();
+                for key in data.keys() {
+                    assert!(known.contains(key.as_str()), "unknown key {key}");
+                }
+            }
+            other => panic!("unexpected ConfigMap {other}"),
+        }
+    }
+
+    // prometheus-adapter values: the external rule for wva_desired_replicas.
+    let adapter: Value =
+        serde_saphyr::from_str(&read("prometheus-adapter-values.yaml")).expect("yaml");
+    let rule = &adapter["rules"]["external"][0];
+    assert_eq!(
+        rule["seriesQuery"],
+        r#"wva_desired_replicas{variant_name!="",exported_namespace!=""}"#
+    );
+    assert_eq!(rule["name"]["as"], "wva_desired_replicas");
+    assert_eq!(
+        rule["resources"]["overrides"]["exported_namespace"]["resource"],
+        "namespace"
+    );
+    assert!(
+        rule["metricsQuery"]
+            .as_str()
+            .expect("query")
+            .contains("<<.LabelMatchers>>")
+    );
+
+    // KEDA ScaledObject (CRD not available offline: shape asserted here).
+    let keda = Rendered {
+        docs: parse_documents(&read("keda-scaledobject.yaml")),
+    };
+    let keda = keda.one("ScaledObject");
+    assert_eq!(keda["apiVersion"], "keda.sh/v1alpha1");
+    let trigger = &keda["spec"]["triggers"][0];
+    assert_eq!(trigger["type"], "prometheus");
+    assert_eq!(trigger["metricType"], "AverageValue");
+    assert_eq!(trigger["metadata"]["threshold"], "1");
+    assert!(
+        trigger["metadata"]["query"]
+            .as_str()
+            .expect("query")
+            .starts_with("wva_desired_replicas{")
+    );
+}

@@ -441,8 +441,9 @@ async fn metadata_watcher_receives_partial_object_metadata() {
         "plain requests get whole objects"
     );
 
-    let mut events =
-        kube::runtime::metadata_watcher(cms.clone(), watcher::Config::default()).boxed();
+    let metadata_only: Api<kube::api::PartialObjectMeta<ConfigMap>> =
+        Api::default_namespaced(client(&api));
+    let mut events = watcher(metadata_only, watcher::Config::default()).boxed();
     assert!(matches!(
         next(&mut events).await.unwrap(),
         watcher::Event::Init

@@ -325,8 +325,9 @@ fn check(name: &str, args: &[&str], expect: &Expect) -> Rendered {
         usize::from(expect.controller)
     );
     assert_eq!(
-        r.of_kind("ServiceAccount").len(),
-        usize::from(expect.controller)
+        r.suffixed("ServiceAccount", "-controller-manager")
+            .is_some(),
+        expect.controller
     );
     assert_eq!(
         r.of_kind("VariantAutoscaling").len(),
@@ -737,6 +738,40 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         monitor["spec"]["endpoints"][0]["port"],
         service["spec"]["ports"][0]["name"]
     );
+    // It scrapes with the token of a ServiceAccount that may only read /metrics.
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    let secret_name = endpoint["authorization"]["credentials"]["name"]
+        .as_str()
+        .expect("ServiceMonitor credentials");
+    let secret = r.named("Secret", secret_name).expect("token Secret");
+    assert_eq!(secret["type"], "kubernetes.io/service-account-token");
+    let reader = secret["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+        .as_str()
+        .expect("token owner");
+    assert!(r.named("ServiceAccount", reader).is_some());
+    let bindings: Vec<&Value> = r
+        .of_kind("ClusterRoleBinding")
+        .into_iter()
+        .chain(r.of_kind("RoleBinding"))
+        .filter(|b| {
+            b["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"] == reader)
+        })
+        .collect();
+    assert_eq!(bindings.len(), 1, "{reader} is bound once");
+    let role = r
+        .named(
+            "ClusterRole",
+            bindings[0]["roleRef"]["name"].as_str().expect("roleRef"),
+        )
+        .expect("reader role");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])
+    );
 }
 
 #[test]
@@ -768,6 +803,7 @@ fn default_values_render_everything_valid() {
         "HorizontalPodAutoscaler",
         "Role",
         "RoleBinding",
+        "Secret",
         "Service",
         "ServiceAccount",
         "ServiceMonitor",
@@ -1071,6 +1107,7 @@ fn metrics_disabled_passes_0_and_renders_no_metrics_objects() {
             .any(|a| a == "--metrics-bind-address=0")
     );
     assert!(r.suffixed("Service", "-metrics").is_none());
+    assert!(r.of_kind("Secret").is_empty());
     assert!(!r.of_kind("ClusterRole").iter().any(|s| {
         s["metadata"]["name"]
             .as_str()

@@ -253,8 +253,9 @@ impl Default for MetricsValues {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceMonitorValues {
     /// Render the ServiceMonitor (needs the Prometheus Operator CRDs in the cluster). With
-    /// HTTPS metrics it authenticates with the Prometheus ServiceAccount's own token and skips
-    /// verification of the controller's self-signed certificate.
+    /// HTTPS metrics it authenticates with the token of a dedicated ServiceAccount
+    /// (`<fullname>-metrics-reader`) that may only read `/metrics`, and skips verification of
+    /// the controller's self-signed certificate.
     pub enabled: bool,
     /// Scrape interval.
     #[schemars(regex(pattern = PROMETHEUS_DURATION_PATTERN))]
@@ -294,15 +295,10 @@ pub struct PrometheusValues {
     /// Accept a plain `http://` baseURL (`PROMETHEUS_ALLOW_HTTP`).
     #[serde(rename = "allowHTTP")]
     pub allow_http: bool,
-    /// Namespace of the Prometheus that scrapes the controller. The metrics-reader
-    /// ClusterRole is bound to `serviceAccountName` there, and a copy of `caCert` is put
-    /// there for prometheus-adapter.
+    /// Namespace of Prometheus and prometheus-adapter: a copy of `caCert` is put there for
+    /// prometheus-adapter (`--prometheus-ca-file`).
     #[schemars(length(min = 1))]
     pub monitoring_namespace: String,
-    /// ServiceAccount of that Prometheus (kube-prometheus-stack:
-    /// `kube-prometheus-stack-prometheus`); it may read the controller's HTTPS metrics.
-    #[schemars(length(min = 1))]
-    pub service_account_name: String,
     /// ClusterRole bound to the controller's ServiceAccount so it may query Prometheus with
     /// its token (OpenShift: `cluster-monitoring-view`); empty binds nothing.
     pub monitoring_view_cluster_role: String,
@@ -326,7 +322,6 @@ impl Default for PrometheusValues {
             base_url: "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091".into(),
             allow_http: false,
             monitoring_namespace: "openshift-user-workload-monitoring".into(),
-            service_account_name: "prometheus-user-workload".into(),
             monitoring_view_cluster_role: "cluster-monitoring-view".into(),
             token_path: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
             tls: PrometheusTlsValues::default(),

@@ -1,8 +1,9 @@
 //! HTTP routing, discovery, verbs and watch streams.
 
+use crate::convert;
 use crate::resources::{self, ResourceType};
 use crate::selector::Selector;
-use crate::store::{ApiError, Event, EventType, PatchKind, Store, Sub};
+use crate::store::{self, ApiError, Event, EventType, PatchKind, Store, Sub, TypeKey};
 use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt;
@@ -237,6 +238,9 @@ fn route(shared: &Arc<Shared>, path: &str, r: &Req) -> Response<Body> {
 /// Shows a stored object to a client: at the version it asked for (objects are stored at the
 /// preferred version), whole or as `PartialObjectMetadata`.
 fn at_version(mut obj: Value, rt: &ResourceType, version: &str, partial: bool) -> Value {
+    if convert::is_events_view(rt) {
+        obj = convert::to_events(&obj);
+    }
     if partial {
         return json!({
             "kind": "PartialObjectMetadata",
@@ -357,7 +361,23 @@ fn resource(
         Ok(s) => s,
         Err(e) => return error(&ApiError::bad_request(e)),
     };
-    let out = |v: Value| at_version(v, &rt, version, r.partial);
+    // events.k8s.io/v1 Events are the core/v1 Events seen through a conversion.
+    let view = rt.clone();
+    let events_view = convert::is_events_view(&view);
+    let (rt, fields) = if events_view {
+        let core = store.find_type("", "v1", "events").expect("built in");
+        (core, fields.map_keys(convert::core_field))
+    } else {
+        (rt, fields)
+    };
+    let input = |body: Value| {
+        if events_view {
+            convert::to_core(&body)
+        } else {
+            body
+        }
+    };
+    let out = |v: Value| at_version(v, &view, version, r.partial);
     let result: Result<(u16, Value), ApiError> = match verb {
         "get" => match subr {
             Sub::Scale => store
@@ -369,9 +389,9 @@ fn resource(
         },
         "list" => {
             let items = store.list(&rt, ns, &labels, &fields);
-            Ok((200, list_doc(&rt, version, r.partial, store.rv, items)))
+            Ok((200, list_doc(&view, version, r.partial, store.rv, items)))
         }
-        "watch" => return watch(shared, &store, &rt, version, ns, labels, fields, r),
+        "watch" => return watch(shared, &store, &view, &rt, version, ns, labels, fields, r),
         "create" => r
             .json()
             .and_then(|body| match (rt.group.as_str(), rt.plural.as_str()) {
@@ -380,23 +400,38 @@ fn resource(
                     Ok((201, store.access_review(&body)))
                 }
                 _ => store
-                    .create(&rt, ns_key, body, &r.manager(), None)
+                    .create(&rt, ns_key, input(body), &r.manager(), None)
                     .map(|v| (201, out(v))),
             }),
         "update" => r
             .json()
             .and_then(|body| {
-                store.update(&rt, ns_key, name.unwrap_or(""), subr, body, &r.manager())
+                store.update(
+                    &rt,
+                    ns_key,
+                    name.unwrap_or(""),
+                    subr,
+                    input(body),
+                    &r.manager(),
+                )
             })
             .map(|v| (200, if subr == Sub::Scale { v } else { out(v) })),
-        "patch" => patch(&mut store, &rt, ns_key, name.unwrap_or(""), subr, r)
-            .map(|(c, v)| (c, if subr == Sub::Scale { v } else { out(v) })),
+        "patch" => patch(
+            &mut store,
+            &rt,
+            events_view,
+            ns_key,
+            name.unwrap_or(""),
+            subr,
+            r,
+        )
+        .map(|(c, v)| (c, if subr == Sub::Scale { v } else { out(v) })),
         "delete" => store
             .delete(&rt, ns_key, name.unwrap_or(""))
             .map(|v| (200, out(v))),
         "deletecollection" => {
             let items = store.delete_collection(&rt, ns, &labels, &fields);
-            Ok((200, list_doc(&rt, version, r.partial, store.rv, items)))
+            Ok((200, list_doc(&view, version, r.partial, store.rv, items)))
         }
         _ => Err(not_served()),
     };
@@ -409,6 +444,7 @@ fn resource(
 fn patch(
     store: &mut Store,
     rt: &ResourceType,
+    events_view: bool,
     ns: &str,
     name: &str,
     sub: Sub,
@@ -439,6 +475,15 @@ fn patch(
     };
     if kind != PatchKind::Json && !body.is_object() {
         return Err(ApiError::bad_request("the patch must be a JSON object"));
+    }
+    if events_view {
+        // Patch the events.k8s.io form, store the core form (no field ownership for this view).
+        let old = store.get(rt, ns, name)?;
+        let mut doc = convert::to_events(&old);
+        store::apply_patch_kind(&mut doc, kind, &body).map_err(ApiError::bad_request)?;
+        return store
+            .update(rt, ns, name, sub, convert::to_core(&doc), &r.manager())
+            .map(|v| (200, v));
     }
     let existed = store.get(rt, ns, name).is_ok();
     let v = store.patch(
@@ -473,7 +518,10 @@ fn bookmark(rt: &ResourceType, version: &str, rv: u64, initial_end: bool) -> Byt
 
 /// What a watcher with these filters sees of one stored event.
 struct Filter {
+    /// The type as the client sees it.
     rt: ResourceType,
+    /// The storage key of its events.
+    key: TypeKey,
     version: String,
     partial: bool,
     ns: Option<String>,
@@ -493,7 +541,7 @@ impl Filter {
     }
 
     fn translate(&self, ev: &Event) -> Option<Bytes> {
-        if ev.key != self.rt.key() {
+        if ev.key != self.key {
             return None;
         }
         let now = self.matches(&ev.object);
@@ -521,6 +569,7 @@ impl Filter {
 fn watch(
     shared: &Arc<Shared>,
     store: &Store,
+    view: &ResourceType,
     rt: &ResourceType,
     version: &str,
     ns: Option<&str>,
@@ -535,7 +584,8 @@ fn watch(
         .and_then(|t| t.parse::<u64>().ok())
         .unwrap_or(1800);
     let filter = Filter {
-        rt: rt.clone(),
+        rt: view.clone(),
+        key: rt.key(),
         version: version.to_string(),
         partial: r.partial,
         ns: ns.map(str::to_string),
@@ -547,10 +597,10 @@ fn watch(
     match r.q("resourceVersion") {
         rv if send_initial || rv.is_none() || rv == Some("0") => {
             for o in store.list(rt, ns, &filter.labels, &filter.fields) {
-                initial.push(line("ADDED", &at_version(o, rt, version, r.partial)));
+                initial.push(line("ADDED", &at_version(o, view, version, r.partial)));
             }
             if send_initial && bookmarks {
-                initial.push(bookmark(rt, version, store.rv, true));
+                initial.push(bookmark(view, version, store.rv, true));
             }
         }
         Some(rv) => {

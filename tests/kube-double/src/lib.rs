@@ -21,6 +21,7 @@
 //!
 //! See `docs/testing.md` for what is simplified compared to a real API server.
 
+mod convert;
 mod http;
 mod patch;
 mod resources;
@@ -238,10 +239,18 @@ impl KubeDouble {
     /// `variantautoscalings.llmd.ai`; a bare name prefers the core group), across namespaces.
     pub fn objects(&self, resource: &str) -> Vec<Value> {
         let store = self.shared.store();
-        match self.resolve(&store, resource) {
-            Ok(rt) => store.list(&rt, None, &Default::default(), &Default::default()),
-            Err(_) => Vec::new(),
+        let Ok(rt) = self.resolve(&store, resource) else {
+            return Vec::new();
+        };
+        if convert::is_events_view(&rt) {
+            let core = store.find_type("", "v1", "events").expect("built in");
+            return store
+                .list(&core, None, &Default::default(), &Default::default())
+                .iter()
+                .map(convert::to_events)
+                .collect();
         }
+        store.list(&rt, None, &Default::default(), &Default::default())
     }
 
     /// One object (`namespace` is ignored for cluster-scoped resources).
@@ -249,6 +258,13 @@ impl KubeDouble {
         let store = self.shared.store();
         let rt = self.resolve(&store, resource).ok()?;
         let ns = if rt.namespaced { namespace } else { "" };
+        if convert::is_events_view(&rt) {
+            let core = store.find_type("", "v1", "events").expect("built in");
+            return store
+                .get(&core, ns, name)
+                .ok()
+                .map(|e| convert::to_events(&e));
+        }
         store.get(&rt, ns, name).ok()
     }
 

@@ -113,6 +113,18 @@ impl Selector {
         }
     }
 
+    /// Renames the keys (field paths) of every requirement.
+    pub fn map_keys(mut self, f: impl Fn(&str) -> String) -> Self {
+        for r in &mut self.reqs {
+            let k = match r {
+                Req::Eq(k, _) | Req::Ne(k, _) | Req::In(k, _) | Req::NotIn(k, _) => k,
+                Req::Exists(k) | Req::NotExists(k) => k,
+            };
+            *k = f(k);
+        }
+        self
+    }
+
     /// Does the object match every requirement?
     pub fn matches(&self, obj: &Value) -> bool {
         self.reqs.iter().all(|r| match r {

@@ -1019,7 +1019,11 @@ impl Store {
     }
 }
 
-fn apply_patch_kind(doc: &mut Value, kind: PatchKind, body: &Value) -> Result<(), String> {
+pub(crate) fn apply_patch_kind(
+    doc: &mut Value,
+    kind: PatchKind,
+    body: &Value,
+) -> Result<(), String> {
     match kind {
         PatchKind::Merge => patch::merge_patch(doc, body),
         PatchKind::Strategic | PatchKind::Apply => patch::keyed_merge(doc, body),

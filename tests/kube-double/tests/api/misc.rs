@@ -144,3 +144,75 @@ async fn dropping_the_double_stops_the_server() {
     drop(api);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn events_are_one_store_seen_through_core_v1_and_events_k8s_io_v1() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event as NewEvent;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let api = KubeDouble::start().await;
+    let client = client(&api);
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let mut c = ConfigMap::default();
+    c.metadata.name = Some("wva-config".into());
+    let c = cms.create(&PostParams::default(), &c).await.unwrap();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "wva".into(),
+            instance: Some("wva-0".into()),
+        },
+    );
+    let reference = kube::Resource::object_ref(&c, &());
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "ImmutableConfigChangeRejected".into(),
+        note: Some("PROMETHEUS_BASE_URL cannot change at runtime".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+
+    let new_api: Api<NewEvent> = Api::default_namespaced(client.clone());
+    let new = new_api
+        .list(&ListParams::default().fields("regarding.name=wva-config"))
+        .await
+        .unwrap();
+    assert_eq!(
+        new.items.len(),
+        1,
+        "the repeat is a series on the same event"
+    );
+    assert_eq!(
+        new.items[0].reason.as_deref(),
+        Some("ImmutableConfigChangeRejected")
+    );
+    assert_eq!(new.items[0].series.as_ref().map(|s| s.count), Some(2));
+
+    let core_api: Api<CoreEvent> = Api::default_namespaced(client.clone());
+    let core = core_api
+        .list(&ListParams::default().fields("involvedObject.name=wva-config,type=Warning"))
+        .await
+        .unwrap();
+    assert_eq!(core.items.len(), 1);
+    assert_eq!(
+        core.items[0].involved_object.kind.as_deref(),
+        Some("ConfigMap")
+    );
+    assert_eq!(
+        core.items[0].message.as_deref(),
+        Some("PROMETHEUS_BASE_URL cannot change at runtime")
+    );
+    assert_eq!(core.items[0].reporting_component.as_deref(), Some("wva"));
+    assert!(
+        core_api
+            .list(&ListParams::default().fields("involvedObject.name=other"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(api.objects("events").len(), 1);
+    assert_eq!(api.objects("events.events.k8s.io").len(), 1);
+}

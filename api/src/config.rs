@@ -127,6 +127,25 @@ pub struct StaticConfig {
     #[param]
     pub prometheus_token_path: Option<String>,
 
+    /// Timeout of one Prometheus query (one HTTP request, connection included).
+    #[param(default = "10s", min = "100ms")]
+    pub prometheus_query_timeout: Duration,
+
+    /// Retries of a failed Prometheus query: after a timeout, a connection error or HTTP 5xx,
+    /// never after HTTP 4xx. The wait starts at PROMETHEUS_RETRY_BACKOFF and doubles.
+    #[param(default = "2")]
+    pub prometheus_query_retries: u32,
+
+    /// Wait before the first retry of a Prometheus query or connectivity check; doubles after
+    /// each attempt, up to 30s.
+    #[param(default = "500ms", min = "1ms")]
+    pub prometheus_retry_backoff: Duration,
+
+    /// Retries of the startup connectivity check (query `up`) before the controller exits
+    /// with status 1, naming the URL and the error.
+    #[param(default = "6")]
+    pub prometheus_startup_check_retries: u32,
+
     /// Enable the scale-to-zero feature for models whose scale-to-zero entry does not say.
     #[param(default = "false")]
     pub wva_scale_to_zero: bool,

@@ -1,1 +1,180 @@
-//! Prometheus collector: batched PromQL into engine signals.
+//! Prometheus collector: batched PromQL into the signals the engine reads.
+//!
+//! A [`Collector`] is built from [`CollectorSettings`] (resolved from the parameter table),
+//! checks at startup that Prometheus answers ([`Collector::check_connectivity`]), and each
+//! cycle runs a fixed set of instant queries for everything in scope ([`Collector::collect`]):
+//! one for KV-cache usage, one for queue length, one per distinct retention period for
+//! request counts — whatever the number of models, variants or pods. Series are mapped to
+//! variants through a [`PodIndex`] the caller builds from its informer caches.
+//!
+//! Missing data stays missing: no series, NaN and ±Inf are `None`, never 0. A failed query
+//! is reported for its signal only ([`Signals::kv_error`], ...), so the engine can tell a
+//! Prometheus error from absent metrics. See `docs/collector.md`.
+
+mod client;
+mod collect;
+mod error;
+pub mod promql;
+mod response;
+mod settings;
+mod tls;
+
+pub use client::authorization_value;
+pub use collect::{
+    CycleQueries, CycleStats, ModelKey, PodIndex, PodSignals, PodTarget, RequestCounts, Scope,
+    Signals, VariantKey,
+};
+pub use error::{CollectorError, QueryError, QueryFailure};
+pub use response::{Sample, parse_value};
+pub use settings::{CollectorSettings, MAX_BACKOFF};
+
+use client::PromClient;
+use collect::{PodField, apply_pod_values, empty_variants, request_counts};
+use futures::future::join_all;
+
+/// The Prometheus collector.
+#[derive(Debug)]
+pub struct Collector {
+    client: PromClient,
+}
+
+impl Collector {
+    /// Validates `settings` (URL scheme, certificate files, token) and builds the HTTP client.
+    pub fn new(settings: CollectorSettings) -> Result<Self, CollectorError> {
+        Ok(Collector {
+            client: PromClient::new(&settings)?,
+        })
+    }
+
+    /// The configured base URL.
+    pub fn base_url(&self) -> &str {
+        self.client.base_url()
+    }
+
+    /// HTTP requests sent since the collector was built.
+    pub fn http_requests(&self) -> usize {
+        self.client.requests()
+    }
+
+    /// Queries `up` until Prometheus answers: up to `startup_check_retries` further attempts,
+    /// waiting `retry_backoff`, doubled each time up to [`MAX_BACKOFF`]. The error names the
+    /// URL and the last failure; the controller exits with status 1 on it.
+    pub async fn check_connectivity(&self) -> Result<(), CollectorError> {
+        let settings = self.client.settings();
+        let attempts = settings.startup_check_retries + 1;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = match self.client.query_body("up", 0).await {
+                Ok((body, _)) => {
+                    match response::parse_vector::<serde::de::IgnoredAny>(200, &body) {
+                        Ok(_) => return Ok(()),
+                        Err(failure) => self.client.error("up", 1, failure),
+                    }
+                }
+                Err(error) => error,
+            };
+            if attempt >= attempts {
+                return Err(CollectorError::Unreachable {
+                    url: self.base_url().to_string(),
+                    attempts,
+                    last,
+                });
+            }
+            let wait = settings.backoff(attempt - 1);
+            tracing::warn!(url = self.base_url(), error = %last, ?wait, attempt, "Prometheus is not reachable yet");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Runs an instant query and returns its vector result with all labels (for queries
+    /// outside the batched cycle, e.g. diagnostics). Build selectors with
+    /// [`promql::Selector`] so user values are escaped.
+    pub async fn query_vector(&self, promql: &str) -> Result<Vec<Sample>, QueryError> {
+        let retries = self.client.settings().query_retries;
+        let (body, attempts) = self.client.query_body(promql, retries).await?;
+        response::parse_vector::<response::AllLabels>(200, &body)
+            .map(response::owned_samples)
+            .map_err(|failure| self.client.error(promql, attempts, failure))
+    }
+
+    /// One cycle: the batched queries of `scope`, run concurrently, mapped through `pods`.
+    pub async fn collect(&self, scope: &Scope, pods: &PodIndex) -> Signals {
+        let queries = CycleQueries::for_scope(scope);
+        let retries = self.client.settings().query_retries;
+        let requests_before = self.client.requests();
+        let (kv, queue, counts) = futures::join!(
+            self.client.query_body(&queries.kv_cache_usage, retries),
+            self.client.query_body(&queries.queue_length, retries),
+            join_all(
+                queries
+                    .request_counts
+                    .iter()
+                    .map(|(_, query)| self.client.query_body(query, retries))
+            ),
+        );
+        let mut stats = CycleStats {
+            queries: queries.len(),
+            ..CycleStats::default()
+        };
+        let mut variants = empty_variants(pods);
+        let kv_error = self.pod_answer(
+            kv,
+            &queries.kv_cache_usage,
+            PodField::KvCacheUsage,
+            pods,
+            &mut variants,
+            &mut stats,
+        );
+        let queue_error = self.pod_answer(
+            queue,
+            &queries.queue_length,
+            PodField::QueueLength,
+            pods,
+            &mut variants,
+            &mut stats,
+        );
+        let request_counts = queries
+            .request_counts
+            .iter()
+            .zip(counts)
+            .map(|((retention, query), answer)| {
+                let counts = answer.and_then(|(body, attempts)| {
+                    request_counts(&body, scope, &mut stats)
+                        .map_err(|failure| self.client.error(query, attempts, failure))
+                });
+                (*retention, counts)
+            })
+            .collect();
+        stats.http_requests = self.client.requests() - requests_before;
+        Signals {
+            variants,
+            kv_error,
+            queue_error,
+            request_counts,
+            stats,
+        }
+    }
+
+    /// Stores a per-pod answer into `variants`; returns the query's error, if any.
+    fn pod_answer(
+        &self,
+        answer: Result<(Vec<u8>, u32), QueryError>,
+        query: &str,
+        field: PodField,
+        pods: &PodIndex,
+        variants: &mut std::collections::HashMap<
+            VariantKey,
+            std::collections::BTreeMap<String, PodSignals>,
+        >,
+        stats: &mut CycleStats,
+    ) -> Option<QueryError> {
+        let (body, attempts) = match answer {
+            Ok(answer) => answer,
+            Err(error) => return Some(error),
+        };
+        apply_pod_values(&body, field, pods, variants, stats)
+            .err()
+            .map(|failure| self.client.error(query, attempts, failure))
+    }
+}

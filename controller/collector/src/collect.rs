@@ -1,0 +1,356 @@
+//! One collection cycle: a fixed number of batched queries, mapped to variants through the
+//! caller's pod index.
+
+use crate::error::QueryError;
+use crate::promql::{self, metric};
+use crate::response::{RawSample, parse_vector};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A variant's key, chosen by the caller (e.g. `namespace/va-name`).
+pub type VariantKey = Arc<str>;
+
+/// A model in a namespace: variants of one model in different namespaces are separate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelKey {
+    /// The namespace.
+    pub namespace: String,
+    /// The model ID (vLLM's `model_name`).
+    pub model: String,
+}
+
+impl ModelKey {
+    /// The key of `model` in `namespace`.
+    pub fn new(namespace: impl Into<String>, model: impl Into<String>) -> Self {
+        ModelKey {
+            namespace: namespace.into(),
+            model: model.into(),
+        }
+    }
+}
+
+/// What one cycle collects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    /// The watched namespace (`WATCH_NAMESPACE`); every query is filtered to it when set.
+    pub namespace: Option<String>,
+    /// The models whose request counts are wanted (scale-to-zero).
+    pub models: HashSet<ModelKey>,
+    /// The distinct retention periods of those models; one request-count query each.
+    pub retentions: BTreeSet<Duration>,
+}
+
+/// The pod a series belongs to: its variant and the model the variant serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodTarget {
+    /// The variant owning the pod.
+    pub variant: VariantKey,
+    /// The variant's model ID; series of the pod with another `model_name` are dropped.
+    pub model: Arc<str>,
+}
+
+/// (namespace, pod name) → variant, built by the caller from its informer caches (pods and
+/// their owners). The collector makes no API calls; series of pods not in the index (deleted
+/// pods, pods of unmanaged Deployments) are dropped and counted.
+#[derive(Debug, Clone, Default)]
+pub struct PodIndex {
+    pods: HashMap<String, HashMap<String, PodTarget>>,
+    len: usize,
+}
+
+impl PodIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that pod `pod` in `namespace` belongs to `variant`, which serves `model`.
+    pub fn insert(&mut self, namespace: &str, pod: &str, variant: VariantKey, model: Arc<str>) {
+        let previous = self
+            .pods
+            .entry(namespace.to_string())
+            .or_default()
+            .insert(pod.to_string(), PodTarget { variant, model });
+        if previous.is_none() {
+            self.len += 1;
+        }
+    }
+
+    /// The target of a pod, if known.
+    pub fn get(&self, namespace: &str, pod: &str) -> Option<&PodTarget> {
+        self.pods.get(namespace)?.get(pod)
+    }
+
+    /// Number of pods.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no pod is known.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &PodTarget)> {
+        self.pods
+            .values()
+            .flat_map(|pods| pods.iter().map(|(pod, target)| (pod.as_str(), target)))
+    }
+}
+
+/// One pod's saturation signals. `None` means missing (no series, NaN or ±Inf), never 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PodSignals {
+    /// Peak KV-cache usage over the last minute (0..1).
+    pub kv_cache_usage: Option<f64>,
+    /// Peak waiting-queue length over the last minute.
+    pub queue_length: Option<f64>,
+}
+
+/// The request counts of one retention period: for each model in scope, the number of
+/// requests finished over the period, `None` when Prometheus has no series for the model.
+pub type RequestCounts = HashMap<ModelKey, Option<f64>>;
+
+/// What one cycle read.
+#[derive(Debug)]
+pub struct Signals {
+    /// Every pod of the index, by variant then pod name, with its signals.
+    pub variants: HashMap<VariantKey, BTreeMap<String, PodSignals>>,
+    /// Set when the KV-cache query failed: every `kv_cache_usage` is then unknown because of a
+    /// Prometheus error, not missing data.
+    pub kv_error: Option<QueryError>,
+    /// Set when the queue-length query failed.
+    pub queue_error: Option<QueryError>,
+    /// Request counts per retention period, or the error of that period's query.
+    pub request_counts: BTreeMap<Duration, Result<RequestCounts, QueryError>>,
+    /// Counters of the cycle.
+    pub stats: CycleStats,
+}
+
+/// Counters of one cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleStats {
+    /// Queries run (each retried query counts once): 2 + one per retention period.
+    pub queries: usize,
+    /// HTTP requests sent, retries included.
+    pub http_requests: usize,
+    /// Series received.
+    pub series: usize,
+    /// Series of pods not in the index (dropped).
+    pub unknown_pod_series: usize,
+    /// Series whose `model_name` differs from the model of the pod's variant (dropped).
+    pub other_model_series: usize,
+    /// Series without a `pod`/`pod_name` label (dropped).
+    pub unlabelled_series: usize,
+    /// Samples that were NaN or ±Inf (kept as missing).
+    pub non_finite_samples: usize,
+}
+
+impl Signals {
+    /// The signals of `pod` of `variant`.
+    pub fn pod(&self, variant: &str, pod: &str) -> Option<&PodSignals> {
+        self.variants.get(variant)?.get(pod)
+    }
+
+    /// The first query error of the cycle, if any: the engine's `PrometheusError`.
+    pub fn first_error(&self) -> Option<&QueryError> {
+        self.kv_error
+            .as_ref()
+            .or(self.queue_error.as_ref())
+            .or_else(|| self.request_counts.values().find_map(|r| r.as_ref().err()))
+    }
+
+    /// Requests finished by `model` in `namespace` over `retention`: `Ok(None)` when missing
+    /// (or the retention was not in scope), `Err` when that query failed.
+    pub fn request_count(
+        &self,
+        namespace: &str,
+        model: &str,
+        retention: Duration,
+    ) -> Result<Option<f64>, &QueryError> {
+        match self.request_counts.get(&retention) {
+            None => Ok(None),
+            Some(Err(error)) => Err(error),
+            Some(Ok(counts)) => Ok(counts
+                .get(&ModelKey::new(namespace, model))
+                .copied()
+                .flatten()),
+        }
+    }
+
+    /// Approximate heap bytes held by this value (maps, keys, strings; not allocator slack).
+    pub fn approx_heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let pods: usize = self
+            .variants
+            .values()
+            .flat_map(|pods| pods.keys())
+            .map(|pod| pod.capacity() + size_of::<String>() + size_of::<PodSignals>() + 16)
+            .sum();
+        let variants = self.variants.capacity()
+            * (size_of::<VariantKey>() + size_of::<BTreeMap<String, PodSignals>>() + 8);
+        let counts: usize = self
+            .request_counts
+            .values()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|counts| {
+                counts.capacity() * (size_of::<ModelKey>() + size_of::<Option<f64>>() + 8)
+                    + counts
+                        .keys()
+                        .map(|k| k.namespace.capacity() + k.model.capacity())
+                        .sum::<usize>()
+            })
+            .sum();
+        pods + variants + counts
+    }
+}
+
+/// The labels the collector reads; values borrow from the response when unescaped.
+#[derive(Deserialize)]
+struct SeriesLabels<'a> {
+    #[serde(borrow, default)]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pod: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pod_name: Option<Cow<'a, str>>,
+}
+
+/// The texts of one cycle's queries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CycleQueries {
+    /// Per-pod peak KV-cache usage.
+    pub kv_cache_usage: String,
+    /// Per-pod peak waiting-queue length.
+    pub queue_length: String,
+    /// Request counts, one per retention period.
+    pub request_counts: Vec<(Duration, String)>,
+}
+
+impl CycleQueries {
+    /// The queries for `scope`; their number does not depend on the number of models,
+    /// variants or pods.
+    pub fn for_scope(scope: &Scope) -> Self {
+        let namespace = scope.namespace.as_deref();
+        CycleQueries {
+            kv_cache_usage: promql::per_pod_peak(metric::KV_CACHE_USAGE, namespace),
+            queue_length: promql::per_pod_peak(metric::REQUESTS_WAITING, namespace),
+            request_counts: scope
+                .retentions
+                .iter()
+                .map(|&retention| (retention, promql::request_count(namespace, retention)))
+                .collect(),
+        }
+    }
+
+    /// Number of queries.
+    pub fn len(&self) -> usize {
+        2 + self.request_counts.len()
+    }
+
+    /// Always false: there are at least the two per-pod queries.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Which per-pod field a query fills.
+#[derive(Clone, Copy)]
+pub(crate) enum PodField {
+    KvCacheUsage,
+    QueueLength,
+}
+
+/// Builds the per-variant map with every indexed pod, all signals missing.
+pub(crate) fn empty_variants(
+    index: &PodIndex,
+) -> HashMap<VariantKey, BTreeMap<String, PodSignals>> {
+    let mut variants: HashMap<VariantKey, BTreeMap<String, PodSignals>> = HashMap::new();
+    for (pod, target) in index.iter() {
+        variants
+            .entry(target.variant.clone())
+            .or_default()
+            .insert(pod.to_string(), PodSignals::default());
+    }
+    variants
+}
+
+/// Parses a per-pod answer and stores its values into `variants`.
+pub(crate) fn apply_pod_values(
+    body: &[u8],
+    field: PodField,
+    index: &PodIndex,
+    variants: &mut HashMap<VariantKey, BTreeMap<String, PodSignals>>,
+    stats: &mut CycleStats,
+) -> Result<(), crate::error::QueryFailure> {
+    let samples: Vec<RawSample<'_, SeriesLabels<'_>>> = parse_vector(200, body)?;
+    stats.series += samples.len();
+    for sample in &samples {
+        let labels = &sample.metric;
+        let Some(pod) = labels.pod.as_deref().or(labels.pod_name.as_deref()) else {
+            stats.unlabelled_series += 1;
+            continue;
+        };
+        let namespace = labels.namespace.as_deref().unwrap_or_default();
+        let Some(target) = index.get(namespace, pod) else {
+            stats.unknown_pod_series += 1;
+            continue;
+        };
+        if labels.model_name.as_deref() != Some(&*target.model) {
+            stats.other_model_series += 1;
+            continue;
+        }
+        let value = sample.finite_value();
+        if value.is_none() {
+            stats.non_finite_samples += 1;
+        }
+        let Some(signals) = variants
+            .get_mut(&target.variant)
+            .and_then(|pods| pods.get_mut(pod))
+        else {
+            continue;
+        };
+        let slot = match field {
+            PodField::KvCacheUsage => &mut signals.kv_cache_usage,
+            PodField::QueueLength => &mut signals.queue_length,
+        };
+        // Two series of one pod (e.g. `pod` and `pod_name` both set): keep the larger.
+        *slot = match (*slot, value) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(())
+}
+
+/// Parses a request-count answer into the counts of the models in scope.
+pub(crate) fn request_counts(
+    body: &[u8],
+    scope: &Scope,
+    stats: &mut CycleStats,
+) -> Result<RequestCounts, crate::error::QueryFailure> {
+    let samples: Vec<RawSample<'_, SeriesLabels<'_>>> = parse_vector(200, body)?;
+    stats.series += samples.len();
+    let mut counts: RequestCounts = scope.models.iter().map(|m| (m.clone(), None)).collect();
+    for sample in &samples {
+        let (Some(namespace), Some(model)) = (&sample.metric.namespace, &sample.metric.model_name)
+        else {
+            stats.unlabelled_series += 1;
+            continue;
+        };
+        let key = ModelKey::new(namespace.as_ref(), model.as_ref());
+        let value = sample.finite_value();
+        if value.is_none() {
+            stats.non_finite_samples += 1;
+        }
+        if let Some(slot) = counts.get_mut(&key) {
+            *slot = value;
+        }
+    }
+    Ok(counts)
+}

@@ -1095,6 +1095,124 @@ fn every_option_at_once_renders_valid_objects() {
     );
 }
 
+/// The install commands of the chart README and seeds 002/003, flag for flag.
+#[test]
+fn documented_install_commands_render_valid_objects() {
+    let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
+    let commands: [(&str, Vec<&str>); 8] = [
+        (
+            "openshift",
+            vec![
+                "--set-file",
+                &ca,
+                "--set",
+                "va.accelerator=L40S",
+                "--set",
+                "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
+                "--set",
+                "vllmService.enabled=true",
+                "--set",
+                "vllmService.nodePort=30000",
+            ],
+        ),
+        (
+            "kube-prometheus-stack",
+            vec![
+                "--set",
+                "wva.prometheus.baseURL=https://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+                "--set",
+                "wva.prometheus.monitoringNamespace=monitoring",
+                "--set",
+                "wva.prometheus.monitoringViewClusterRole=",
+                "--set",
+                "wva.prometheus.serviceMonitorLabels.release=kube-prometheus-stack",
+                "--set-file",
+                &ca,
+            ],
+        ),
+        (
+            "custom",
+            vec![
+                "--set",
+                "wva.prometheus.tls.insecureSkipVerify=true",
+                "--set",
+                "wva.image.tag=v0.0.1-dev",
+            ],
+        ),
+        (
+            "e2e-hpa",
+            vec![
+                "--set",
+                "hpa.behavior.scaleUp.stabilizationWindowSeconds=30",
+                "--set",
+                "hpa.behavior.scaleDown.stabilizationWindowSeconds=30",
+            ],
+        ),
+        (
+            "step1-controller",
+            vec![
+                "--set",
+                "controller.enabled=true",
+                "--set",
+                "va.enabled=false",
+                "--set",
+                "hpa.enabled=false",
+                "--set",
+                "vllmService.enabled=false",
+            ],
+        ),
+        (
+            "step2-model-a",
+            vec![
+                "--set",
+                "controller.enabled=false",
+                "--set",
+                "va.enabled=true",
+                "--set",
+                "hpa.enabled=true",
+                "--set",
+                "llmd.namespace=team-a",
+                "--set",
+                "llmd.modelName=my-model-a",
+                "--set",
+                "llmd.modelID=meta-llama/Llama-3.1-8B",
+            ],
+        ),
+        (
+            "parallel-test-a",
+            vec![
+                "--set",
+                "wva.controllerInstance=test-a",
+                "--set",
+                "llmd.namespace=llm-test-a",
+            ],
+        ),
+        (
+            "immutable",
+            vec![
+                "--values",
+                "values.yaml",
+                "--set",
+                "wva.configMap.immutable=true",
+            ],
+        ),
+    ];
+    for (name, args) in commands {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| match *a {
+                "values.yaml" => chart_dir().join(a).display().to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = template(name, &args);
+        validate(name, &r);
+        assert_rbac_least_privilege(&r);
+        assert_cluster_names_carry_namespace(&r);
+    }
+}
+
 #[test]
 fn metrics_disabled_passes_0_and_renders_no_metrics_objects() {
     let r = template("no-metrics", &["--set", "wva.metrics.enabled=false"]);

@@ -16,7 +16,10 @@ fi
 
 command -v python3 >/dev/null || { echo "error: python3 is needed for kubernetes-validate" >&2; exit 1; }
 echo "==> installing kubernetes-validate $kv_version (PyPI) into $venv"
-python3 -m venv "$venv"
+python3 -m venv "$venv" || {
+  echo "error: 'python3 -m venv' failed; install the venv module (Debian: apt-get install -y python3-venv)" >&2
+  exit 1
+}
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "kubernetes-validate==$kv_version" jsonschema pyyaml
 "$venv/bin/kubernetes-validate" --version

@@ -792,6 +792,33 @@ fn helm_lint_passes_strictly_for_production_and_dev_values() {
 }
 
 #[test]
+fn the_packaged_chart_renders_like_the_source_and_leaves_out_the_readme_source() {
+    let dir = scratch("package");
+    let out = run(helm_cmd(&dir)
+        .args(["package", "--destination"])
+        .arg(&dir)
+        .arg(chart_dir()));
+    assert!(out.status.success(), "helm package:\n{}", text(&out.stderr));
+    let version = env!("CARGO_PKG_VERSION");
+    let archive = dir.join(format!("workload-variant-autoscaler-{version}.tgz"));
+    assert!(archive.is_file(), "{}", archive.display());
+    let listing = run(Command::new("tar").arg("-tzf").arg(&archive));
+    let listing = text(&listing.stdout);
+    assert!(listing.contains("workload-variant-autoscaler/crds/llmd.ai_variantautoscalings.yaml"));
+    assert!(listing.contains("workload-variant-autoscaler/values.schema.json"));
+    assert!(!listing.contains("README.md.in"), "{listing}");
+    let packaged = run(helm_cmd(&dir)
+        .args(["template", RELEASE])
+        .arg(&archive)
+        .args(["--namespace", NAMESPACE]));
+    assert!(packaged.status.success(), "{}", text(&packaged.stderr));
+    assert_eq!(
+        parse_documents(&text(&packaged.stdout)),
+        template("unpackaged", &[]).docs
+    );
+}
+
+#[test]
 fn default_values_render_everything_valid() {
     let r = check("default", &[], &Expect::all());
     let kinds = r.kinds();

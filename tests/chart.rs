@@ -1315,6 +1315,16 @@ fn the_values_schema_rejects_typos_and_bad_values_with_helm_errors() {
         &format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt")),
     ]);
     assert!(err.contains("insecureSkipVerify"), "{err}");
+    let err = template_error(&["--set", "va.minReplicas=5,va.maxReplicas=2"]);
+    assert!(
+        err.contains("va.minReplicas (5) must not exceed va.maxReplicas (2)"),
+        "{err}"
+    );
+    let err = template_error(&["--set", "hpa.minReplicas=11"]);
+    assert!(
+        err.contains("hpa.minReplicas (11) must not exceed hpa.maxReplicas (10)"),
+        "{err}"
+    );
 }
 
 /// `.Values.<path>` references in the templates.

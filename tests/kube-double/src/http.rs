@@ -426,8 +426,8 @@ fn resource(
             r,
         )
         .map(|(c, v)| (c, if subr == Sub::Scale { v } else { out(v) })),
-        "delete" => store
-            .delete(&rt, ns_key, name.unwrap_or(""))
+        "delete" => delete_preconditions(&store, &rt, ns_key, name.unwrap_or(""), r)
+            .and_then(|()| store.delete(&rt, ns_key, name.unwrap_or("")))
             .map(|v| (200, out(v))),
         "deletecollection" => {
             let items = store.delete_collection(&rt, ns, &labels, &fields);
@@ -497,6 +497,39 @@ fn patch(
         r.flag("force"),
     )?;
     Ok((if existed { 200 } else { 201 }, v))
+}
+
+/// `DeleteOptions.preconditions` (uid, resourceVersion) in a DELETE body.
+fn delete_preconditions(
+    store: &Store,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    r: &Req,
+) -> Result<(), ApiError> {
+    let Ok(opts) = serde_json::from_slice::<Value>(&r.body) else {
+        return Ok(());
+    };
+    let Some(pre) = opts.get("preconditions") else {
+        return Ok(());
+    };
+    let obj = store.get(rt, ns, name)?;
+    for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+        if let Some(want) = pre.get(field).and_then(Value::as_str) {
+            let have = obj["metadata"][field].as_str().unwrap_or("");
+            if want != have {
+                return Err(ApiError::other(
+                    409,
+                    "Conflict",
+                    format!(
+                        "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {label} in precondition: {want}, {label} in object meta: {have}",
+                        rt.qualified()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn line(etype: &str, object: &Value) -> Bytes {

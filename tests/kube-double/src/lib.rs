@@ -54,7 +54,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            history_limit: 100_000,
+            history_limit: 10_000,
             bookmark_interval: Duration::from_secs(1),
         }
     }

@@ -550,3 +550,101 @@ fn defaults_at(obj: &mut Value, schema: &Value, top: bool) {
         _ => {}
     }
 }
+
+/// What the API server does to a custom resource before storing it: prunes fields the structural
+/// schema does not declare, applies defaults, then checks `required` fields.
+pub(crate) fn normalize(obj: &mut Value, schema: &Value) -> Result<(), String> {
+    prune(obj, schema, true);
+    apply_defaults(obj, schema);
+    let mut errors = Vec::new();
+    required(obj, schema, "", &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("[{}]", errors.join(", ")))
+    }
+}
+
+fn preserves(schema: &Value) -> bool {
+    schema.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true))
+}
+
+fn prune(obj: &mut Value, schema: &Value, top: bool) {
+    match obj {
+        Value::Object(m) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+            if let Some(extra) = extra {
+                for v in m.values_mut() {
+                    prune(v, extra, false);
+                }
+                return;
+            }
+            if let Some(props) = props {
+                m.retain(|k, _| {
+                    props.contains_key(k)
+                        || preserves(schema)
+                        || (top && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+                });
+                for (k, v) in m.iter_mut() {
+                    if let Some(p) = props.get(k)
+                        && !(top && k == "metadata")
+                    {
+                        prune(v, p, false);
+                    }
+                }
+            } else if !preserves(schema) && schema.get("type") == Some(&json!("object")) {
+                m.clear();
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for v in items {
+                    prune(v, item_schema, false);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn required(obj: &Value, schema: &Value, path: &str, errors: &mut Vec<String>) {
+    match obj {
+        Value::Object(m) => {
+            for r in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if m.get(r).is_none_or(Value::is_null) {
+                    errors.push(format!(
+                        "{path}{}{r}: Required value",
+                        if path.is_empty() { "" } else { "." }
+                    ));
+                }
+            }
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (k, v) in m {
+                    if let Some(p) = props.get(k) {
+                        let child = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        required(v, p, &child, errors);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    required(v, item_schema, &format!("{path}[{i}]"), errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}

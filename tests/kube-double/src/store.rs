@@ -494,8 +494,22 @@ impl Store {
         {
             m.remove("status");
         }
-        if rt.group.is_empty() && rt.plural == "namespaces" {
-            body["status"] = json!({"phase": "Active"});
+        // What the API server's create strategies set.
+        match (rt.group.as_str(), rt.plural.as_str()) {
+            ("", "namespaces") => {
+                body["status"] = json!({"phase": "Active"});
+                let labels = meta_mut(&mut body).entry("labels").or_insert(json!({}));
+                labels["kubernetes.io/metadata.name"] = json!(name);
+            }
+            ("", "pods") => body["status"] = json!({"phase": "Pending"}),
+            ("apps", "deployments" | "replicasets" | "statefulsets") => {
+                if body.pointer("/spec/replicas").is_none()
+                    && let Some(spec) = body.get_mut("spec").and_then(Value::as_object_mut)
+                {
+                    spec.insert("replicas".into(), json!(1));
+                }
+            }
+            _ => {}
         }
         if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
             let served =
@@ -524,7 +538,8 @@ impl Store {
             self.types.push(served);
         }
         if let Some(schema) = &rt.schema {
-            resources::apply_defaults(&mut body, schema);
+            resources::normalize(&mut body, schema)
+                .map_err(|e| ApiError::invalid(rt, &name, &e))?;
         }
         let uid = self.uid();
         let m = meta_mut(&mut body);
@@ -762,7 +777,7 @@ impl Store {
             old["metadata"]["resourceVersion"].clone(),
         );
         if let Some(schema) = &rt.schema {
-            resources::apply_defaults(&mut new, schema);
+            resources::normalize(&mut new, schema).map_err(|e| ApiError::invalid(rt, name, &e))?;
         }
         if matches!(rt.kind.as_str(), "ConfigMap" | "Secret")
             && old.get("immutable") == Some(&json!(true))

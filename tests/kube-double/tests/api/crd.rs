@@ -390,3 +390,59 @@ async fn status_subresource_server_side_apply_merges_conditions_and_drops_unappl
     assert_eq!(made.metadata.generation, Some(1));
     assert_eq!(made.spec.variant_cost.as_deref(), Some("10.0"));
 }
+
+#[tokio::test]
+async fn custom_resources_are_pruned_defaulted_and_checked_for_required_fields() {
+    let api = KubeDouble::start().await;
+    let client = client(&api);
+    register_va_crd(&client).await;
+    let (status, body) = raw(
+        &api,
+        "POST",
+        "/apis/llmd.ai/v1alpha1/namespaces/default/variantautoscalings",
+        "application/json",
+        r#"{"apiVersion":"llmd.ai/v1alpha1","kind":"VariantAutoscaling","metadata":{"name":"p"},
+            "spec":{"modelID":"m","scaleTargetRef":{"kind":"Deployment","name":"d"},"unknownField":1},
+            "extra":true}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let stored = json(&body);
+    assert!(
+        stored["spec"].get("unknownField").is_none(),
+        "unknown fields are pruned"
+    );
+    assert!(stored.get("extra").is_none());
+    assert_eq!(stored["spec"]["variantCost"], "10.0");
+
+    let (status, body) = raw(
+        &api,
+        "POST",
+        "/apis/llmd.ai/v1alpha1/namespaces/default/variantautoscalings",
+        "application/json",
+        r#"{"apiVersion":"llmd.ai/v1alpha1","kind":"VariantAutoscaling","metadata":{"name":"q"},
+            "spec":{"scaleTargetRef":{"kind":"Deployment"}}}"#,
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let s = json(&body);
+    assert_eq!(s["reason"], "Invalid");
+    let msg = s["message"].as_str().unwrap();
+    assert!(msg.contains("spec.modelID: Required value"), "{msg}");
+    assert!(
+        msg.contains("spec.scaleTargetRef.name: Required value"),
+        "{msg}"
+    );
+
+    // A status condition without its required fields is rejected too.
+    let vas: Api<VariantAutoscaling> = Api::default_namespaced(client);
+    let err = vas
+        .patch_status(
+            "p",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [{"type": "Ready"}]}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err).0, 422);
+}

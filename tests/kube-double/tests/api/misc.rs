@@ -216,3 +216,57 @@ async fn events_are_one_store_seen_through_core_v1_and_events_k8s_io_v1() {
     assert_eq!(api.objects("events").len(), 1);
     assert_eq!(api.objects("events.events.k8s.io").len(), 1);
 }
+
+#[tokio::test]
+async fn create_strategies_and_delete_preconditions() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{DeleteParams, Preconditions};
+    let api = KubeDouble::start().await;
+    let client = client(&api);
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some("team-a".into());
+    nss.create(&PostParams::default(), &ns).await.unwrap();
+    let labelled = nss
+        .list(&ListParams::default().labels("kubernetes.io/metadata.name=team-a"))
+        .await
+        .unwrap();
+    assert_eq!(labelled.items.len(), 1);
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "team-a");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]},
+        "status": {"phase": "Running"}
+    }))
+    .unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+
+    let deps: Api<Deployment> = Api::namespaced(client.clone(), "team-a");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}}
+    }))
+    .unwrap();
+    let d = deps.create(&PostParams::default(), &d).await.unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(1), "replicas defaults to 1");
+
+    let stale = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: Some("1".into()),
+            uid: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let err = deps.delete("d", &stale).await.unwrap_err();
+    assert_eq!(code(&err).0, 409);
+    let exact = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: d.metadata.resource_version.clone(),
+            uid: d.metadata.uid.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    deps.delete("d", &exact).await.unwrap();
+    assert!(api.object("deployments", "team-a", "d").is_none());
+}

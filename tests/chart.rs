@@ -1126,6 +1126,7 @@ fn every_option_at_once_renders_valid_objects() {
 #[test]
 fn documented_install_commands_render_valid_objects() {
     let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
+    let values = fixture_chart("values.yaml");
     let commands: [(&str, Vec<&str>); 8] = [
         (
             "openshift",
@@ -1216,23 +1217,10 @@ fn documented_install_commands_render_valid_objects() {
         ),
         (
             "immutable",
-            vec![
-                "--values",
-                "values.yaml",
-                "--set",
-                "wva.configMap.immutable=true",
-            ],
+            vec!["--values", &values, "--set", "wva.configMap.immutable=true"],
         ),
     ];
     for (name, args) in commands {
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| match *a {
-                "values.yaml" => chart_dir().join(a).display().to_string(),
-                other => other.to_string(),
-            })
-            .collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = template(name, &args);
         validate(name, &r);
         assert_rbac_least_privilege(&r);

@@ -109,7 +109,7 @@ impl RequestCounts {
             .counts
             .iter()
             .filter_map(|(k, n)| {
-                let d = n - earlier.counts.get(k).copied().unwrap_or(0);
+                let d = n.saturating_sub(earlier.counts.get(k).copied().unwrap_or(0));
                 (d > 0).then(|| (k.clone(), d))
             })
             .collect();

@@ -5,6 +5,7 @@
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
 //! * [`configmaps`]: global and namespace-local saturation / scale-to-zero ConfigMaps.
 //! * [`k8s`]: the Kubernetes client and the informer caches.
+//! * [`run`]: `wva run`, the controller loop.
 //! * [`scope`]: which VAs and namespaces this controller manages.
 //! * [`telemetry`]: logs and health probes.
 //! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
@@ -13,6 +14,7 @@ pub mod assemble;
 pub mod config;
 pub mod configmaps;
 pub mod k8s;
+pub mod run;
 pub mod scope;
 pub mod telemetry;
 pub mod workload;

@@ -1,4 +1,4 @@
-//! The `wva run` command line, built from the generated parameter table.
+//! The `wva run` and `wva config` command lines, built from the generated parameter table.
 //!
 //! Every parameter with a flag becomes an argument whose help line shows its env var /
 //! ConfigMap key, default and mutability; parameters without a flag are listed after the
@@ -12,15 +12,37 @@ use wva_api::render::parameters;
 
 /// The `run` subcommand with one argument per flagged parameter.
 pub fn run_command() -> Command {
-    let args = parameters().filter_map(argument);
-    Command::new("run")
+    with_parameters(Command::new("run"))
         .about("Run the controller")
         .long_about(
-            "Run the controller. Until the controller loop lands, `wva run` loads the \
-             configuration from flags, env and defaults, validates it, prints the resolved \
-             values and exits: 0 when valid, 1 with every problem listed when not.",
+            "Run the controller: resolve the configuration (explicit flags, env, the main \
+             ConfigMap, defaults), check Prometheus, then reconcile VariantAutoscalings and \
+             publish wva_desired_replicas. Exits 1 with every problem listed when the \
+             configuration is invalid or Prometheus stays unreachable.",
         )
-        .args(args)
+}
+
+/// The `config` subcommand: the same arguments, resolved offline and printed with their
+/// sources; `--config-map FILE` stands in for the main ConfigMap.
+pub fn config_command() -> Command {
+    with_parameters(Command::new("config"))
+        .about("Resolve and print the configuration without starting the controller")
+        .long_about(
+            "Resolve the configuration exactly as `wva run` would (explicit flags, env, the main \
+             ConfigMap given with --config-map, defaults), print every value with its source, \
+             and exit 0, or 1 listing every problem.",
+        )
+        .arg(
+            Arg::new("config-map")
+                .long("config-map")
+                .value_name("FILE")
+                .help("A ConfigMap manifest (YAML) to use as the main ConfigMap"),
+        )
+}
+
+fn with_parameters(command: Command) -> Command {
+    command
+        .args(parameters().filter_map(argument))
         .after_long_help(env_only_help())
         .after_help(
             "Parameters without a flag are read from env or the main ConfigMap: see --help.",

@@ -5,6 +5,6 @@ mod cli;
 mod live;
 mod load;
 
-pub use cli::{explicit_flags, run_command};
+pub use cli::{config_command, explicit_flags, run_command};
 pub use live::{Update, applied_message, apply_config_map, rejection_message};
-pub use load::{Config, load};
+pub use load::{Config, config_map_location, load, resolve_one};

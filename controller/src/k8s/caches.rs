@@ -50,6 +50,9 @@ pub struct Streams {
     /// Deployment events, already applied to the cache.
     pub deployments:
         futures::stream::BoxStream<'static, watcher::Result<watcher::Event<Deployment>>>,
+    /// Events of ConfigMaps in the controller namespace (main and global ConfigMaps).
+    pub config_maps:
+        futures::stream::BoxStream<'static, watcher::Result<watcher::Event<ConfigMap>>>,
     /// Every other watch, merged; drive it to keep the other caches current.
     pub others: futures::stream::BoxStream<'static, ()>,
 }
@@ -101,7 +104,6 @@ pub fn watch(client: &Client, scope: &Scope, controller_namespace: &str) -> (Cac
     let others = futures::stream::select_all([
         pods_stream.map(drop).boxed(),
         namespace_stream.map(drop).boxed(),
-        cm_stream.map(drop).boxed(),
         sat_stream.map(drop).boxed(),
         stz_stream.map(drop).boxed(),
     ])
@@ -119,6 +121,7 @@ pub fn watch(client: &Client, scope: &Scope, controller_namespace: &str) -> (Cac
         Streams {
             vas: va_stream.boxed(),
             deployments: deployment_stream.boxed(),
+            config_maps: cm_stream.boxed(),
             others,
         },
     )

@@ -25,6 +25,8 @@ fn cli() -> Command {
                 ),
         )
         .subcommand(Command::new("crd").about("Print the VariantAutoscaling CRD as YAML"))
+        .subcommand(wva_sim::cli::simulate_command())
+        .subcommand(wva_sim::cli::decide_command())
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,16 @@ fn main() -> ExitCode {
             print!("{}", render::crd_yaml());
             ExitCode::SUCCESS
         }
+        Some(("simulate", m)) => ExitCode::from(wva_sim::cli::run_simulate(
+            m,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )),
+        Some(("decide", m)) => ExitCode::from(wva_sim::cli::run_decide(
+            m,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )),
         _ => ExitCode::FAILURE,
     }
 }

@@ -1,0 +1,382 @@
+//! The `wva simulate` and `wva decide` subcommands. Each returns the process exit code and
+//! writes to the given streams, so tests see exactly what a user sees.
+
+use crate::run::{Report, Summary, simulate};
+use crate::scenario::{
+    InputError, Scenario, parse_profile, parse_saturation_config, parse_vas, read,
+};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use wva_api::params::grammar::parse_duration;
+use wva_api::saturation::{DEFAULT_KEY, ScaleUpStep};
+use wva_engine::{Snapshot, decide};
+
+/// The `simulate` subcommand.
+pub fn simulate_command() -> Command {
+    Command::new("simulate")
+        .about("Run the decision engine against an emulated vLLM fleet (built-in scenario unless files are given)")
+        .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print the report as JSON"))
+        .arg(
+            Arg::new("profile")
+                .long("profile")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Load profile CSV: time (s), requests_per_second, input_tokens, output_tokens"),
+        )
+        .arg(
+            Arg::new("va")
+                .long("va")
+                .value_name("FILE")
+                .num_args(1..)
+                .action(ArgAction::Append)
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("VariantAutoscaling YAML files (one model); sim.wva.llmd.ai/* annotations set the emulated replica"),
+        )
+        .arg(
+            Arg::new("saturation-config")
+                .long("saturation-config")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Saturation-scaling entry YAML (the `default` key's value), or a whole ConfigMap"),
+        )
+        .arg(
+            Arg::new("scale-up-step")
+                .long("scale-up-step")
+                .value_parser(["one", "sized"])
+                .help("Override scaleUpStep for every entry"),
+        )
+        .arg(
+            Arg::new("duration")
+                .long("duration")
+                .value_name("DURATION")
+                .help("Simulated time, e.g. 30m or 2h [default: the profile's length, 60m for the built-in one]"),
+        )
+        .arg(
+            Arg::new("seed")
+                .long("seed")
+                .value_parser(clap::value_parser!(u64))
+                .default_value("1")
+                .help("Seed of the load generator; the same seed gives the same output"),
+        )
+}
+
+/// The `decide` subcommand.
+pub fn decide_command() -> Command {
+    Command::new("decide")
+        .about("Run one engine cycle on a recorded snapshot (JSON) and print the decisions as JSON")
+        .arg(
+            Arg::new("snapshot")
+                .long("snapshot")
+                .value_name("FILE")
+                .required(true)
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Snapshot JSON (see docs/engine.md)"),
+        )
+}
+
+/// The JSON form of `wva simulate`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonReport<'a> {
+    scenario: &'a Scenario,
+    timeline: &'a [crate::run::TimelineRow],
+    summary: &'a Summary,
+    comparison: Vec<Summary>,
+}
+
+/// Runs `wva simulate`; returns the exit code.
+pub fn run_simulate(m: &ArgMatches, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let scenario = match scenario_from(m) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return 1;
+        }
+    };
+    let report = simulate(&scenario);
+    let comparison: Vec<Summary> = [ScaleUpStep::One, ScaleUpStep::Sized]
+        .into_iter()
+        .map(|step| simulate(&with_step(&scenario, step)).summary)
+        .collect();
+    let written = if m.get_flag("json") {
+        let json = JsonReport {
+            scenario: &scenario,
+            timeline: &report.timeline,
+            summary: &report.summary,
+            comparison,
+        };
+        match serde_json::to_string_pretty(&json) {
+            Ok(text) => writeln!(out, "{text}"),
+            Err(e) => writeln!(err, "error: cannot render JSON: {e}"),
+        }
+    } else {
+        write!(out, "{}", render_text(&scenario, &report, &comparison))
+    };
+    u8::from(written.is_err())
+}
+
+/// Runs `wva decide`; returns the exit code.
+pub fn run_decide(m: &ArgMatches, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let Some(file) = m.get_one::<PathBuf>("snapshot") else {
+        let _ = writeln!(err, "error: --snapshot FILE is required");
+        return 1;
+    };
+    match load_snapshot(file) {
+        Ok(snapshot) => {
+            let cycle = decide(&snapshot);
+            match serde_json::to_string_pretty(&cycle) {
+                Ok(text) => u8::from(writeln!(out, "{text}").is_err()),
+                Err(e) => {
+                    let _ = writeln!(err, "error: cannot render JSON: {e}");
+                    1
+                }
+            }
+        }
+        Err(problems) => {
+            for p in problems {
+                let _ = writeln!(err, "error: {p}");
+            }
+            1
+        }
+    }
+}
+
+/// Reads and validates a snapshot; every problem names the file and the field.
+pub fn load_snapshot(file: &Path) -> Result<Snapshot, Vec<InputError>> {
+    let text = read(file).map_err(|e| vec![e])?;
+    let name = file.display().to_string();
+    let mut json = serde_json::Deserializer::from_str(&text);
+    let snapshot: Snapshot = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." { String::new() } else { format!("{path}: ") };
+        vec![InputError {
+            file: name.clone(),
+            message: format!(
+                "{at}{}; the snapshot format (now, config, models[].variants[], freeGpus) is in docs/engine.md",
+                e.inner()
+            ),
+        }]
+    })?;
+    let problems = snapshot.validate();
+    if problems.is_empty() {
+        Ok(snapshot)
+    } else {
+        Err(problems
+            .into_iter()
+            .map(|message| InputError {
+                file: name.clone(),
+                message,
+            })
+            .collect())
+    }
+}
+
+fn scenario_from(m: &ArgMatches) -> Result<Scenario, InputError> {
+    let mut s = Scenario::default_scenario();
+    let arg_error = |message: String| InputError {
+        file: "command line".to_string(),
+        message,
+    };
+    if let Some(file) = m.get_one::<PathBuf>("profile") {
+        s.profile = parse_profile(file, &read(file)?)?;
+        let end = s.profile.last().map_or(0.0, |p| p.time);
+        s.duration_seconds = (end.ceil() as u64).max(60);
+    }
+    if let Some(files) = m.get_many::<PathBuf>("va") {
+        let mut variants = Vec::new();
+        let mut model: Option<(String, String, PathBuf)> = None;
+        let mut names = BTreeSet::new();
+        for file in files {
+            for (ns, id, spec) in parse_vas(file, &read(file)?)? {
+                match &model {
+                    Some((mns, mid, first)) if (mns, mid) != (&ns, &id) => {
+                        return Err(InputError {
+                            file: file.display().to_string(),
+                            message: format!(
+                                "VA {} is for model {id:?} in namespace {ns:?}, but {} is for {mid:?} in {mns:?}; wva simulate runs one model: pass the VAs of one model",
+                                spec.name,
+                                first.display()
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                    None => model = Some((ns.clone(), id.clone(), file.clone())),
+                }
+                if !names.insert(spec.name.clone()) {
+                    return Err(InputError {
+                        file: file.display().to_string(),
+                        message: format!(
+                            "VA name {:?} given twice; VA names must be unique",
+                            spec.name
+                        ),
+                    });
+                }
+                variants.push(spec);
+            }
+        }
+        if let Some((ns, id, _)) = model {
+            s.namespace = ns;
+            s.model_id = id;
+            s.variants = variants;
+        }
+    }
+    if let Some(file) = m.get_one::<PathBuf>("saturation-config") {
+        s.saturation = parse_saturation_config(file, &read(file)?)?;
+    }
+    if let Some(text) = m.get_one::<String>("duration") {
+        let d = parse_duration(text).map_err(|e| arg_error(format!("--duration: {e}")))?;
+        if d.as_secs() < 60 || d.as_secs() > 7 * 24 * 3600 {
+            return Err(arg_error(format!(
+                "--duration is {text}, expected from 1m to 168h"
+            )));
+        }
+        s.duration_seconds = d.as_secs();
+    }
+    if let Some(seed) = m.get_one::<u64>("seed") {
+        s.seed = *seed;
+    }
+    if let Some(step) = m.get_one::<String>("scale-up-step") {
+        let step = step.parse::<ScaleUpStep>().map_err(arg_error)?;
+        s = with_step(&s, step);
+    }
+    Ok(s)
+}
+
+/// `scenario` with `scaleUpStep` set on every entry (and on a `default` entry).
+pub fn with_step(scenario: &Scenario, step: ScaleUpStep) -> Scenario {
+    let mut s = scenario.clone();
+    s.saturation.entry(DEFAULT_KEY.to_string()).or_default();
+    for entry in s.saturation.values_mut() {
+        entry.scale_up_step = Some(step);
+    }
+    s
+}
+
+fn clock(seconds: u64) -> String {
+    format!("{:02}:{:02}", seconds / 60, seconds % 60)
+}
+
+fn render_text(s: &Scenario, r: &Report, comparison: &[Summary]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "wva simulate: model {} in namespace {}, {} variants, {} simulated, seed {}, scaleUpStep {}",
+        s.model_id,
+        s.namespace,
+        s.variants.len(),
+        clock(s.duration_seconds),
+        s.seed,
+        r.summary.scale_up_step
+    );
+    for v in &s.variants {
+        let _ = writeln!(
+            o,
+            "  {}: cost {}, {}, KV {} tokens, max_num_seqs {}, decode {} tok/s, start-up {}s, min {} max {}, {} at start",
+            v.name,
+            v.cost,
+            v.accelerator,
+            v.replica.kv_capacity_tokens,
+            v.replica.max_num_seqs,
+            v.replica.decode_tokens_per_second,
+            v.replica.startup_seconds,
+            v.min_replicas.map_or("-".to_string(), |x| x.to_string()),
+            v.max_replicas.map_or("-".to_string(), |x| x.to_string()),
+            v.initial_replicas
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nreplicas per variant: ready/pods->desired; KV% = average over ready replicas; queue = waiting requests\n"
+    );
+    let width = s
+        .variants
+        .iter()
+        .map(|v| v.name.len())
+        .max()
+        .unwrap_or(8)
+        .max(10);
+    let mut header = format!("{:>6} {:>6}", "time", "req/s");
+    for v in &s.variants {
+        let _ = write!(header, "  {:>width$}", v.name);
+    }
+    let _ = writeln!(o, "{header}  {:>5} {:>6}  decision", "KV%", "queue");
+    for row in &r.timeline {
+        let mut line = format!("{:>6} {:>6.1}", clock(row.time), row.load_rps);
+        for i in 0..s.variants.len() {
+            let cell = format!("{}/{}->{}", row.ready[i], row.replicas[i], row.desired[i]);
+            let _ = write!(line, "  {cell:>width$}");
+        }
+        let _ = writeln!(
+            o,
+            "{line}  {:>5.1} {:>6}  {}",
+            row.kv_percent, row.queue, row.reason
+        );
+    }
+    let _ = writeln!(o);
+    render_summary(&mut o, &r.summary);
+    let _ = writeln!(o, "\nscale-up step comparison (same scenario, same seed):");
+    let _ = writeln!(
+        o,
+        "  {:<6} {:>14} {:>15} {:>9} {:>13} {:>10} {:>10}",
+        "step", "time saturated", "replica-minutes", "cost", "scale events", "TTFT p50", "TTFT p95"
+    );
+    for c in comparison {
+        let _ = writeln!(
+            o,
+            "  {:<6} {:>14} {:>15.1} {:>9.2} {:>13} {:>9.1}s {:>9.1}s",
+            c.scale_up_step,
+            clock(c.seconds_saturated),
+            c.replica_minutes,
+            c.cost,
+            c.scale_events,
+            c.ttft_p50_seconds,
+            c.ttft_p95_seconds
+        );
+    }
+    o
+}
+
+fn render_summary(o: &mut String, s: &Summary) {
+    let share = |x: u64| 100.0 * x as f64 / s.duration_seconds.max(1) as f64;
+    let per_variant = |f: &dyn Fn(&crate::run::VariantSummary) -> String| {
+        s.variants.iter().map(f).collect::<Vec<_>>().join(", ")
+    };
+    let _ = writeln!(o, "summary (scaleUpStep {}):", s.scale_up_step);
+    let _ = writeln!(
+        o,
+        "  time saturated:   {} ({:.1}% of {})",
+        clock(s.seconds_saturated),
+        share(s.seconds_saturated),
+        clock(s.duration_seconds)
+    );
+    let _ = writeln!(
+        o,
+        "  replica-minutes:  {:.1} ({})",
+        s.replica_minutes,
+        per_variant(&|v| format!(
+            "{} {:.1}, peak {}",
+            v.name, v.replica_minutes, v.peak_replicas
+        ))
+    );
+    let _ = writeln!(
+        o,
+        "  cost:             {:.2} ({})",
+        s.cost,
+        per_variant(&|v| format!("{} {:.2}", v.name, v.cost))
+    );
+    let _ = writeln!(o, "  scale events:     {}", s.scale_events);
+    let _ = writeln!(
+        o,
+        "  requests:         {} arrived, {} completed",
+        s.requests_arrived, s.requests_completed
+    );
+    let _ = writeln!(
+        o,
+        "  time to first token: p50 {:.1}s, p95 {:.1}s",
+        s.ttft_p50_seconds, s.ttft_p95_seconds
+    );
+}

@@ -1,0 +1,229 @@
+//! Emulated vLLM replicas: admission by free KV cache and `max_num_seqs`, prefill and decode
+//! throughput, preemption when the KV cache runs out, and the two saturation signals
+//! (`vllm:kv_cache_usage_perc`, `vllm:num_requests_waiting`) as peaks over the last minute.
+
+use crate::scenario::ReplicaSpec;
+use std::collections::VecDeque;
+
+/// Seconds of history behind the `max_over_time(...[1m])` signals.
+pub const SIGNAL_WINDOW: usize = 60;
+
+/// One request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Request {
+    /// Arrival time (s).
+    pub arrived: f64,
+    /// Prompt tokens.
+    pub input: f64,
+    /// Output tokens.
+    pub output: f64,
+    /// Prompt tokens processed so far.
+    pub prefilled: f64,
+    /// Output tokens generated so far.
+    pub generated: f64,
+}
+
+impl Request {
+    /// A new request.
+    pub fn new(arrived: f64, input: f64, output: f64) -> Request {
+        Request {
+            arrived,
+            input: input.max(1.0),
+            output: output.max(1.0),
+            prefilled: 0.0,
+            generated: 0.0,
+        }
+    }
+
+    fn kv_tokens(&self) -> f64 {
+        self.prefilled + self.generated
+    }
+}
+
+/// What a replica did in one tick.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickOutcome {
+    /// Requests that finished.
+    pub completed: u32,
+    /// Waiting times (arrival to first output token) of requests that started generating.
+    pub first_token_waits: Vec<f64>,
+}
+
+/// One pod of a variant.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// Pod name.
+    pub pod: String,
+    /// When the replica starts serving (s).
+    pub ready_at: u64,
+    spec: ReplicaSpec,
+    running: Vec<Request>,
+    waiting: VecDeque<Request>,
+    history: VecDeque<(f64, f64)>,
+}
+
+impl Replica {
+    /// A pod created at `now`.
+    pub fn new(pod: String, spec: ReplicaSpec, now: u64) -> Replica {
+        Replica {
+            pod,
+            ready_at: now + spec.startup_seconds,
+            spec,
+            running: Vec::new(),
+            waiting: VecDeque::new(),
+            history: VecDeque::with_capacity(SIGNAL_WINDOW + 1),
+        }
+    }
+
+    /// Serving (model loaded).
+    pub fn is_ready(&self, now: u64) -> bool {
+        now >= self.ready_at
+    }
+
+    /// KV-cache usage now (0-1).
+    pub fn kv_usage(&self) -> f64 {
+        let used = self
+            .running
+            .iter()
+            .map(Request::kv_tokens)
+            .fold(0.0, |a, b| a + b);
+        (used / self.spec.kv_capacity_tokens).min(1.0)
+    }
+
+    /// Waiting requests now.
+    pub fn queue_length(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Requests on this replica (running and waiting).
+    pub fn load(&self) -> usize {
+        self.running.len() + self.waiting.len()
+    }
+
+    /// Peak KV usage and queue length over the last minute (what Prometheus reports); `None`
+    /// before the first sample.
+    pub fn signals(&self) -> Option<(f64, f64)> {
+        if self.history.is_empty() {
+            return None;
+        }
+        Some(
+            self.history
+                .iter()
+                .fold((0.0f64, 0.0f64), |(k, q), (hk, hq)| {
+                    (k.max(*hk), q.max(*hq))
+                }),
+        )
+    }
+
+    /// Queues a request.
+    pub fn enqueue(&mut self, request: Request) {
+        self.waiting.push_back(request);
+    }
+
+    /// Removes every request (when the pod is deleted), progress lost.
+    pub fn drain(&mut self) -> Vec<Request> {
+        let mut all: Vec<Request> = self.running.drain(..).collect();
+        all.extend(self.waiting.drain(..));
+        for r in &mut all {
+            r.prefilled = 0.0;
+            r.generated = 0.0;
+        }
+        all
+    }
+
+    /// Advances one second at time `now`.
+    pub fn tick(&mut self, now: f64) -> TickOutcome {
+        let mut outcome = TickOutcome::default();
+        let capacity = self.spec.kv_capacity_tokens;
+        let mut used: f64 = self.running.iter().map(Request::kv_tokens).sum();
+        // Admission: a free sequence slot and KV room for the prompt.
+        while self.running.len() < self.spec.max_num_seqs as usize {
+            match self.waiting.front() {
+                Some(r) if used + r.input <= capacity || self.running.is_empty() => {
+                    used += r.input;
+                    let r = self.waiting.pop_front().expect("front exists");
+                    self.running.push(r);
+                }
+                _ => break,
+            }
+        }
+        // Prefill, oldest first.
+        let mut budget = self.spec.prefill_tokens_per_second;
+        for r in self.running.iter_mut().filter(|r| r.prefilled < r.input) {
+            let step = (r.input - r.prefilled).min(budget);
+            r.prefilled += step;
+            budget -= step;
+            if budget <= 0.0 {
+                break;
+            }
+        }
+        // Decode: the batch shares the decode throughput, each sequence capped by its own
+        // rate; a sequence needs KV room for its new tokens.
+        let decoding = self
+            .running
+            .iter()
+            .filter(|r| r.prefilled >= r.input)
+            .count();
+        if decoding > 0 {
+            let per_seq = (self.spec.decode_tokens_per_second / decoding as f64)
+                .min(self.spec.decode_tokens_per_second_per_seq);
+            let mut used: f64 = self.running.iter().map(Request::kv_tokens).sum();
+            for r in self.running.iter_mut().filter(|r| r.prefilled >= r.input) {
+                let step = per_seq
+                    .min(r.output - r.generated)
+                    .min(capacity - used)
+                    .max(0.0);
+                if r.generated == 0.0 && step > 0.0 {
+                    outcome.first_token_waits.push(now - r.arrived);
+                }
+                r.generated += step;
+                used += step;
+            }
+            // Out of KV: preempt the newest sequence back to the queue (recompute later).
+            if used >= capacity
+                && self.running.len() > 1
+                && let Some(mut victim) = self.running.pop()
+            {
+                victim.prefilled = 0.0;
+                victim.generated = 0.0;
+                self.waiting.push_front(victim);
+            }
+        }
+        let before = self.running.len();
+        self.running.retain(|r| r.generated < r.output);
+        outcome.completed = (before - self.running.len()) as u32;
+        if self.history.len() == SIGNAL_WINDOW {
+            self.history.pop_front();
+        }
+        self.history
+            .push_back((self.kv_usage(), self.waiting.len() as f64));
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::STANDARD_REPLICA;
+
+    #[test]
+    fn a_replica_serves_requests_and_fills_kv_and_queue_under_overload() {
+        let mut r = Replica::new("p".into(), STANDARD_REPLICA, 0);
+        assert!(!r.is_ready(10) && r.is_ready(STANDARD_REPLICA.startup_seconds));
+        r.enqueue(Request::new(0.0, 500.0, 100.0));
+        let mut done = 0;
+        for t in 0..10 {
+            done += r.tick(f64::from(t)).completed;
+        }
+        assert_eq!(done, 1);
+        for _ in 0..400 {
+            r.enqueue(Request::new(10.0, 500.0, 300.0));
+        }
+        for t in 10..40 {
+            r.tick(f64::from(t));
+        }
+        let (kv, queue) = r.signals().unwrap();
+        assert!(kv > 0.8, "kv {kv}");
+        assert!(queue > 100.0, "queue {queue}");
+    }
+}

@@ -1,0 +1,518 @@
+//! The simulation loop: load → router → replicas, every second; the engine every
+//! `engine_interval_seconds`; an HPA that actuates the engine's desired replicas.
+
+use crate::fleet::{Replica, Request, SIGNAL_WINDOW};
+use crate::rng::Rng;
+use crate::scenario::Scenario;
+use serde::Serialize;
+use std::collections::VecDeque;
+use wva_engine::{
+    Action, Cycle, EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot, Variant,
+    decide,
+};
+
+/// One row of the timeline: the state at an engine cycle and what the engine decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineRow {
+    /// Seconds from the start.
+    pub time: u64,
+    /// Arriving requests per second (profile).
+    pub load_rps: f64,
+    /// Pods per variant (ready and starting).
+    pub replicas: Vec<u32>,
+    /// Ready pods per variant.
+    pub ready: Vec<u32>,
+    /// The engine's desired replicas per variant.
+    pub desired: Vec<u32>,
+    /// Average KV-cache usage of the ready replicas, in percent.
+    pub kv_percent: f64,
+    /// Waiting requests (replica queues plus requests with no ready replica).
+    pub queue: usize,
+    /// The model's decision: the reason of the variant that changes, else of the first.
+    pub reason: String,
+}
+
+/// Totals for one variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantSummary {
+    /// VA name.
+    pub name: String,
+    /// Cost per replica-hour.
+    pub cost_per_replica_hour: f64,
+    /// Pod-minutes (starting pods count: they hold GPUs).
+    pub replica_minutes: f64,
+    /// `replica_minutes / 60 × cost`.
+    pub cost: f64,
+    /// Most pods at once.
+    pub peak_replicas: u32,
+}
+
+/// Totals for one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// The scale-up step in force (`one` or `sized`).
+    pub scale_up_step: String,
+    /// Simulated seconds.
+    pub duration_seconds: u64,
+    /// Seconds in which a ready replica was saturated or requests had no ready replica.
+    pub seconds_saturated: u64,
+    /// Requests that arrived.
+    pub requests_arrived: u64,
+    /// Requests that finished.
+    pub requests_completed: u64,
+    /// Median wait from arrival to the first output token, seconds.
+    pub ttft_p50_seconds: f64,
+    /// 95th percentile of the same.
+    pub ttft_p95_seconds: f64,
+    /// Pod-minutes over all variants.
+    pub replica_minutes: f64,
+    /// Cost over all variants.
+    pub cost: f64,
+    /// Replica changes made by the HPA (and scale-from-zero).
+    pub scale_events: u32,
+    /// Engine cycles run.
+    pub engine_cycles: u32,
+    /// Per variant.
+    pub variants: Vec<VariantSummary>,
+}
+
+/// A run's timeline and summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// One row per engine cycle.
+    pub timeline: Vec<TimelineRow>,
+    /// Totals.
+    pub summary: Summary,
+}
+
+struct Deployment {
+    pods: Vec<Replica>,
+    next_pod: u32,
+    desired: Option<u32>,
+    hpa_history: VecDeque<(u64, u32)>,
+    replica_seconds: u64,
+    peak: u32,
+}
+
+struct Ghost {
+    variant: usize,
+    pod: String,
+    removed_at: u64,
+    signals: (f64, f64),
+}
+
+/// Runs `scenario` and reports.
+pub fn simulate(scenario: &Scenario) -> Report {
+    let mut sim = Sim::new(scenario);
+    for t in 0..scenario.duration_seconds {
+        sim.second(t);
+    }
+    sim.report()
+}
+
+struct Sim<'a> {
+    s: &'a Scenario,
+    config: EngineConfig,
+    rng: Rng,
+    deployments: Vec<Deployment>,
+    ghosts: Vec<Ghost>,
+    backlog: VecDeque<Request>,
+    completed_by_second: Vec<u64>,
+    waits: Vec<f64>,
+    arrived: u64,
+    completed: u64,
+    saturated_seconds: u64,
+    scale_events: u32,
+    timeline: Vec<TimelineRow>,
+}
+
+impl<'a> Sim<'a> {
+    fn new(s: &'a Scenario) -> Sim<'a> {
+        let config = EngineConfig {
+            saturation: s.saturation.clone(),
+            scale_to_zero: s.scale_to_zero.clone(),
+            ..EngineConfig::default()
+        };
+        let mut sim = Sim {
+            s,
+            config,
+            rng: Rng::new(s.seed),
+            deployments: Vec::new(),
+            ghosts: Vec::new(),
+            backlog: VecDeque::new(),
+            completed_by_second: Vec::with_capacity(s.duration_seconds as usize),
+            waits: Vec::new(),
+            arrived: 0,
+            completed: 0,
+            saturated_seconds: 0,
+            scale_events: 0,
+            timeline: Vec::new(),
+        };
+        for (i, v) in s.variants.iter().enumerate() {
+            sim.deployments.push(Deployment {
+                pods: Vec::new(),
+                next_pod: 0,
+                desired: None,
+                hpa_history: VecDeque::new(),
+                replica_seconds: 0,
+                peak: 0,
+            });
+            // Initial pods are already running.
+            for _ in 0..v.initial_replicas {
+                sim.add_pod(i, 0);
+                if let Some(p) = sim.deployments[i].pods.last_mut() {
+                    p.ready_at = 0;
+                }
+            }
+        }
+        sim
+    }
+
+    fn add_pod(&mut self, variant: usize, now: u64) {
+        let spec = &self.s.variants[variant];
+        let d = &mut self.deployments[variant];
+        let pod = format!("{}-{}", spec.name, d.next_pod);
+        d.next_pod += 1;
+        d.pods.push(Replica::new(pod, spec.replica, now));
+    }
+
+    fn second(&mut self, t: u64) {
+        let now = t as f64;
+        let load = self.s.load_at(now);
+        let arrivals = self.rng.poisson(load.requests_per_second);
+        for _ in 0..arrivals {
+            let input = load.input_tokens * (0.5 + self.rng.next_f64());
+            let output = load.output_tokens * (0.5 + self.rng.next_f64());
+            self.backlog.push_back(Request::new(now, input, output));
+        }
+        self.arrived += u64::from(arrivals);
+        self.route(t);
+        let mut completed = 0;
+        for d in &mut self.deployments {
+            for p in d.pods.iter_mut().filter(|p| p.is_ready(t)) {
+                let outcome = p.tick(now);
+                completed += u64::from(outcome.completed);
+                self.waits.extend(outcome.first_token_waits);
+            }
+            d.replica_seconds += d.pods.len() as u64;
+            d.peak = d.peak.max(d.pods.len() as u32);
+        }
+        self.completed += completed;
+        let total = self.completed_by_second.last().copied().unwrap_or(0) + completed;
+        self.completed_by_second.push(total);
+        if self.any_saturated(t) {
+            self.saturated_seconds += 1;
+        }
+        self.scale_from_zero(t);
+        if t > 0 && t.is_multiple_of(self.s.engine_interval_seconds) {
+            self.engine_cycle(t, load.requests_per_second);
+        }
+        if t.is_multiple_of(self.s.hpa_sync_seconds) {
+            self.hpa(t);
+        }
+    }
+
+    /// Sends waiting requests to the ready replica with the shortest queue, then the fewest
+    /// requests (like the endpoint picker); with no ready replica they wait in the backlog.
+    fn route(&mut self, t: u64) {
+        while let Some(request) = self.backlog.front().copied() {
+            let target = self
+                .deployments
+                .iter_mut()
+                .flat_map(|d| d.pods.iter_mut())
+                .filter(|p| p.is_ready(t))
+                .min_by_key(|p| (p.queue_length(), p.load()));
+            let Some(pod) = target else {
+                return;
+            };
+            pod.enqueue(request);
+            self.backlog.pop_front();
+        }
+    }
+
+    fn any_saturated(&self, t: u64) -> bool {
+        let th = self.config.thresholds(&self.s.namespace, &self.s.model_id);
+        !self.backlog.is_empty()
+            || self.deployments.iter().flat_map(|d| &d.pods).any(|p| {
+                p.is_ready(t)
+                    && (p.kv_usage() >= th.kv_cache_threshold
+                        || p.queue_length() as f64 >= th.queue_length_threshold)
+            })
+    }
+
+    /// The scale-from-zero path (outside the engine): a model with no pods and waiting
+    /// requests gets one replica on its cheapest variant.
+    fn scale_from_zero(&mut self, t: u64) {
+        if self.backlog.is_empty() || self.deployments.iter().any(|d| !d.pods.is_empty()) {
+            return;
+        }
+        let cheapest = (0..self.s.variants.len()).min_by(|&a, &b| {
+            let (va, vb) = (&self.s.variants[a], &self.s.variants[b]);
+            va.cost
+                .total_cmp(&vb.cost)
+                .then_with(|| va.name.cmp(&vb.name))
+        });
+        if let Some(i) = cheapest {
+            self.add_pod(i, t);
+            self.deployments[i].desired = Some(1);
+            self.deployments[i].hpa_history.clear();
+            self.scale_events += 1;
+        }
+    }
+
+    fn snapshot(&self, t: u64) -> Snapshot {
+        let policy = self
+            .config
+            .scale_to_zero_policy(&self.s.namespace, &self.s.model_id);
+        let idx = t as usize;
+        let window = policy.retention.as_secs() as usize;
+        let before = idx
+            .checked_sub(window)
+            .map_or(0, |i| self.completed_by_second[i]);
+        let request_count = (self.completed_by_second[idx] - before) as f64;
+        let variants = self
+            .s
+            .variants
+            .iter()
+            .zip(&self.deployments)
+            .enumerate()
+            .map(|(i, (spec, d))| {
+                let ready = d.pods.iter().filter(|p| p.is_ready(t)).count() as u32;
+                let mut replicas: Vec<ReplicaSignals> = d
+                    .pods
+                    .iter()
+                    .filter(|p| p.is_ready(t))
+                    .filter_map(|p| p.signals().map(|s| (p.pod.clone(), s)))
+                    .chain(
+                        self.ghosts
+                            .iter()
+                            .filter(|g| g.variant == i)
+                            .map(|g| (g.pod.clone(), g.signals)),
+                    )
+                    .map(|(pod, (kv, queue))| ReplicaSignals {
+                        pod,
+                        kv_cache_usage: Some(kv),
+                        queue_length: Some(queue),
+                    })
+                    .collect();
+                replicas.sort_by(|a, b| a.pod.cmp(&b.pod));
+                Variant {
+                    name: spec.name.clone(),
+                    cost: spec.cost,
+                    accelerator: Some(spec.accelerator.clone()),
+                    gpus_per_replica: spec.gpus_per_replica,
+                    current_replicas: d.pods.len() as u32,
+                    ready_replicas: ready,
+                    pending_replicas: d.pods.len() as u32 - ready,
+                    previous_desired: d.desired,
+                    min_replicas: spec.min_replicas,
+                    max_replicas: spec.max_replicas,
+                    replicas,
+                }
+            })
+            .collect::<Vec<_>>();
+        let reporting = variants.iter().any(|v| !v.replicas.is_empty());
+        Snapshot {
+            now: t as i64,
+            config: self.config.clone(),
+            models: vec![ModelGroup {
+                namespace: self.s.namespace.clone(),
+                model_id: self.s.model_id.clone(),
+                signals: if reporting {
+                    SignalStatus::Ok
+                } else {
+                    SignalStatus::NoData
+                },
+                request_count: Some(request_count),
+                variants,
+            }],
+            free_gpus: None,
+        }
+    }
+
+    fn engine_cycle(&mut self, t: u64, load_rps: f64) {
+        self.ghosts
+            .retain(|g| t.saturating_sub(g.removed_at) < SIGNAL_WINDOW as u64);
+        let cycle = decide(&self.snapshot(t));
+        for (d, decision) in self.deployments.iter_mut().zip(&cycle.decisions) {
+            d.desired = Some(decision.desired_replicas);
+        }
+        let ready: Vec<&Replica> = self
+            .deployments
+            .iter()
+            .flat_map(|d| &d.pods)
+            .filter(|p| p.is_ready(t))
+            .collect();
+        let kv_percent = if ready.is_empty() {
+            0.0
+        } else {
+            100.0 * ready.iter().map(|p| p.kv_usage()).fold(0.0, |a, b| a + b) / ready.len() as f64
+        };
+        let queue = self.backlog.len() + ready.iter().map(|p| p.queue_length()).sum::<usize>();
+        self.timeline.push(TimelineRow {
+            time: t,
+            load_rps,
+            replicas: self
+                .deployments
+                .iter()
+                .map(|d| d.pods.len() as u32)
+                .collect(),
+            ready: self
+                .deployments
+                .iter()
+                .map(|d| d.pods.iter().filter(|p| p.is_ready(t)).count() as u32)
+                .collect(),
+            desired: cycle.decisions.iter().map(|d| d.desired_replicas).collect(),
+            kv_percent,
+            queue,
+            reason: headline(&cycle),
+        });
+    }
+
+    /// Scales each Deployment towards the engine's desired replicas: up at once, down only
+    /// to the highest desired value of the stabilization window.
+    fn hpa(&mut self, t: u64) {
+        let window = self.s.hpa_scale_down_window_seconds;
+        for i in 0..self.deployments.len() {
+            let d = &mut self.deployments[i];
+            let Some(desired) = d.desired else {
+                continue;
+            };
+            d.hpa_history.push_back((t, desired));
+            while d
+                .hpa_history
+                .front()
+                .is_some_and(|(at, _)| t.saturating_sub(*at) > window)
+            {
+                d.hpa_history.pop_front();
+            }
+            let current = d.pods.len() as u32;
+            let target = if desired >= current {
+                desired
+            } else {
+                d.hpa_history
+                    .iter()
+                    .map(|(_, r)| *r)
+                    .max()
+                    .unwrap_or(desired)
+            };
+            if target > current {
+                for _ in current..target {
+                    self.add_pod(i, t);
+                }
+                self.scale_events += 1;
+            } else if target < current {
+                for _ in target..current {
+                    self.remove_pod(i, t);
+                }
+                self.scale_events += 1;
+            }
+        }
+    }
+
+    /// Deletes a pod: starting pods first (newest), else the ready pod with the least work.
+    /// Its requests go back to the router; its metrics stay visible for a minute.
+    fn remove_pod(&mut self, variant: usize, t: u64) {
+        let pods = &mut self.deployments[variant].pods;
+        let index = pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_ready(t))
+            .max_by_key(|(_, p)| p.ready_at)
+            .or_else(|| pods.iter().enumerate().min_by_key(|(_, p)| p.load()))
+            .map(|(i, _)| i);
+        let Some(index) = index else {
+            return;
+        };
+        let mut pod = pods.remove(index);
+        if let Some(signals) = pod.signals() {
+            self.ghosts.push(Ghost {
+                variant,
+                pod: pod.pod.clone(),
+                removed_at: t,
+                signals,
+            });
+        }
+        for r in pod.drain().into_iter().rev() {
+            self.backlog.push_front(r);
+        }
+    }
+
+    fn report(mut self) -> Report {
+        self.waits.sort_by(f64::total_cmp);
+        let percentile = |q: f64| -> f64 {
+            if self.waits.is_empty() {
+                return 0.0;
+            }
+            let i = ((self.waits.len() - 1) as f64 * q).round() as usize;
+            self.waits[i]
+        };
+        let variants: Vec<VariantSummary> = self
+            .s
+            .variants
+            .iter()
+            .zip(&self.deployments)
+            .map(|(spec, d)| {
+                let minutes = d.replica_seconds as f64 / 60.0;
+                VariantSummary {
+                    name: spec.name.clone(),
+                    cost_per_replica_hour: spec.cost,
+                    replica_minutes: minutes,
+                    cost: minutes / 60.0 * spec.cost,
+                    peak_replicas: d.peak,
+                }
+            })
+            .collect();
+        let step = self
+            .config
+            .scale_up_step(&self.s.namespace, &self.s.model_id);
+        Report {
+            summary: Summary {
+                scale_up_step: step.as_str().to_string(),
+                duration_seconds: self.s.duration_seconds,
+                seconds_saturated: self.saturated_seconds,
+                requests_arrived: self.arrived,
+                requests_completed: self.completed,
+                ttft_p50_seconds: percentile(0.50),
+                ttft_p95_seconds: percentile(0.95),
+                replica_minutes: variants.iter().map(|v| v.replica_minutes).sum(),
+                cost: variants.iter().map(|v| v.cost).sum(),
+                scale_events: self.scale_events,
+                engine_cycles: self.timeline.len() as u32,
+                variants,
+            },
+            timeline: self.timeline,
+        }
+    }
+}
+
+/// The model's decision in a few words: `<reason> <variant> <from>-><to>` for the variant
+/// that changes, else the first variant's reason.
+fn headline(cycle: &Cycle) -> String {
+    let changing = cycle
+        .decisions
+        .iter()
+        .filter(|d| d.action != Action::NoChange)
+        .map(|d| {
+            format!(
+                "{} {} {}->{}",
+                d.reason.as_str(),
+                d.variant,
+                d.current_replicas,
+                d.desired_replicas
+            )
+        })
+        .collect::<Vec<_>>();
+    if changing.is_empty() {
+        cycle
+            .decisions
+            .first()
+            .map_or_else(String::new, |d| d.reason.as_str().to_string())
+    } else {
+        changing.join(", ")
+    }
+}

@@ -1,0 +1,350 @@
+//! `wva simulate` and `wva decide` as a user sees them: exit codes, stdout, stderr.
+
+use clap::Command;
+use std::io::Write as _;
+use std::path::PathBuf;
+use wva_sim::cli;
+
+struct Run {
+    code: u8,
+    out: String,
+    err: String,
+}
+
+fn wva(args: &[&str]) -> Run {
+    let command = Command::new("wva")
+        .subcommand(cli::simulate_command())
+        .subcommand(cli::decide_command());
+    let matches = command
+        .try_get_matches_from(std::iter::once("wva").chain(args.iter().copied()))
+        .expect("arguments parse");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = match matches.subcommand() {
+        Some(("simulate", m)) => cli::run_simulate(m, &mut out, &mut err),
+        Some(("decide", m)) => cli::run_decide(m, &mut out, &mut err),
+        _ => unreachable!("a subcommand is given"),
+    };
+    Run {
+        code,
+        out: String::from_utf8(out).expect("utf-8"),
+        err: String::from_utf8(err).expect("utf-8"),
+    }
+}
+
+fn sample(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn temp_file(name: &str, content: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("wva-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(content.as_bytes()))
+        .expect("temp file");
+    path.display().to_string()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn default_scenario_prints_timeline_summary_and_step_comparison() {
+    let r = wva(&["simulate"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.err.is_empty(), "{}", r.err);
+    let out = &r.out;
+    assert!(out.starts_with("wva simulate: model meta/llama-3.1-8b in namespace llm-inference, 2 variants, 60:00 simulated, seed 1, scaleUpStep one"), "{out}");
+    assert!(out.contains("llama-8b-a100  llama-8b-h100"), "{out}");
+    // The ramp and the burst grow the cheap variant, the idle period scales to zero.
+    assert!(out.contains("scale-up llama-8b-a100 1->2"), "{out}");
+    assert!(out.contains("scale-down llama-8b-a100"), "{out}");
+    assert!(out.contains("in-transition"), "{out}");
+    assert!(out.contains("scale-to-zero llama-8b-a100 1->0"), "{out}");
+    assert!(
+        !out.contains("scale-up llama-8b-h100"),
+        "the dear variant never grows: {out}"
+    );
+    for line in [
+        "summary (scaleUpStep one):",
+        "  time saturated:   ",
+        "  replica-minutes:  ",
+        "  cost:             ",
+        "  scale events:     ",
+        "scale-up step comparison (same scenario, same seed):",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {out}");
+    }
+    let rows: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("scale-up step comparison"))
+        .skip(2)
+        .collect();
+    assert!(rows[0].trim_start().starts_with("one "), "{rows:?}");
+    assert!(rows[1].trim_start().starts_with("sized "), "{rows:?}");
+}
+
+#[test]
+fn same_seed_same_output_other_seed_other_output() {
+    let a = wva(&["simulate", "--seed", "9", "--duration", "20m"]);
+    let b = wva(&["simulate", "--seed", "9", "--duration", "20m"]);
+    let c = wva(&["simulate", "--seed", "10", "--duration", "20m"]);
+    assert_eq!(a.out, b.out);
+    assert_ne!(a.out, c.out);
+    assert!(a.out.contains("20:00 simulated, seed 9"), "{}", a.out);
+}
+
+#[test]
+fn json_report_has_timeline_summary_and_comparison() {
+    let r = wva(&["simulate", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let v = json(&r.out);
+    assert_eq!(v["scenario"]["modelID"], "meta/llama-3.1-8b");
+    // One row per engine cycle: 30 s, 60 s, ... 3570 s.
+    assert_eq!(v["timeline"].as_array().map(Vec::len), Some(119));
+    assert_eq!(v["timeline"][0]["time"], 30);
+    assert_eq!(v["summary"]["scaleUpStep"], "one");
+    let comparison = v["comparison"].as_array().expect("comparison");
+    assert_eq!(comparison.len(), 2);
+    assert_eq!(comparison[0]["scaleUpStep"], "one");
+    assert_eq!(comparison[1]["scaleUpStep"], "sized");
+    assert_eq!(comparison[0], v["summary"], "the main run is the `one` run");
+    // What the sized step changes: less time saturated, at a higher peak.
+    let saturated = |i: usize| comparison[i]["secondsSaturated"].as_u64().unwrap();
+    assert!(saturated(1) < saturated(0), "{comparison:?}");
+    let peak = |i: usize| {
+        comparison[i]["variants"][0]["peakReplicas"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(peak(1) > peak(0), "{comparison:?}");
+}
+
+#[test]
+fn scale_up_step_flag_and_saturation_config_select_sized() {
+    let flag = json(&wva(&["simulate", "--json", "--scale-up-step", "sized"]).out);
+    assert_eq!(flag["summary"]["scaleUpStep"], "sized");
+    let file = wva(&[
+        "simulate",
+        "--json",
+        "--saturation-config",
+        &sample("saturation.yaml"),
+    ]);
+    assert_eq!(file.code, 0, "{}", file.err);
+    let file = json(&file.out);
+    assert_eq!(file["summary"], flag["summary"]);
+    assert_eq!(file["summary"], file["comparison"][1]);
+}
+
+#[test]
+fn user_vas_and_profile_replace_the_built_in_scenario() {
+    let r = wva(&[
+        "simulate",
+        "--va",
+        &sample("vas.yaml"),
+        "--profile",
+        &sample("profile.csv"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.starts_with("wva simulate: model ibm/granite-3.3-8b in namespace team-a, 2 variants, 30:00 simulated"), "{}", r.out);
+    assert!(
+        r.out
+            .contains("granite-8b-l40s: cost 25, L40S, KV 40000 tokens, max_num_seqs 48"),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("min 1 max 8"), "{}", r.out);
+}
+
+#[test]
+fn bad_profile_names_the_file_line_and_column() {
+    let file = temp_file(
+        "bad.csv",
+        "time,requests_per_second,input_tokens,output_tokens\n0,1,100,100\n60,lots,100,100\n",
+    );
+    let r = wva(&["simulate", "--profile", &file]);
+    assert_eq!(r.code, 1);
+    assert!(r.out.is_empty());
+    assert_eq!(
+        r.err,
+        format!(
+            "error: {file}: line 3: column requests_per_second is \"lots\", expected a number 0 or more\n"
+        )
+    );
+    let file = temp_file("short.csv", "0,1,100\n");
+    let r = wva(&["simulate", "--profile", &file]);
+    assert_eq!(r.code, 1);
+    assert!(r.err.contains("line 1: expected 4 columns"), "{}", r.err);
+    let file = temp_file("order.csv", "60,1,100,100\n0,1,100,100\n");
+    assert!(
+        wva(&["simulate", "--profile", &file])
+            .err
+            .contains("sort the lines by time")
+    );
+}
+
+#[test]
+fn bad_va_names_the_file_and_field() {
+    let text = std::fs::read_to_string(sample("vas.yaml")).unwrap();
+    let file = temp_file("cost.yaml", &text.replacen("\"25.0\"", "\"cheap\"", 1));
+    let r = wva(&["simulate", "--va", &file]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err.starts_with(&format!(
+            "error: {file}: VA granite-8b-l40s: spec.variantCost is \"cheap\""
+        )),
+        "{}",
+        r.err
+    );
+    let file = temp_file("annotation.yaml", &text.replacen("\"48\"", "\"many\"", 1));
+    let r = wva(&["simulate", "--va", &file]);
+    assert!(
+        r.err
+            .contains("metadata.annotations.sim.wva.llmd.ai/max-num-seqs is \"many\""),
+        "{}",
+        r.err
+    );
+    let file = temp_file(
+        "other-model.yaml",
+        &text.replacen("modelID: ibm/granite-3.3-8b", "modelID: other", 1),
+    );
+    let r = wva(&["simulate", "--va", &file]);
+    assert_eq!(r.code, 1);
+    assert!(r.err.contains("wva simulate runs one model"), "{}", r.err);
+    let file = temp_file("not-a-va.yaml", "kind: Pod\n");
+    let r = wva(&["simulate", "--va", &file]);
+    assert!(r.err.contains("not a VariantAutoscaling"), "{}", r.err);
+}
+
+#[test]
+fn bad_saturation_config_names_the_file_and_key() {
+    let file = temp_file("step.yaml", "scaleUpStep: two\n");
+    let r = wva(&["simulate", "--saturation-config", &file]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err
+            .starts_with(&format!("error: {file}: entry `default`:")),
+        "{}",
+        r.err
+    );
+    assert!(
+        r.err.contains("two") && r.err.contains("sized"),
+        "{}",
+        r.err
+    );
+    let file = temp_file("range.yaml", "kvCacheThreshold: 0.05\n");
+    let r = wva(&["simulate", "--saturation-config", &file]);
+    assert!(
+        r.err
+            .contains("kvCacheThreshold (0.05) must be at least kvSpareTrigger (0.1)"),
+        "{}",
+        r.err
+    );
+}
+
+#[test]
+fn missing_file_and_bad_duration_are_errors() {
+    let r = wva(&["simulate", "--profile", "/nonexistent/profile.csv"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err
+            .starts_with("error: /nonexistent/profile.csv: cannot read:"),
+        "{}",
+        r.err
+    );
+    let r = wva(&["simulate", "--duration", "ten"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err.starts_with("error: command line: --duration:"),
+        "{}",
+        r.err
+    );
+}
+
+#[test]
+fn decide_prints_decisions_for_a_recorded_snapshot() {
+    let r = wva(&["decide", "--snapshot", &sample("snapshot.json")]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let v = json(&r.out);
+    let decisions = v["decisions"].as_array().expect("decisions");
+    let find = |name: &str| {
+        decisions
+            .iter()
+            .find(|d| d["variant"] == name)
+            .unwrap_or_else(|| panic!("{name} in {decisions:?}"))
+    };
+    // Prometheus error: the safety net keeps the previous desired 4.
+    let granite = find("granite-8b-l40s");
+    assert_eq!(granite["desiredReplicas"], 4);
+    assert_eq!(granite["safetyNet"], true);
+    assert_eq!(granite["fallbackSource"], "previous-desired");
+    assert_eq!(granite["metricsAvailable"]["reason"], "PrometheusError");
+    // Saturated llama: the cheap A100 variant would grow, but no A100 is free.
+    let a100 = find("llama-70b-a100");
+    assert_eq!(
+        (a100["desiredReplicas"].as_u64(), a100["limited"].as_bool()),
+        (Some(1), Some(true))
+    );
+    // No requests in the retention period: qwen goes to zero.
+    let qwen = find("qwen-32b-h100");
+    assert_eq!(
+        (qwen["desiredReplicas"].as_u64(), qwen["reason"].as_str()),
+        (Some(0), Some("scale-to-zero"))
+    );
+    assert_eq!(v["models"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn decide_rejects_bad_snapshots_with_the_field_path() {
+    let r = wva(&["decide", "--snapshot", "/nonexistent.json"]);
+    assert_eq!(r.code, 1);
+    assert!(r.err.contains("cannot read"), "{}", r.err);
+    let file = temp_file(
+        "broken.json",
+        "{\"now\": 1, \"models\": [ {\"namespace\": \"a\"} ] }",
+    );
+    let r = wva(&["decide", "--snapshot", &file]);
+    assert_eq!(r.code, 1);
+    assert!(r.out.is_empty());
+    assert!(
+        r.err.starts_with(&format!(
+            "error: {file}: models[0]: missing field `modelID`"
+        )),
+        "{}",
+        r.err
+    );
+    let file = temp_file(
+        "negative.json",
+        "{\"now\": 1, \"models\": [ {\"namespace\": \"a\", \"modelID\": \"m\", \"variants\": [{\"name\": \"v\", \"currentReplicas\": -1}]} ] }",
+    );
+    let r = wva(&["decide", "--snapshot", &file]);
+    assert!(
+        r.err.starts_with(&format!(
+            "error: {file}: models[0].variants[0].currentReplicas: invalid value: integer `-1`"
+        )),
+        "{}",
+        r.err
+    );
+    let text = std::fs::read_to_string(sample("snapshot.json")).unwrap();
+    let file = temp_file(
+        "bounds.json",
+        &text.replacen(
+            "\"maxReplicas\": 6",
+            "\"maxReplicas\": 6, \"minReplicas\": 9",
+            1,
+        ),
+    );
+    let r = wva(&["decide", "--snapshot", &file]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err
+            .contains("models[0].variants[0].minReplicas (9) is above maxReplicas (6)"),
+        "{}",
+        r.err
+    );
+}

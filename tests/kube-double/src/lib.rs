@@ -220,6 +220,14 @@ impl KubeDouble {
         )
     }
 
+    /// A kube client for this server (plain HTTP, default namespace `default`); needs the
+    /// `client` feature.
+    #[cfg(feature = "client")]
+    pub fn client(&self) -> kube::Client {
+        let url = self.url().parse().expect("the double's URL is a valid URI");
+        kube::Client::try_from(kube::Config::new(url)).expect("a kube client for a plain HTTP URL")
+    }
+
     /// Writes [`KubeDouble::kubeconfig_yaml`] to a file, for a separate process (`KUBECONFIG=...`).
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
         std::fs::write(path, self.kubeconfig_yaml())

@@ -12,6 +12,11 @@ use wva_kube_double::KubeDouble;
 
 /// A kube client talking to the double (plain HTTP), default namespace `default`.
 pub fn client(api: &KubeDouble) -> Client {
+    api.client()
+}
+
+/// The same, built by hand as a crate without the `client` feature would.
+pub fn manual_client(api: &KubeDouble) -> Client {
     let config = Config::new(api.url().parse().expect("double url"));
     Client::try_from(config).expect("kube client")
 }

@@ -40,6 +40,8 @@ async fn the_kubeconfig_file_reaches_the_double() {
         names,
         ["default", "kube-node-lease", "kube-public", "kube-system"]
     );
+    let by_hand: Api<Namespace> = Api::all(manual_client(&api));
+    assert!(by_hand.get("default").await.is_ok());
 }
 
 #[tokio::test]

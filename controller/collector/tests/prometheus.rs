@@ -5,9 +5,10 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use wva_collector::CollectorSettings;
 use wva_collector::promql::{Selector, metric};
 use wva_collector::{Collector, CollectorError, ModelKey, PodIndex, PodSignals, Scope, Signals};
-use wva_testkit::{Prometheus, VllmEmulator};
+use wva_testkit::{Prometheus, PrometheusTls, TestPki, VllmEmulator};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -369,4 +370,53 @@ async fn connectivity_check_passes_on_prometheus_and_names_the_url_when_unreacha
     );
     assert!(text.contains("Connection refused"), "{text}");
     assert_eq!(collector.http_requests(), 3, "no retries inside an attempt");
+}
+
+#[tokio::test]
+async fn real_prometheus_over_mutual_tls_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new("prometheus CA");
+    let launcher_client = pki.client("testkit");
+    let emulator = VllmEmulator::start("org/llama");
+    emulator.set(0.8, 5.0);
+    let prometheus = Prometheus::builder()
+        .targets([emulator.target("team-a", "a-1")])
+        .tls(PrometheusTls {
+            server: pki.server(&["127.0.0.1", "prometheus.monitoring.svc"]),
+            ca_pem: pki.ca_pem(),
+            client: Some(launcher_client),
+        })
+        .start()
+        .expect("start Prometheus with TLS");
+    assert!(prometheus.url().starts_with("https://"));
+    let ca = pki.write_ca(dir.path(), "ca.crt");
+    let (cert, key) = pki.client("wva-controller").write_to(dir.path(), "client");
+    let settings = CollectorSettings {
+        ca_cert_path: Some(ca),
+        server_name: Some("prometheus.monitoring.svc".to_string()),
+        bearer_token: Some("ignored-by-prometheus".to_string()),
+        query_retries: 0,
+        ..CollectorSettings::new(prometheus.url())
+    };
+
+    let without_client_certificate = Collector::new(settings.clone()).unwrap();
+    let error = without_client_certificate
+        .query_vector("up")
+        .await
+        .expect_err("Prometheus requires a client certificate");
+    assert_eq!(error.metric_label(), "transport", "{error}");
+
+    let collector = Collector::new(CollectorSettings {
+        client_cert_path: Some(cert),
+        client_key_path: Some(key),
+        ..settings
+    })
+    .unwrap();
+    collector.check_connectivity().await.expect("mutual TLS");
+    let pods = index(&[("team-a", "a-1", "team-a/va", "org/llama")]);
+    let signals = collector
+        .collect(&scope(None, &[("team-a", "org/llama")], &[]), &pods)
+        .await;
+    assert_eq!(signals.first_error(), None);
+    assert_eq!(pod(&signals, "team-a/va", "a-1"), signals_of(0.8, 5.0));
 }

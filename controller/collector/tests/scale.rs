@@ -111,7 +111,10 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
         let retention = Duration::from_secs(300);
         let model = format!("org/model-{last}");
         let namespace = format!("team-{}", last % 10);
-        assert_eq!(signals.request_count(&namespace, &model, retention), Ok(Some(12.0)));
+        assert_eq!(
+            signals.request_count(&namespace, &model, retention),
+            Ok(Some(12.0))
+        );
         figures.push(format!(
             "{n:>6} VAs/pods: {} queries/cycle, {} series, cycle CPU {:.1} ms (wall {:.1} ms), signals held ≈ {} KiB, answer size {} KiB per per-pod query",
             signals.stats.queries,
@@ -122,7 +125,14 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
             fleet.per_pod_answer.len() / 1024,
         ));
     }
-    println!("collector scale figures ({} build):", if cfg!(debug_assertions) { "debug" } else { "release" });
+    println!(
+        "collector scale figures ({} build):",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
     for line in figures {
         println!("  {line}");
     }

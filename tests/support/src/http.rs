@@ -1,20 +1,46 @@
-//! A minimal blocking HTTP/1.0 client for loopback servers (no TLS), and URL encoding.
+//! A minimal blocking HTTP/1.0 client for loopback servers (optionally over TLS), and URL
+//! encoding.
 
+use rustls::pki_types::ServerName;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, Ipv4Addr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// `GET path` on `127.0.0.1:port`; returns the status and the body.
-pub(crate) fn get(port: u16, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+/// `GET path` on `127.0.0.1:port`, over TLS when `tls` is set; returns the status and body.
+pub(crate) fn get(
+    port: u16,
+    path: &str,
+    timeout: Duration,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> std::io::Result<(u16, String)> {
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-    )?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
     let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
+    match tls {
+        None => {
+            let mut stream = stream;
+            stream.write_all(request.as_bytes())?;
+            stream.read_to_end(&mut response)?;
+        }
+        Some(config) => {
+            let name = ServerName::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST).into());
+            let connection = rustls::ClientConnection::new(config.clone(), name)
+                .map_err(std::io::Error::other)?;
+            let mut stream = rustls::StreamOwned::new(connection, stream);
+            stream.write_all(request.as_bytes())?;
+            match stream.read_to_end(&mut response) {
+                // A peer closing without close_notify after a full answer is fine here.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
+    }
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head

@@ -21,6 +21,8 @@ mod stub;
 
 pub use emulator::{ReplicaMetrics, VllmEmulator};
 pub use pki::{CertifiedKey, TestPki};
-pub use prometheus::{Prometheus, PrometheusBuilder, ScrapeTarget, prometheus_binary};
+pub use prometheus::{
+    Prometheus, PrometheusBuilder, PrometheusTls, ScrapeTarget, prometheus_binary,
+};
 pub use server::{RecordedRequest, StubResponse};
 pub use stub::{StubServer, TlsOptions};

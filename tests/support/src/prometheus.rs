@@ -2,10 +2,14 @@
 //! and data directory, scraping the given targets every second.
 
 use crate::http;
+use crate::pki::CertifiedKey;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One scrape target: an address and the labels Prometheus attaches to its series.
@@ -63,6 +67,18 @@ pub fn prometheus_binary() -> Result<PathBuf, String> {
         })
 }
 
+/// HTTPS for the Prometheus API (its `--web.config.file`).
+#[derive(Debug, Clone)]
+pub struct PrometheusTls {
+    /// The server certificate (must name `127.0.0.1`) and key.
+    pub server: CertifiedKey,
+    /// The CA (PEM) that signed the server certificate and, with `client`, client ones.
+    pub ca_pem: String,
+    /// When set, Prometheus requires a client certificate signed by the CA, and the launcher
+    /// presents this one for its own readiness checks and queries.
+    pub client: Option<CertifiedKey>,
+}
+
 /// Options of a [`Prometheus`] launch.
 #[derive(Debug, Clone)]
 pub struct PrometheusBuilder {
@@ -70,6 +86,7 @@ pub struct PrometheusBuilder {
     scrape_interval: Duration,
     startup_timeout: Duration,
     require_up: bool,
+    tls: Option<PrometheusTls>,
 }
 
 impl PrometheusBuilder {
@@ -95,6 +112,12 @@ impl PrometheusBuilder {
     /// default) or only until every target was scraped at all (for deliberately failing ones).
     pub fn require_up(mut self, require_up: bool) -> Self {
         self.require_up = require_up;
+        self
+    }
+
+    /// Serves the API over HTTPS (optionally requiring a client certificate).
+    pub fn tls(mut self, tls: PrometheusTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -128,6 +151,7 @@ pub struct Prometheus {
     port: u16,
     dir: tempfile::TempDir,
     targets: usize,
+    client_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Prometheus {
@@ -138,6 +162,7 @@ impl Prometheus {
             scrape_interval: Duration::from_secs(1),
             startup_timeout: Duration::from_secs(30),
             require_up: true,
+            tls: None,
         }
     }
 
@@ -163,7 +188,17 @@ impl Prometheus {
             .map_err(|e| other("write Prometheus configuration", e))?;
         let log = std::fs::File::create(dir.path().join("prometheus.log"))
             .map_err(|e| other("create Prometheus log", e))?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        let client_tls = match &options.tls {
+            Some(tls) => {
+                let web_config = write_web_config(dir.path(), tls)
+                    .map_err(|e| other("write Prometheus web configuration", e))?;
+                command.arg(format!("--web.config.file={}", web_config.display()));
+                Some(Arc::new(client_config(tls)))
+            }
+            None => None,
+        };
+        let child = command
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
@@ -184,6 +219,7 @@ impl Prometheus {
             port,
             dir,
             targets: options.targets.len(),
+            client_tls,
         };
         let deadline = Instant::now() + options.startup_timeout;
         prometheus.wait_ready(deadline).map_err(|error| {
@@ -209,7 +245,12 @@ impl Prometheus {
             {
                 return Err(format!("Prometheus exited before it was ready ({status})"));
             }
-            if let Ok((200, _)) = http::get(self.port, "/-/ready", Duration::from_secs(2)) {
+            if let Ok((200, _)) = http::get(
+                self.port,
+                "/-/ready",
+                Duration::from_secs(2),
+                self.client_tls.as_ref(),
+            ) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -243,9 +284,14 @@ impl Prometheus {
         })
     }
 
-    /// The HTTP API base URL: `http://127.0.0.1:PORT`.
+    /// The HTTP API base URL: `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.client_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The listening port.
@@ -261,8 +307,13 @@ impl Prometheus {
     /// Runs an instant query; returns `data.result` of a successful answer.
     pub fn query(&self, promql: &str) -> Result<Value, String> {
         let path = format!("/api/v1/query?query={}", http::percent_encode(promql));
-        let (status, body) = http::get(self.port, &path, Duration::from_secs(10))
-            .map_err(|e| format!("query {promql:?} on port {}: {e}", self.port))?;
+        let (status, body) = http::get(
+            self.port,
+            &path,
+            Duration::from_secs(10),
+            self.client_tls.as_ref(),
+        )
+        .map_err(|e| format!("query {promql:?} on port {}: {e}", self.port))?;
         let answer: Value = serde_json::from_str(&body).map_err(|e| {
             format!("query {promql:?}: HTTP {status}, unreadable body {body:?}: {e}")
         })?;
@@ -357,4 +408,47 @@ fn config(options: &PrometheusBuilder) -> Value {
             "static_configs": static_configs,
         }],
     })
+}
+
+/// Writes the certificates and the `--web.config.file` for `tls`; returns the latter's path.
+fn write_web_config(dir: &Path, tls: &PrometheusTls) -> std::io::Result<PathBuf> {
+    let (cert, key) = tls.server.write_to(dir, "web");
+    let ca = dir.join("web-ca.crt");
+    std::fs::write(&ca, &tls.ca_pem)?;
+    let mut server = json!({
+        "cert_file": cert,
+        "key_file": key,
+        "min_version": "TLS12",
+    });
+    if tls.client.is_some() {
+        server["client_auth_type"] = json!("RequireAndVerifyClientCert");
+        server["client_ca_file"] = json!(ca);
+    }
+    let path = dir.join("web.yml");
+    std::fs::write(&path, json!({ "tls_server_config": server }).to_string())?;
+    Ok(path)
+}
+
+/// The launcher's own TLS client: trusts the CA, presents the client certificate if any.
+fn client_config(tls: &PrometheusTls) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots);
+    match &tls.client {
+        Some(client) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(client.cert_pem.as_bytes())
+                    .collect::<Result<_, _>>()
+                    .expect("client certificate PEM"),
+                PrivateKeyDer::from_pem_slice(client.key_pem.as_bytes()).expect("client key PEM"),
+            )
+            .expect("client certificate and key"),
+        None => builder.with_no_client_auth(),
+    }
 }

@@ -147,6 +147,15 @@ impl Collector {
             })
             .collect();
         stats.http_requests = self.client.requests() - requests_before;
+        tracing::debug!(
+            queries = stats.queries,
+            http_requests = stats.http_requests,
+            series = stats.series,
+            unknown_pod_series = stats.unknown_pod_series,
+            other_model_series = stats.other_model_series,
+            non_finite_samples = stats.non_finite_samples,
+            "collected Prometheus signals"
+        );
         Signals {
             variants,
             kv_error,

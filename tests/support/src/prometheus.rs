@@ -38,10 +38,21 @@ impl ScrapeTarget {
 }
 
 /// Where the `prometheus` binary is: `$WVA_PROMETHEUS_BIN`, else `prometheus` on `PATH`, else
-/// `/usr/bin/prometheus`.
+/// `/usr/bin/prometheus`. The error says how to install it.
 pub fn prometheus_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("WVA_PROMETHEUS_BIN") {
-        let path = PathBuf::from(path);
+    locate_binary(
+        std::env::var_os("WVA_PROMETHEUS_BIN").map(PathBuf::from),
+        std::env::var_os("PATH"),
+        Path::new("/usr/bin/prometheus"),
+    )
+}
+
+fn locate_binary(
+    explicit: Option<PathBuf>,
+    search_path: Option<std::ffi::OsString>,
+    fallback: &Path,
+) -> Result<PathBuf, String> {
+    if let Some(path) = explicit {
         return if path.is_file() {
             Ok(path)
         } else {
@@ -51,19 +62,19 @@ pub fn prometheus_binary() -> Result<PathBuf, String> {
             ))
         };
     }
-    let on_path = std::env::var_os("PATH")
+    search_path
         .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
         .map(|dir| dir.join("prometheus"))
-        .find(|candidate| candidate.is_file());
-    let fallback = PathBuf::from("/usr/bin/prometheus");
-    on_path
-        .or_else(|| fallback.is_file().then_some(fallback))
+        .chain(std::iter::once(fallback.to_path_buf()))
+        .find(|candidate| candidate.is_file())
         .ok_or_else(|| {
-            "the prometheus binary was not found (looked at $WVA_PROMETHEUS_BIN, PATH and \
-             /usr/bin/prometheus); install it with `apt-get install -y prometheus`"
-                .to_string()
+            format!(
+                "the prometheus binary was not found (looked at $WVA_PROMETHEUS_BIN, PATH and \
+                 {}); install it with `apt-get install -y prometheus`",
+                fallback.display()
+            )
         })
 }
 
@@ -450,5 +461,27 @@ fn client_config(tls: &PrometheusTls) -> rustls::ClientConfig {
             )
             .expect("client certificate and key"),
         None => builder.with_no_client_auth(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let nowhere = dir.path().join("prometheus");
+        let error = locate_binary(None, Some(dir.path().into()), &nowhere).unwrap_err();
+        assert!(error.contains("apt-get install -y prometheus"), "{error}");
+        let error = locate_binary(Some(nowhere.clone()), None, &nowhere).unwrap_err();
+        assert!(error.starts_with("WVA_PROMETHEUS_BIN="), "{error}");
+
+        std::fs::write(&nowhere, "").unwrap();
+        assert_eq!(
+            locate_binary(None, Some(dir.path().into()), Path::new("/x")),
+            Ok(nowhere.clone())
+        );
+        assert_eq!(locate_binary(None, None, &nowhere), Ok(nowhere));
     }
 }

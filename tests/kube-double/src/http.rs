@@ -25,9 +25,24 @@ pub(crate) struct Shared {
     pub counts: Mutex<BTreeMap<(String, String), u64>>,
     pub addr: SocketAddr,
     pub bookmark_interval: Duration,
+    /// Bumped to end every open watch.
+    pub disconnect: tokio::sync::watch::Sender<u64>,
+    /// Injected failures: (verb, resource, code, remaining).
+    pub faults: Mutex<Vec<(String, String, u16, u32)>>,
 }
 
 impl Shared {
+    fn take_fault(&self, verb: &str, resource: &str) -> Option<u16> {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let i = faults.iter().position(|(v, r, _, n)| {
+            *n > 0 && (v == "*" || v == verb) && (r == "*" || r == resource)
+        })?;
+        faults[i].3 -= 1;
+        let code = faults[i].2;
+        faults.retain(|f| f.3 > 0);
+        Some(code)
+    }
+
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -317,6 +332,21 @@ fn resource(
         None => plural.to_string(),
     };
     shared.count(verb, &label);
+    if let Some(code) = shared.take_fault(verb, &label) {
+        let reason = match code {
+            409 => "Conflict",
+            429 => "TooManyRequests",
+            500 => "InternalError",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            _ => "InternalError",
+        };
+        return error(&ApiError::other(
+            code,
+            reason,
+            format!("injected failure for {verb} {label}"),
+        ));
+    }
     let mut store = shared.store();
     let Some(rt) = store.find_type(group, version, plural) else {
         return error(&not_served());
@@ -660,6 +690,7 @@ fn watch(
     let mut events = store.tx.subscribe();
     let from = store.rv;
     let interval = shared.bookmark_interval;
+    let mut disconnect = shared.disconnect.subscribe();
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
     tokio::spawn(async move {
         for l in initial {
@@ -698,6 +729,7 @@ fn watch(
                 }
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
+                _ = disconnect.changed() => return,
             }
         }
     });

@@ -169,6 +169,8 @@ impl KubeDouble {
             counts: Mutex::new(BTreeMap::new()),
             addr,
             bookmark_interval: options.bookmark_interval,
+            disconnect: tokio::sync::watch::channel(0).0,
+            faults: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -410,6 +412,23 @@ impl KubeDouble {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// Ends every open watch stream (as an API server restart or a load balancer would); clients
+    /// resume from their last resourceVersion.
+    pub fn disconnect_watches(&self) {
+        self.shared.disconnect.send_modify(|n| *n += 1);
+    }
+
+    /// Makes the next `times` requests with this verb on this resource (as [`RequestCounts`]
+    /// names them; `*` matches any) fail with `code` (409 Conflict, 429, 500, 503, ...) before
+    /// reaching the store. Injected failures are still counted as requests.
+    pub fn inject_failure(&self, verb: &str, resource: &str, code: u16, times: u32) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((verb.to_string(), resource.to_string(), code, times));
     }
 
     /// The current (global) resourceVersion.

@@ -466,3 +466,58 @@ async fn metadata_watcher_receives_partial_object_metadata() {
         other => panic!("expected Apply(post), got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn disconnected_watches_resume_and_injected_failures_are_retried() {
+    let api = KubeDouble::start().await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client(&api));
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(cms.clone(), watcher::Config::default()));
+    let driver = tokio::spawn(stream.applied_objects().for_each(|_| async {}));
+    cms.create(&PostParams::default(), &cm("a", &[]))
+        .await
+        .unwrap();
+    eventually(10, "a", || async {
+        (names(&reader) == ["a"]).then_some(())
+    })
+    .await;
+
+    // The next watch call fails once; the watcher backs off and retries.
+    api.inject_failure("watch", "configmaps", 503, 1);
+    api.disconnect_watches();
+    eventually(10, "a re-watch after the injected failure", || async {
+        (api.request_count("watch", "configmaps") >= 3).then_some(())
+    })
+    .await;
+    cms.create(&PostParams::default(), &cm("b", &[]))
+        .await
+        .unwrap();
+    eventually(10, "a and b", || async {
+        (names(&reader) == ["a", "b"]).then_some(())
+    })
+    .await;
+    assert_eq!(
+        api.request_count("list", "configmaps"),
+        1,
+        "resumed, never re-listed"
+    );
+
+    api.inject_failure("patch", "configmaps", 409, 1);
+    let err = cms
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"x": "1"}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), (409, "Conflict".into()));
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"x": "1"}})),
+    )
+    .await
+    .unwrap();
+    driver.abort();
+}

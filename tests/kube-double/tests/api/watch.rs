@@ -120,6 +120,17 @@ async fn streaming_list_watcher_gets_initial_events_then_changes() {
     );
 }
 
+/// A reflector over `cms` driven by a background task.
+fn spawn_reflector(
+    cms: &Api<ConfigMap>,
+    config: watcher::Config,
+) -> (reflector::Store<ConfigMap>, tokio::task::JoinHandle<()>) {
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(cms.clone(), config));
+    let driver = tokio::spawn(stream.applied_objects().for_each(|_| async {}));
+    (reader, driver)
+}
+
 fn names(store: &reflector::Store<ConfigMap>) -> Vec<String> {
     let mut n: Vec<String> = store
         .state()
@@ -134,13 +145,8 @@ fn names(store: &reflector::Store<ConfigMap>) -> Vec<String> {
 async fn reflector_resumes_watches_from_its_resource_version_without_relisting() {
     let api = KubeDouble::start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client(&api));
-    let (reader, writer) = reflector::store();
     // Each watch call ends after 1 s; the watcher then resumes from the last resourceVersion.
-    let stream = reflector(
-        writer,
-        watcher(cms.clone(), watcher::Config::default().timeout(1)),
-    );
-    let driver = tokio::spawn(stream.applied_objects().for_each(|_| async {}));
+    let (reader, driver) = spawn_reflector(&cms, watcher::Config::default().timeout(1));
     for n in ["a", "b", "c"] {
         cms.create(&PostParams::default(), &cm(n, &[]))
             .await
@@ -179,12 +185,7 @@ async fn compacted_history_makes_the_watcher_relist_and_recover() {
     });
     let cms: Api<ConfigMap> = Api::default_namespaced(client(&api));
     let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client(&api));
-    let (reader, writer) = reflector::store();
-    let stream = reflector(
-        writer,
-        watcher(cms.clone(), watcher::Config::default().timeout(1)),
-    );
-    let driver = tokio::spawn(stream.applied_objects().for_each(|_| async {}));
+    let (reader, driver) = spawn_reflector(&cms, watcher::Config::default().timeout(1));
     cms.create(&PostParams::default(), &cm("a", &[]))
         .await
         .unwrap();
@@ -471,9 +472,7 @@ async fn metadata_watcher_receives_partial_object_metadata() {
 async fn disconnected_watches_resume_and_injected_failures_are_retried() {
     let api = KubeDouble::start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client(&api));
-    let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(cms.clone(), watcher::Config::default()));
-    let driver = tokio::spawn(stream.applied_objects().for_each(|_| async {}));
+    let (reader, driver) = spawn_reflector(&cms, watcher::Config::default());
     cms.create(&PostParams::default(), &cm("a", &[]))
         .await
         .unwrap();

@@ -381,11 +381,7 @@ fn resource(
     let ns_key = ns.unwrap_or("");
     let labels = match Selector::labels(r.q("labelSelector").unwrap_or("")) {
         Ok(s) => s,
-        Err(e) => {
-            return error(&ApiError::bad_request(format!(
-                "unable to parse requirement: {e}"
-            )));
-        }
+        Err(e) => return error(&ApiError::bad_request(e)),
     };
     let fields = match Selector::fields(r.q("fieldSelector").unwrap_or("")) {
         Ok(s) => s,

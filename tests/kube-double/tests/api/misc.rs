@@ -272,3 +272,17 @@ async fn create_strategies_and_delete_preconditions() {
     deps.delete("d", &exact).await.unwrap();
     assert!(api.object("deployments", "team-a", "d").is_none());
 }
+
+#[test]
+fn starts_and_serves_without_an_async_runtime() {
+    use std::io::{Read, Write};
+    let api = KubeDouble::start_with(wva_kube_double::Options::default());
+    let mut s = std::net::TcpStream::connect(api.addr()).unwrap();
+    s.write_all(b"GET /api/v1/namespaces?labelSelector=a%20b HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(out.contains("unable to parse requirement: 'a b'"), "{out}");
+    assert_eq!(api.request_count("list", "namespaces"), 1);
+}

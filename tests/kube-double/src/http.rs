@@ -114,7 +114,10 @@ fn decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            ) {
                 Ok(b) => {
                     out.push(b);
                     i += 2;
@@ -734,4 +737,18 @@ fn watch(
         .header("content-type", "application/json")
         .body(Body::Stream(rx))
         .expect("valid response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("labelSelector=app%3Dweb%2Ctier+in+(a)&watch=1&odd=%é%&x=%4");
+        assert_eq!(q["labelSelector"], "app=web,tier in (a)");
+        assert_eq!(q["watch"], "1");
+        assert_eq!(q["odd"], "%é%");
+        assert_eq!(q["x"], "%4");
+    }
 }

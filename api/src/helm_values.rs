@@ -744,7 +744,23 @@ pub fn values_schema() -> Value {
     let schema = settings
         .into_generator()
         .into_root_schema_for::<HelmValues>();
-    schema.to_value()
+    let mut value = schema.to_value();
+    drop_branch_defaults(&mut value);
+    value
+}
+
+/// Keeps `default` on leaves only: a branch's default repeats every default below it.
+fn drop_branch_defaults(schema: &mut Value) {
+    if let Value::Object(map) = schema {
+        if map.contains_key("properties") {
+            map.remove("default");
+        }
+        for child in map.values_mut() {
+            drop_branch_defaults(child);
+        }
+    } else if let Value::Array(items) = schema {
+        items.iter_mut().for_each(drop_branch_defaults);
+    }
 }
 
 /// The defaults as a JSON value.

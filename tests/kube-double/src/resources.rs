@@ -567,6 +567,7 @@ pub(crate) fn normalize(obj: &mut Value, schema: &Value) -> Result<(), String> {
 
 fn preserves(schema: &Value) -> bool {
     schema.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true))
+        || schema.get("additionalProperties") == Some(&json!(true))
 }
 
 fn prune(obj: &mut Value, schema: &Value, top: bool) {
@@ -646,5 +647,41 @@ fn required(obj: &Value, schema: &Value, path: &str, errors: &mut Vec<String>) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_declared_preserved_and_free_form_fields() {
+        let schema = json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "a": {"type": "string"},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "map": {"type": "object", "additionalProperties": {"type": "object", "properties": {"x": {"type": "integer"}}}},
+                "any": {"type": "object", "additionalProperties": true},
+                "closed": {"type": "object"},
+                "list": {"type": "array", "items": {"type": "object", "required": ["k"], "properties": {"k": {"type": "string", "default": "d"}}}}
+            }}
+        }});
+        let mut obj = json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "n", "anything": 1},
+            "spec": {"a": "x", "b": "gone", "free": {"y": 1}, "map": {"m": {"x": 1, "z": 2}},
+                     "any": {"q": [1]}, "closed": {"w": 1}, "list": [{"j": 1}]},
+            "junk": 1});
+        normalize(&mut obj, &schema).unwrap();
+        assert_eq!(
+            obj,
+            json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "n", "anything": 1},
+            "spec": {"a": "x", "free": {"y": 1}, "map": {"m": {"x": 1}}, "any": {"q": [1]}, "closed": {},
+                     "list": [{"k": "d"}]}})
+        );
+        let mut missing = json!({"spec": {"list": [{}]}});
+        let strict = json!({"properties": {"spec": {"required": ["a"], "properties": {"a": {}}}}});
+        assert_eq!(
+            normalize(&mut missing, &strict).unwrap_err(),
+            "[spec.a: Required value]"
+        );
     }
 }

@@ -52,6 +52,8 @@ pub(crate) struct VariantStats {
     pub saturated: u32,
     pub unknown: u32,
     pub unreported: u32,
+    /// Replicas with at least one missing signal (whatever their state).
+    pub missing: u32,
     pub spare_kv_sum: f64,
     pub spare_queue_sum: f64,
     /// KV load of the reporting replicas, a missing value counted at its threshold.
@@ -89,6 +91,9 @@ impl VariantStats {
     }
 
     fn add(&mut self, r: &ReplicaSignals, t: &SaturationThresholds) {
+        if finite(r.kv_cache_usage).is_none() || finite(r.queue_length).is_none() {
+            self.missing += 1;
+        }
         let state = classify(r, t);
         match state {
             ReplicaState::Unreported => {
@@ -127,7 +132,7 @@ impl VariantStats {
 
     /// Any replica with a missing signal.
     pub fn any_missing(&self) -> bool {
-        self.unknown > 0 || self.unreported > 0
+        self.missing > 0
     }
 }
 
@@ -138,6 +143,7 @@ pub(crate) struct ModelNumbers {
     pub free: u32,
     pub saturated: u32,
     pub unknown: u32,
+    pub missing: u32,
     pub any_missing: bool,
     pub avg_spare_kv: f64,
     pub avg_spare_queue: f64,
@@ -157,6 +163,7 @@ impl ModelNumbers {
             sum.saturated += s.saturated;
             sum.unknown += s.unknown;
             sum.unreported += s.unreported;
+            sum.missing += s.missing;
             sum.spare_kv_sum += s.spare_kv_sum;
             sum.spare_queue_sum += s.spare_queue_sum;
             sum.kv_load += s.kv_load;
@@ -175,6 +182,7 @@ impl ModelNumbers {
             free: sum.free,
             saturated: sum.saturated,
             unknown: sum.unknown,
+            missing: sum.missing,
             any_missing: sum.any_missing(),
             avg_spare_kv,
             avg_spare_queue,

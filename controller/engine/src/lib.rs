@@ -251,7 +251,11 @@ impl<'a> ModelPlan<'a> {
         let t = self.report.thresholds;
         let stats: Vec<VariantStats> = self.variants.iter().map(|p| p.stats).collect();
         let numbers = ModelNumbers::of(&stats, &t);
-        let current: u32 = self.variants.iter().map(|p| p.v.current_replicas).sum();
+        let current: u64 = self
+            .variants
+            .iter()
+            .map(|p| u64::from(p.v.current_replicas))
+            .sum();
         self.metrics.message = format!(
             "Saturation metrics from {} of {current} replicas",
             numbers.reporting
@@ -292,7 +296,7 @@ impl<'a> ModelPlan<'a> {
                     Reason::ScaleDownBlockedMissingData,
                     format!(
                         "scale-down would be safe on the known signals, but {} replicas have a missing signal",
-                        numbers.unknown.max(1)
+                        numbers.missing
                     ),
                 )
             } else {

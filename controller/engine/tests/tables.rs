@@ -644,3 +644,24 @@ fn decisions_serialize_with_stable_names() {
     assert_eq!(json["models"][0]["scaleUpStep"], "one");
     assert_eq!(json["now"], 1000);
 }
+
+#[test]
+fn extreme_replica_counts_do_not_overflow() {
+    let mut a = variant("a", 1.0, &[(0.9, 9.0)]);
+    a.current_replicas = u32::MAX;
+    a.previous_desired = Some(u32::MAX);
+    let mut b = variant("b", 2.0, &[(0.9, 9.0)]);
+    b.current_replicas = u32::MAX;
+    let mut s = snapshot(vec![model("ns", "m", vec![a, b])]);
+    s.config.saturation = saturation(&[("default", "scaleUpStep: sized\n")]);
+    s.config.limited_mode = true;
+    s.free_gpus = Some(BTreeMap::from([("H100".to_string(), u32::MAX)]));
+    let c = decide(&s);
+    assert!(c.decisions.iter().all(|d| d.reason == Reason::InTransition));
+    assert!(
+        c.decisions[0]
+            .metrics_available
+            .message
+            .contains("8589934590")
+    );
+}

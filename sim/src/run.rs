@@ -3,7 +3,7 @@
 
 use crate::fleet::{Replica, Request, SIGNAL_WINDOW};
 use crate::rng::Rng;
-use crate::scenario::Scenario;
+use crate::scenario::{MAX_PODS, Scenario};
 use serde::Serialize;
 use std::collections::VecDeque;
 use wva_engine::{
@@ -399,7 +399,8 @@ impl<'a> Sim<'a> {
                     .map(|(_, r)| *r)
                     .max()
                     .unwrap_or(desired)
-            };
+            }
+            .min(MAX_PODS);
             if target > current {
                 for _ in current..target {
                     self.add_pod(i, t);

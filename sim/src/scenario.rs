@@ -8,6 +8,10 @@ use wva_api::crd::VariantAutoscaling;
 use wva_api::saturation::{DEFAULT_KEY, SaturationEntry, ScaleToZeroEntry, parse_saturation};
 use wva_engine::parse_cost;
 
+/// The most pods the simulator runs per variant, whatever the engine asks for (like an HPA
+/// `maxReplicas`); keeps a run in seconds.
+pub const MAX_PODS: u32 = 500;
+
 /// Annotation prefix for the emulated replica's parameters on a VA given with `--va`.
 pub const ANNOTATION_PREFIX: &str = "sim.wva.llmd.ai/";
 
@@ -246,6 +250,8 @@ const PROFILE_COLUMNS: [&str; 4] = [
     "input_tokens",
     "output_tokens",
 ];
+/// Upper bounds of the profile columns (7 days, 2,000 req/s, 1M tokens): keeps a run in seconds.
+const PROFILE_MAX: [f64; 4] = [604_800.0, 2_000.0, 1_000_000.0, 1_000_000.0];
 
 /// Parses a load profile: CSV lines `time,requests_per_second,input_tokens,output_tokens`
 /// (seconds, requests per second, mean tokens); an optional header line; `#` comments.
@@ -274,13 +280,13 @@ pub fn parse_profile(file: &Path, text: &str) -> Result<Vec<LoadPoint>, InputErr
         let mut values = [0.0; 4];
         for (i, cell) in cells.iter().enumerate() {
             values[i] = match cell.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => v,
+                Ok(v) if v.is_finite() && v >= 0.0 && v <= PROFILE_MAX[i] => v,
                 _ => {
                     return Err(input_error(
                         file,
                         format!(
-                            "{at}: column {} is {cell:?}, expected a number 0 or more",
-                            PROFILE_COLUMNS[i]
+                            "{at}: column {} is {cell:?}, expected a number from 0 to {}",
+                            PROFILE_COLUMNS[i], PROFILE_MAX[i]
                         ),
                     ));
                 }
@@ -441,24 +447,51 @@ pub fn parse_vas(
             )?,
             startup_seconds: annotation(file, &va, "startup-seconds", d.startup_seconds)?,
         };
-        let positive = [
-            ("kv-capacity-tokens", replica.kv_capacity_tokens),
-            ("max-num-seqs", f64::from(replica.max_num_seqs)),
+        let gpus_per_replica = annotation(file, &va, "gpus-per-replica", 1)?;
+        let initial_replicas = annotation(file, &va, "initial-replicas", 1)?;
+        let ranges = [
+            ("kv-capacity-tokens", replica.kv_capacity_tokens, 1.0, 1e9),
+            ("max-num-seqs", f64::from(replica.max_num_seqs), 1.0, 4096.0),
             (
                 "prefill-tokens-per-second",
                 replica.prefill_tokens_per_second,
+                1.0,
+                1e7,
             ),
-            ("decode-tokens-per-second", replica.decode_tokens_per_second),
+            (
+                "decode-tokens-per-second",
+                replica.decode_tokens_per_second,
+                1.0,
+                1e7,
+            ),
             (
                 "decode-tokens-per-second-per-seq",
                 replica.decode_tokens_per_second_per_seq,
+                0.1,
+                1e5,
+            ),
+            (
+                "startup-seconds",
+                replica.startup_seconds as f64,
+                0.0,
+                3600.0,
+            ),
+            ("gpus-per-replica", f64::from(gpus_per_replica), 0.0, 64.0),
+            (
+                "initial-replicas",
+                f64::from(initial_replicas),
+                0.0,
+                f64::from(MAX_PODS),
             ),
         ];
-        if let Some((key, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+        if let Some((key, value, lo, hi)) = ranges
+            .iter()
+            .find(|(_, v, lo, hi)| !(v.is_finite() && v >= lo && v <= hi))
+        {
             return Err(input_error(
                 file,
                 format!(
-                    "VA {name}: annotation {ANNOTATION_PREFIX}{key} is {value}, expected a number above 0"
+                    "VA {name}: annotation {ANNOTATION_PREFIX}{key} is {value}, expected a number from {lo} to {hi}"
                 ),
             ));
         }
@@ -472,10 +505,10 @@ pub fn parse_vas(
             name,
             cost,
             accelerator,
-            gpus_per_replica: annotation(file, &va, "gpus-per-replica", 1)?,
+            gpus_per_replica,
             min_replicas,
             max_replicas,
-            initial_replicas: annotation(file, &va, "initial-replicas", 1)?,
+            initial_replicas,
             replica,
         };
         let namespace = va

@@ -173,13 +173,21 @@ fn bad_profile_names_the_file_line_and_column() {
     assert_eq!(
         r.err,
         format!(
-            "error: {file}: line 3: column requests_per_second is \"lots\", expected a number 0 or more\n"
+            "error: {file}: line 3: column requests_per_second is \"lots\", expected a number from 0 to 2000\n"
         )
     );
     let file = temp_file("short.csv", "0,1,100\n");
     let r = wva(&["simulate", "--profile", &file]);
     assert_eq!(r.code, 1);
     assert!(r.err.contains("line 1: expected 4 columns"), "{}", r.err);
+    let file = temp_file("huge.csv", "0,1e9,100,100\n");
+    let r = wva(&["simulate", "--profile", &file]);
+    assert!(
+        r.err
+            .contains("column requests_per_second is \"1e9\", expected a number from 0 to 2000"),
+        "{}",
+        r.err
+    );
     let file = temp_file("order.csv", "60,1,100,100\n0,1,100,100\n");
     assert!(
         wva(&["simulate", "--profile", &file])
@@ -206,6 +214,14 @@ fn bad_va_names_the_file_and_field() {
     assert!(
         r.err
             .contains("metadata.annotations.sim.wva.llmd.ai/max-num-seqs is \"many\""),
+        "{}",
+        r.err
+    );
+    let file = temp_file("seqs.yaml", &text.replacen("\"48\"", "\"100000\"", 1));
+    let r = wva(&["simulate", "--va", &file]);
+    assert!(
+        r.err
+            .contains("max-num-seqs is 100000, expected a number from 1 to 4096"),
         "{}",
         r.err
     );

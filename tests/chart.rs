@@ -185,12 +185,17 @@ fn parse_documents(output: &str) -> Vec<Value> {
 
 /// `helm template` of the chart with `args`; panics with helm's message when it fails.
 fn template(name: &str, args: &[&str]) -> Rendered {
+    template_release(name, RELEASE, NAMESPACE, args)
+}
+
+/// `helm template` as release `release` in `namespace`.
+fn template_release(name: &str, release: &str, namespace: &str, args: &[&str]) -> Rendered {
     let dir = scratch(name);
     let out = run(helm_cmd(&dir)
         .arg("template")
-        .arg(RELEASE)
+        .arg(release)
         .arg(chart_dir())
-        .args(["--namespace", NAMESPACE])
+        .args(["--namespace", namespace])
         .args(args));
     assert!(
         out.status.success(),
@@ -1464,6 +1469,11 @@ fn generated_chart_files_are_current_and_cover_seed_003() {
     }
 }
 
+/// The monitoring namespace of the default values (where the adapter runs on OpenShift).
+fn adapter_namespace() -> Value {
+    helm_values::default_values()["wva"]["prometheus"]["monitoringNamespace"].clone()
+}
+
 #[test]
 fn samples_are_valid_and_say_what_the_chart_does() {
     let samples = Path::new(ROOT).join("docs/samples");
@@ -1532,6 +1542,20 @@ fn samples_are_valid_and_say_what_the_chart_does() {
             .expect("query")
             .contains("<<.LabelMatchers>>")
     );
+    // Its CA volume is the copy the chart puts into the monitoring namespace for the README's
+    // release (workload-variant-autoscaler in workload-variant-autoscaler-system).
+    let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
+    let r = template_release(
+        "adapter-ca",
+        "workload-variant-autoscaler",
+        "workload-variant-autoscaler-system",
+        &["--set-file", &ca],
+    );
+    let volume = &adapter["extraVolumes"][0]["configMap"]["name"];
+    let copy = r
+        .named("ConfigMap", volume.as_str().expect("CA ConfigMap name"))
+        .unwrap_or_else(|| panic!("the chart renders no ConfigMap {volume}"));
+    assert_eq!(copy["metadata"]["namespace"], adapter_namespace());
 
     // KEDA ScaledObject (CRD not available offline: shape asserted here).
     let keda = Rendered {

@@ -1,8 +1,9 @@
 //! `wva`: the Workload-Variant-Autoscaler command line.
 
 use clap::{Arg, ArgMatches, Command};
+use k8s_openapi::api::core::v1::ConfigMap;
 use std::process::ExitCode;
-use wva_api::params::{Sources, resolve};
+use wva_api::params::Sources;
 use wva_api::render;
 use wva_controller::config;
 
@@ -13,6 +14,7 @@ fn cli() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(config::run_command())
+        .subcommand(config::config_command())
         .subcommand(
             Command::new("params")
                 .about("Print the configuration parameter reference")
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let matches = cli().get_matches();
     match matches.subcommand() {
         Some(("run", run)) => run_controller(run),
+        Some(("config", m)) => check_config(m),
         Some(("params", params)) => {
             match params.get_one::<String>("format").map(String::as_str) {
                 Some("json") => println!("{}", render::parameters_json()),
@@ -58,14 +61,54 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads and validates the configuration, then reports it. Exit 1 on any invalid value.
-fn run_controller(matches: &ArgMatches) -> ExitCode {
+/// Flags passed explicitly, the process environment, and the main ConfigMap's location.
+fn startup_sources(matches: &ArgMatches) -> Sources {
     let mut sources = Sources {
         flags: config::explicit_flags(matches),
         env: std::env::vars().collect(),
         ..Sources::default()
     };
-    sources.config_map_id = config_map_id(&sources);
+    let (namespace, name) = config::config_map_location(&sources);
+    sources.config_map_id = format!("{namespace}/{name}");
+    sources
+}
+
+/// `wva run`: the controller. Exit 1 when it cannot start.
+fn run_controller(matches: &ArgMatches) -> ExitCode {
+    let sources = startup_sources(matches);
+    let verbosity = config::resolve_one::<u8>("V", &sources).unwrap_or(2);
+    let json = config::resolve_one::<bool>("LOG_JSON", &sources).unwrap_or(false);
+    wva_controller::telemetry::logging::init(verbosity, json);
+    // One TLS crypto provider for every client (Kubernetes, Prometheus) and server.
+    drop(rustls::crypto::ring::default_provider().install_default());
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(wva_controller::run::run(sources)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("failed to start the controller - this is a fatal error: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `wva config`: resolves the configuration offline and prints it with sources.
+fn check_config(matches: &ArgMatches) -> ExitCode {
+    let mut sources = startup_sources(matches);
+    if let Some(path) = matches.get_one::<String>("config-map") {
+        match read_config_map(path) {
+            Ok(data) => sources.config_map = data,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let loaded = match config::load(&sources) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -83,25 +126,22 @@ fn run_controller(matches: &ArgMatches) -> ExitCode {
         "configuration valid (main ConfigMap {}):",
         sources.config_map_id
     );
+    let values = loaded.values();
     for spec in render::parameters() {
-        let value = loaded.values().get(spec.key).cloned().unwrap_or_default();
+        let value = values.get(spec.key).cloned().unwrap_or_default();
         let source = sources
             .lookup(spec)
             .map_or_else(|| "default".to_string(), |(source, _)| source.to_string());
         println!("  {} = {} ({source})", spec.key, spec.display_value(&value));
     }
-    println!("the controller loop is not part of this build yet; exiting after validation");
     ExitCode::SUCCESS
 }
 
-/// `namespace/name` of the main ConfigMap, from the env-only parameters that locate it.
-fn config_map_id(sources: &Sources) -> String {
-    let mut ignored = Vec::new();
-    let mut value = |key: &str| {
-        render::parameters()
-            .find(|s| s.key == key)
-            .and_then(|spec| resolve::<String>(spec, sources, &mut ignored))
-            .unwrap_or_default()
-    };
-    format!("{}/{}", value("POD_NAMESPACE"), value("CONFIG_MAP_NAME"))
+/// The data of a ConfigMap manifest file.
+fn read_config_map(path: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --config-map {path}: {e}"))?;
+    let cm: ConfigMap = serde_saphyr::from_str(&text)
+        .map_err(|e| format!("--config-map {path} is not a ConfigMap manifest: {e}"))?;
+    Ok(cm.data.unwrap_or_default())
 }

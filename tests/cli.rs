@@ -24,7 +24,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn missing_prometheus_url_exits_1_and_says_how_to_fix_it() {
-    let out = wva(&["run"], &[]);
+    let out = wva(&["config"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -37,7 +37,7 @@ fn missing_prometheus_url_exits_1_and_says_how_to_fix_it() {
 #[test]
 fn bad_flag_and_env_values_exit_1_naming_key_source_and_value() {
     let out = wva(
-        &["run", "--leader-election-lease-duration=forever"],
+        &["config", "--leader-election-lease-duration=forever"],
         &[URL, ("METRICS_SECURE", "perhaps")],
     );
     assert_eq!(out.status.code(), Some(1));
@@ -53,7 +53,7 @@ fn explicit_flag_beats_env_and_unpassed_flag_does_not() {
         ("METRICS_BIND_ADDRESS", ":8080"),
         ("LEADER_ELECT", "true"),
     ];
-    let out = wva(&["run", "--metrics-bind-address=:8443"], &env);
+    let out = wva(&["config", "--metrics-bind-address=:8443"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -77,7 +77,7 @@ fn secrets_are_redacted_and_unlanded_features_warn() {
         ("PROMETHEUS_BEARER_TOKEN", "s3cr3t"),
         ("EXPERIMENTAL_PROACTIVE_MODEL", "true"),
     ];
-    let out = wva(&["run"], &env);
+    let out = wva(&["config"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stdout(&out).contains("s3cr3t"));
     assert!(
@@ -127,6 +127,58 @@ fn params_and_crd_print_exactly_the_committed_references() {
     assert_eq!(
         crd,
         read("charts/workload-variant-autoscaler/crds/llmd.ai_variantautoscalings.yaml")
+    );
+}
+
+#[test]
+fn config_map_file_is_the_config_map_source_below_env() {
+    let dir = std::env::temp_dir().join(format!("wva-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("cm.yaml");
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wva-variantautoscaling-config\ndata:\n  PROMETHEUS_BASE_URL: https://prometheus:9090\n  GLOBAL_OPT_INTERVAL: 120s\n  METRICS_BIND_ADDRESS: \":9090\"\n";
+    std::fs::write(&path, manifest).expect("writes");
+    let path = path.to_string_lossy().into_owned();
+    let out = wva(
+        &["config", "--config-map", &path],
+        &[("METRICS_BIND_ADDRESS", ":8080")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("GLOBAL_OPT_INTERVAL = 120s (ConfigMap workload-variant-autoscaler-system/wva-variantautoscaling-config key GLOBAL_OPT_INTERVAL)"), "{text}");
+    assert!(
+        text.contains("METRICS_BIND_ADDRESS = :8080 (env var METRICS_BIND_ADDRESS)"),
+        "{text}"
+    );
+    std::fs::write(dir.join("bad.yaml"), "data: [1, 2").expect("writes");
+    let bad = dir.join("bad.yaml").to_string_lossy().into_owned();
+    let out = wva(&["config", "--config-map", &bad], &[URL]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("--config-map {bad} is not a ConfigMap manifest")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_without_cluster_credentials_exits_1_saying_so() {
+    let out = wva(
+        &["run"],
+        &[
+            URL,
+            ("HOME", "/nonexistent"),
+            ("KUBECONFIG", "/nonexistent/kubeconfig"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed to start the controller - this is a fatal error"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/nonexistent/kubeconfig") || err.contains("Kubernetes credentials"),
+        "{err}"
     );
 }
 

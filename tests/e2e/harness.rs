@@ -1,0 +1,348 @@
+//! The end-to-end harness: a Kubernetes API (the in-memory double, or the real cluster named
+//! by `WVA_E2E_KUBECONFIG`), a real Prometheus scraping vLLM emulators, and the real `wva`
+//! binary as a process. Everything goes through a kube client, so scenarios run unchanged
+//! against both.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Config};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wva_api::crd::VariantAutoscaling;
+use wva_kube_double::KubeDouble;
+use wva_testkit::{Prometheus, ScrapeTarget, VllmEmulator};
+
+/// How long a wait may take before the scenario fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The Kubernetes API under test.
+pub struct Cluster {
+    /// The double, when no real cluster was given.
+    _double: Option<KubeDouble>,
+    /// A kubeconfig file for the `wva` process.
+    pub kubeconfig: PathBuf,
+    /// A client for the scenario.
+    pub client: Client,
+    /// A namespace unique to this scenario.
+    pub namespace: String,
+    /// Holds the kubeconfig of the double.
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Connects to `WVA_E2E_KUBECONFIG`, or starts a double; registers the CRD and creates a
+    /// namespace unique to the scenario.
+    pub async fn start(scenario: &str) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (double, kubeconfig) = match std::env::var("WVA_E2E_KUBECONFIG") {
+            Ok(path) if !path.is_empty() => (None, PathBuf::from(path)),
+            _ => {
+                let double = KubeDouble::start().await;
+                let path = dir.path().join("kubeconfig");
+                double.write_kubeconfig(&path).expect("kubeconfig");
+                (Some(double), path)
+            }
+        };
+        let kubeconfig_yaml = std::fs::read_to_string(&kubeconfig).expect("kubeconfig readable");
+        let kc: kube::config::Kubeconfig =
+            serde_saphyr::from_str(&kubeconfig_yaml).expect("kubeconfig parses");
+        let config = Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("kube config");
+        let client = Client::try_from(config).expect("client");
+        let cluster = Cluster {
+            _double: double,
+            kubeconfig,
+            client,
+            namespace: format!("{scenario}-{}", std::process::id()),
+            _dir: dir,
+        };
+        cluster.apply_crd().await;
+        cluster.create_namespace(&cluster.namespace).await;
+        cluster
+    }
+
+    async fn apply_crd(&self) {
+        let crd: Value = serde_saphyr::from_str(&wva_api::render::crd_yaml()).expect("crd yaml");
+        let api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            Api::all(self.client.clone());
+        let params = PatchParams::apply("wva-e2e").force();
+        api.patch("variantautoscalings.llmd.ai", &params, &Patch::Apply(crd))
+            .await
+            .expect("CRD applies");
+    }
+
+    /// Creates a namespace (ignores one that exists).
+    pub async fn create_namespace(&self, name: &str) {
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
+        let _ = Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &ns)
+            .await;
+    }
+
+    /// Creates a VA for `deployment` serving `model`.
+    pub async fn create_va(
+        &self,
+        name: &str,
+        deployment: &str,
+        model: &str,
+        cost: &str,
+        accelerator: &str,
+    ) {
+        let va: VariantAutoscaling = serde_json::from_value(json!({
+            "apiVersion": "llmd.ai/v1alpha1",
+            "kind": "VariantAutoscaling",
+            "metadata": {"name": name, "namespace": self.namespace, "labels": {"inference.optimization/acceleratorName": accelerator}},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": deployment}, "modelID": model, "variantCost": cost}
+        }))
+        .expect("va");
+        self.vas()
+            .create(&PostParams::default(), &va)
+            .await
+            .expect("VA created");
+    }
+
+    /// Creates a Deployment with `replicas` ready replicas and their pods (no kubelet is
+    /// assumed: the scenario writes the status and the pods itself).
+    pub async fn create_deployment(&self, name: &str, pods: &[&str]) {
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {
+                "replicas": pods.len(),
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}
+            }
+        }))
+        .expect("deployment");
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
+        api.create(&PostParams::default(), &deployment)
+            .await
+            .expect("Deployment created");
+        let replicas = i64::try_from(pods.len()).unwrap_or(0);
+        let status = json!({"status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas}});
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .expect("Deployment status");
+        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        for pod in pods {
+            let object: Pod = serde_json::from_value(json!({
+                "metadata": {"name": pod, "namespace": self.namespace, "labels": {"app": name}},
+                "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
+            }))
+            .expect("pod");
+            pod_api
+                .create(&PostParams::default(), &object)
+                .await
+                .expect("Pod created");
+        }
+    }
+
+    /// Deletes a Deployment and its pods.
+    pub async fn delete_deployment(&self, name: &str) {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
+        api.delete(name, &DeleteParams::default())
+            .await
+            .expect("Deployment deleted");
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let selector = ListParams::default().labels(&format!("app={name}"));
+        pods.delete_collection(&DeleteParams::default(), &selector)
+            .await
+            .expect("pods deleted");
+    }
+
+    /// Events of the scenario's namespace as (reason, note), oldest first.
+    pub async fn events(&self) -> Vec<(String, String)> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), &self.namespace);
+        let mut events = api
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
+        events
+            .into_iter()
+            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect()
+    }
+
+    /// The VA API of the scenario's namespace.
+    pub fn vas(&self) -> Api<VariantAutoscaling> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Waits until `check` accepts the VA, failing with `what` and the last VA seen.
+    pub async fn wait_va(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&VariantAutoscaling) -> bool,
+    ) -> VariantAutoscaling {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < DEADLINE {
+            if let Ok(va) = self.vas().get(name).await {
+                if check(&va) {
+                    return va;
+                }
+                last = Some(va);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("timed out waiting for VA {name}: {what}; last seen: {last:#?}");
+    }
+}
+
+/// The condition `kind` of a VA as (status, reason).
+pub fn condition(va: &VariantAutoscaling, kind: &str) -> Option<(String, String)> {
+    va.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// vLLM replicas and a Prometheus scraping them.
+pub struct Fleet {
+    /// The emulators, one per pod.
+    pub replicas: Vec<VllmEmulator>,
+    /// The Prometheus server.
+    pub prometheus: Prometheus,
+}
+
+impl Fleet {
+    /// Starts one emulator per pod (all serving `model` in `namespace`, at KV-cache usage `kv`
+    /// and queue length `queue` from their first scrape on) and a Prometheus.
+    pub fn start(namespace: &str, model: &str, pods: &[&str], kv: f64, queue: f64) -> Fleet {
+        let replicas: Vec<VllmEmulator> = pods.iter().map(|_| VllmEmulator::start(model)).collect();
+        for replica in &replicas {
+            replica.set(kv, queue);
+        }
+        let targets: Vec<ScrapeTarget> = replicas
+            .iter()
+            .zip(pods)
+            .map(|(r, pod)| r.target(namespace, pod))
+            .collect();
+        let prometheus = Prometheus::start(targets).expect("prometheus starts");
+        Fleet {
+            replicas,
+            prometheus,
+        }
+    }
+}
+
+/// The `wva run` process with its captured log.
+pub struct Wva {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    /// The metrics endpoint (plain HTTP in the scenarios).
+    pub metrics_addr: String,
+}
+
+impl Wva {
+    /// Starts `wva run` against `cluster` and `prometheus` with a 1s interval and `env`.
+    pub fn start(cluster: &Cluster, prometheus: &Prometheus, env: &[(&str, &str)]) -> Wva {
+        let metrics_port = free_port();
+        let probe_port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wva"));
+        command
+            .arg("run")
+            .env_clear()
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("PROMETHEUS_BASE_URL", prometheus.url())
+            .env("PROMETHEUS_ALLOW_HTTP", "true")
+            .env("POD_NAMESPACE", &cluster.namespace)
+            .env("GLOBAL_OPT_INTERVAL", "1s")
+            .env("METRICS_BIND_ADDRESS", format!("127.0.0.1:{metrics_port}"))
+            .env("METRICS_SECURE", "false")
+            .env(
+                "HEALTH_PROBE_BIND_ADDRESS",
+                format!("127.0.0.1:{probe_port}"),
+            )
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("wva starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if let Ok(mut log) = log.lock() {
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                }
+            });
+        }
+        Wva {
+            child,
+            log,
+            metrics_addr: format!("127.0.0.1:{metrics_port}"),
+        }
+    }
+
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The `/metrics` text, or an empty string while the endpoint is not up.
+    pub fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.metrics_addr) else {
+            return String::new();
+        };
+        let request = format!(
+            "GET /metrics HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            self.metrics_addr
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return String::new();
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+    }
+
+    /// Waits until the metrics text satisfies `check`.
+    pub async fn wait_metrics(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            let text = self.metrics();
+            if check(&text) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "timed out waiting for metrics: {what}\nlast /metrics:\n{}\nlog:\n{}",
+            self.metrics(),
+            self.log()
+        );
+    }
+}
+
+impl Drop for Wva {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}

@@ -1,0 +1,186 @@
+//! End-to-end scenarios from the specification: the real `wva` binary against a Kubernetes
+//! API (the in-memory double, or `WVA_E2E_KUBECONFIG`) and a real Prometheus.
+
+mod harness;
+
+use harness::{Cluster, Fleet, Wva, condition};
+
+/// Scenario 1: a VA created before its Deployment says so; creating the Deployment makes it
+/// Ready and publishes `wva_desired_replicas`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn va_before_deployment_then_deployment_created() {
+    let cluster = Cluster::start("va-first").await;
+    let ns = cluster.namespace.clone();
+    let fleet = Fleet::start(
+        &ns,
+        "meta/llama-3.1-8b",
+        &["llama-8b-0", "llama-8b-1"],
+        0.50,
+        0.0,
+    );
+    cluster
+        .create_va(
+            "llama-8b-autoscaler",
+            "llama-8b",
+            "meta/llama-3.1-8b",
+            "10.0",
+            "H100",
+        )
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+    let va = cluster
+        .wait_va("llama-8b-autoscaler", "TargetResolved=False", |va| {
+            condition(va, "TargetResolved").is_some_and(|c| c.0 == "False")
+        })
+        .await;
+    assert_eq!(
+        condition(&va, "TargetResolved"),
+        Some(("False".into(), "TargetNotFound".into()))
+    );
+    assert_eq!(
+        condition(&va, "Ready"),
+        Some(("False".into(), "DeploymentNotFound".into()))
+    );
+
+    cluster
+        .create_deployment("llama-8b", &["llama-8b-0", "llama-8b-1"])
+        .await;
+    let va = cluster
+        .wait_va("llama-8b-autoscaler", "Ready=True and MetricsFound", |va| {
+            condition(va, "Ready").is_some_and(|c| c.0 == "True")
+                && condition(va, "MetricsAvailable").is_some_and(|c| c.1 == "MetricsFound")
+        })
+        .await;
+    assert_eq!(
+        condition(&va, "TargetResolved"),
+        Some(("True".into(), "TargetFound".into()))
+    );
+    assert_eq!(
+        va.status
+            .as_ref()
+            .and_then(|s| s.desired_optimized_alloc.num_replicas),
+        Some(2)
+    );
+    let series = format!(
+        r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}}"#
+    );
+    wva.wait_metrics("wva_desired_replicas for the VA", |m| m.contains(&series))
+        .await;
+}
+
+/// Scenario 2: deleting the Deployment marks the VA not ready, clears its allocation and
+/// removes its series; recreating it recovers without intervention.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_deleted_then_recreated() {
+    let cluster = Cluster::start("deleted").await;
+    let ns = cluster.namespace.clone();
+    let pods = ["llama-8b-0", "llama-8b-1"];
+    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    cluster.create_deployment("llama-8b", &pods).await;
+    cluster
+        .create_va(
+            "llama-8b-autoscaler",
+            "llama-8b",
+            "meta/llama-3.1-8b",
+            "10.0",
+            "H100",
+        )
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+    let series = format!(
+        r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}}"#
+    );
+    wva.wait_metrics("series published", |m| m.contains(&series))
+        .await;
+
+    cluster.delete_deployment("llama-8b").await;
+    let va = cluster
+        .wait_va(
+            "llama-8b-autoscaler",
+            "Ready=False DeploymentNotFound",
+            |va| condition(va, "Ready").is_some_and(|c| c.1 == "DeploymentNotFound"),
+        )
+        .await;
+    let ready = va
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .expect("Ready");
+    assert_eq!(
+        ready.message,
+        "Target deployment 'llama-8b' no longer exists"
+    );
+    let alloc = &va.status.as_ref().expect("status").desired_optimized_alloc;
+    assert_eq!(
+        serde_json::to_value(alloc).expect("json"),
+        serde_json::json!({})
+    );
+    wva.wait_metrics("series removed", |m| {
+        m.contains("# TYPE") && !m.contains("llama-8b-autoscaler")
+    })
+    .await;
+
+    cluster.create_deployment("llama-8b", &pods).await;
+    cluster
+        .wait_va("llama-8b-autoscaler", "Ready=True again", |va| {
+            condition(va, "Ready").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    wva.wait_metrics("series back", |m| m.contains(&series))
+        .await;
+}
+
+/// Scenario 3: load raised on the replicas scales up (metric, status and `ScaledUp` event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_up_under_load() {
+    let cluster = Cluster::start("load").await;
+    let ns = cluster.namespace.clone();
+    let pods = ["llama-8b-0", "llama-8b-1"];
+    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    cluster.create_deployment("llama-8b", &pods).await;
+    cluster
+        .create_va(
+            "llama-8b-autoscaler",
+            "llama-8b",
+            "meta/llama-3.1-8b",
+            "10.0",
+            "H100",
+        )
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+    let desired = |n: u32| {
+        format!(
+            r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}} {n}"#
+        )
+    };
+    wva.wait_metrics("steady at 2", |m| m.contains(&desired(2)))
+        .await;
+
+    for replica in &fleet.replicas {
+        replica.set(0.78, 1.0);
+    }
+    wva.wait_metrics("scaled up to 3", |m| m.contains(&desired(3)))
+        .await;
+    let va = cluster
+        .wait_va("llama-8b-autoscaler", "numReplicas 3", |va| {
+            va.status
+                .as_ref()
+                .and_then(|s| s.desired_optimized_alloc.num_replicas)
+                == Some(3)
+        })
+        .await;
+    assert_eq!(
+        condition(&va, "OptimizationReady").map(|c| c.1),
+        Some("OptimizationSucceeded".into())
+    );
+    let events = cluster.events().await;
+    assert!(
+        events.iter().any(|(reason, note)| reason == "ScaledUp"
+            && note.starts_with("Scaled up from 2 to 3 replicas")),
+        "{events:?}"
+    );
+    assert!(
+        wva.metrics()
+            .contains("wva_replica_scaling_total{direction=\"scale-up\"")
+    );
+}

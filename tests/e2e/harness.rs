@@ -239,8 +239,10 @@ impl Fleet {
 
 /// The `wva run` process with its captured log.
 pub struct Wva {
-    child: Child,
-    log: Arc<Mutex<String>>,
+    /// The process.
+    pub child: Child,
+    /// Everything it wrote to stderr so far.
+    pub log_text: Arc<Mutex<String>>,
     /// The metrics endpoint (plain HTTP in the scenarios).
     pub metrics_addr: String,
 }
@@ -248,11 +250,23 @@ pub struct Wva {
 impl Wva {
     /// Starts `wva run` against `cluster` and `prometheus` with a 1s interval and `env`.
     pub fn start(cluster: &Cluster, prometheus: &Prometheus, env: &[(&str, &str)]) -> Wva {
+        Wva::start_with(cluster, prometheus, &[], env)
+    }
+
+    /// Starts `wva run` with extra command-line `args` (after `run`) and `env`; `env` wins
+    /// over the defaults below.
+    pub fn start_with(
+        cluster: &Cluster,
+        prometheus: &Prometheus,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Wva {
         let metrics_port = free_port();
         let probe_port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_wva"));
         command
             .arg("run")
+            .args(args)
             .env_clear()
             .env("KUBECONFIG", &cluster.kubeconfig)
             .env("PROMETHEUS_BASE_URL", prometheus.url())
@@ -294,7 +308,7 @@ impl Wva {
 
     /// Everything the process logged so far.
     pub fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.log_text.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The `/metrics` text, or an empty string while the endpoint is not up.
@@ -313,6 +327,22 @@ impl Wva {
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
         response
+    }
+
+    /// Waits until the log contains `needle`; returns the log.
+    pub async fn wait_log(&self, needle: &str) -> String {
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "timed out waiting for log line {needle:?}\nlog:\n{}",
+            self.log()
+        );
     }
 
     /// Waits until the metrics text satisfies `check`.
@@ -340,7 +370,8 @@ impl Drop for Wva {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

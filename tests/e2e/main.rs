@@ -1,6 +1,8 @@
 //! End-to-end scenarios from the specification: the real `wva` binary against a Kubernetes
 //! API (the in-memory double, or `WVA_E2E_KUBECONFIG`) and a real Prometheus.
 
+// Shared with the other e2e binaries (tests/e2e_*), each of which uses a part of it.
+#[allow(dead_code)]
 mod harness;
 
 use harness::{Cluster, Fleet, Wva, condition};

@@ -301,7 +301,7 @@ impl Wva {
         }
         Wva {
             child,
-            log,
+            log_text: log,
             metrics_addr: format!("127.0.0.1:{metrics_port}"),
         }
     }

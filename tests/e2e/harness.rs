@@ -22,7 +22,7 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// The Kubernetes API under test.
 pub struct Cluster {
     /// The double, when no real cluster was given.
-    _double: Option<KubeDouble>,
+    pub double: Option<KubeDouble>,
     /// A kubeconfig file for the `wva` process.
     pub kubeconfig: PathBuf,
     /// A client for the scenario.
@@ -55,7 +55,7 @@ impl Cluster {
             .expect("kube config");
         let client = Client::try_from(config).expect("client");
         let cluster = Cluster {
-            _double: double,
+            double,
             kubeconfig,
             client,
             namespace: format!("{scenario}-{}", std::process::id()),

@@ -1574,3 +1574,88 @@ fn samples_are_valid_and_say_what_the_chart_does() {
             .starts_with("wva_desired_replicas{")
     );
 }
+
+/// Every declared controller parameter reaches the cluster through the chart: either the chart
+/// sets it (args, env or a curated value) or it is a key of `wva.parameters` whose value lands in
+/// the main ConfigMap. Credentials and the env-only keys that locate the ConfigMap stay out.
+#[test]
+fn every_controller_parameter_is_a_helm_value_written_to_the_main_config_map() {
+    use wva_api::helm_parameters::{CHART_SET, offered};
+    let templates: String = std::fs::read_dir(chart_dir().join("templates"))
+        .expect("templates")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read template"))
+        .collect();
+    for key in CHART_SET {
+        let spec = wva_api::render::parameters()
+            .find(|p| p.key == *key)
+            .expect("declared");
+        let flag = spec.flag_display().unwrap_or_default();
+        assert!(
+            templates.contains(&format!("{key}:"))
+                || templates.contains(&format!("name: {key}"))
+                || (!flag.is_empty() && templates.contains(&format!("- {flag}"))),
+            "{key} is in CHART_SET but no template sets it"
+        );
+    }
+    let r = template("parameters", &[]);
+    let data = string_map(&r.main_config_map().expect("main ConfigMap")["data"]);
+    let values = &helm_values::default_values()["wva"]["parameters"];
+    for spec in wva_api::render::parameters() {
+        let offered_here = offered().any(|p| p.key == spec.key);
+        if spec.env_only || spec.secret || CHART_SET.contains(&spec.key) {
+            assert!(!offered_here, "{} offered twice", spec.key);
+            continue;
+        }
+        assert!(
+            values.get(spec.key).is_some(),
+            "{} not in wva.parameters",
+            spec.key
+        );
+        match spec.default {
+            Some(default) if !default.is_empty() => {
+                assert_eq!(
+                    data.get(spec.key).map(String::as_str),
+                    Some(default),
+                    "{}",
+                    spec.key
+                )
+            }
+            _ => assert!(
+                !data.contains_key(spec.key),
+                "{} written while unset",
+                spec.key
+            ),
+        }
+    }
+    assert!(!data.contains_key("PROMETHEUS_BEARER_TOKEN"));
+
+    let r = template(
+        "parameters-set",
+        &[
+            "--set",
+            "wva.parameters.PROMETHEUS_QUERY_RETRIES=5,wva.parameters.LOG_JSON=true",
+            "--set-string",
+            "wva.parameters.PROMETHEUS_SERVER_NAME=prometheus.monitoring.svc",
+        ],
+    );
+    let data = string_map(&r.main_config_map().expect("main ConfigMap")["data"]);
+    assert_eq!(data["PROMETHEUS_QUERY_RETRIES"], "5");
+    assert_eq!(data["LOG_JSON"], "true");
+    assert_eq!(data["PROMETHEUS_SERVER_NAME"], "prometheus.monitoring.svc");
+
+    for (set, expected) in [
+        ("wva.parameters.NO_SUCH_KEY=1", "NO_SUCH_KEY"),
+        (
+            "wva.parameters.PROMETHEUS_BEARER_TOKEN=t",
+            "PROMETHEUS_BEARER_TOKEN",
+        ),
+        ("wva.parameters.LOG_JSON[0]=x", "LOG_JSON"),
+    ] {
+        let err = template_error(&["--set", set]);
+        assert!(
+            err.contains("values don't meet the specifications of the schema")
+                && err.contains(expected),
+            "{set}: {err}"
+        );
+    }
+}

@@ -10,6 +10,7 @@
 //! To add a value: add a field with a doc comment and a default here, use it in a template,
 //! run `cargo build`, commit the regenerated chart files.
 
+use crate::helm_parameters::ParameterValues;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,10 @@ pub struct WvaValues {
     pub capacity_scaling: CapacityScalingValues,
     /// CPU and memory of the controller container.
     pub resources: ResourceValues,
+    /// Every other controller parameter, by ConfigMap key, with its default: the chart writes
+    /// each non-empty one into the main ConfigMap. Generated from the parameter table
+    /// (`docs/parameters.md`); an unknown key is rejected.
+    pub parameters: ParameterValues,
 }
 
 impl Default for WvaValues {
@@ -141,6 +146,7 @@ impl Default for WvaValues {
             controller_instance: String::new(),
             capacity_scaling: CapacityScalingValues::default(),
             resources: ResourceValues::default(),
+            parameters: ParameterValues::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ extern crate self as wva_api;
 
 pub mod config;
 pub mod crd;
+pub mod helm_parameters;
 pub mod helm_values;
 pub mod metrics;
 pub mod params;

@@ -1,0 +1,143 @@
+//! `wva.parameters`: every controller parameter as a Helm value, derived from the parameter
+//! table.
+//!
+//! A parameter declared with `#[param(...)]` in [`crate::config`] becomes a key of
+//! `wva.parameters` (its ConfigMap key, its default, its description) and the chart writes it
+//! into the main ConfigMap, unless the chart already sets it from another value or on the
+//! command line ([`CHART_SET`]), it is read from the environment only (it locates the
+//! ConfigMap), or it is a credential (never put in a ConfigMap). Adding a parameter therefore
+//! needs no chart edit: `cargo build` regenerates `values.yaml`, `values.schema.json` and the
+//! chart README with it.
+
+use crate::params::ParamSpec;
+use crate::render;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Parameters the chart sets itself: from the Deployment's args (`--leader-elect`, probe and
+/// metrics addresses, `--watch-namespace`, `-v`), its env (`CONTROLLER_INSTANCE`) or a curated
+/// value in the main ConfigMap (`wva.prometheus.*`, `wva.reconcileInterval`,
+/// `wva.scaleToZero`, `wva.limitedMode`). An explicit flag or env var wins over the ConfigMap, so
+/// offering these under `wva.parameters` too would let a value be silently ignored.
+pub const CHART_SET: &[&str] = &[
+    "LEADER_ELECT",
+    "HEALTH_PROBE_BIND_ADDRESS",
+    "METRICS_BIND_ADDRESS",
+    "METRICS_SECURE",
+    "WATCH_NAMESPACE",
+    "V",
+    "CONTROLLER_INSTANCE",
+    "PROMETHEUS_BASE_URL",
+    "PROMETHEUS_ALLOW_HTTP",
+    "PROMETHEUS_TLS_INSECURE_SKIP_VERIFY",
+    "PROMETHEUS_CA_CERT_PATH",
+    "PROMETHEUS_TOKEN_PATH",
+    "GLOBAL_OPT_INTERVAL",
+    "WVA_SCALE_TO_ZERO",
+    "WVA_LIMITED_MODE",
+];
+
+/// The parameters offered under `wva.parameters`, in table order.
+pub fn offered() -> impl Iterator<Item = &'static ParamSpec> {
+    render::parameters().filter(|p| !p.env_only && !p.secret && !CHART_SET.contains(&p.key))
+}
+
+/// `wva.parameters`: ConfigMap key → value. An empty string leaves the key out of the
+/// ConfigMap, so the controller's default applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ParameterValues(pub BTreeMap<String, Value>);
+
+impl Default for ParameterValues {
+    fn default() -> Self {
+        ParameterValues(
+            offered()
+                .map(|p| (p.key.to_string(), default_of(p)))
+                .collect(),
+        )
+    }
+}
+
+/// The declared default as a YAML value of the parameter's type (`""` when there is none).
+fn default_of(spec: &ParamSpec) -> Value {
+    let text = spec.default.unwrap_or_default();
+    let typed = match spec.value_type {
+        "bool" => text.parse::<bool>().ok().map(Value::from),
+        "int" => text.parse::<i64>().ok().map(Value::from),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Value::from(text))
+}
+
+/// The schema of one parameter: its type (a string is always accepted, as in a ConfigMap),
+/// its description with mutability, and its default.
+fn property(spec: &ParamSpec) -> Value {
+    let types: Vec<&str> = match spec.value_type {
+        "bool" => vec!["boolean", "string"],
+        "int" => vec!["integer", "string"],
+        _ => vec!["string"],
+    };
+    let applies = if spec.mutable {
+        "Applies at once when the ConfigMap changes."
+    } else {
+        "Needs a controller restart."
+    };
+    json!({
+        "type": if types.len() == 1 { json!(types[0]) } else { json!(types) },
+        "description": format!("`{}` ({}): {} {applies}", spec.key, spec.value_type, spec.description()),
+        "default": default_of(spec),
+    })
+}
+
+impl JsonSchema for ParameterValues {
+    fn schema_name() -> Cow<'static, str> {
+        "ParameterValues".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let properties: Map<String, Value> = offered()
+            .map(|p| (p.key.to_string(), property(p)))
+            .collect();
+        let schema = json!({
+            "type": "object",
+            "description": "Every other controller parameter, by ConfigMap key, written into the main ConfigMap (an empty string leaves the key out). Derived from the parameter table (docs/parameters.md); unknown keys are rejected.",
+            "properties": properties,
+            "additionalProperties": false,
+        });
+        Schema::try_from(schema).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_set_keys_are_declared_parameters() {
+        for key in CHART_SET {
+            assert!(
+                render::parameters().any(|p| p.key == *key),
+                "{key} is not a declared parameter"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_typed_and_credentials_stay_out() {
+        let values = ParameterValues::default().0;
+        assert_eq!(values["PROMETHEUS_QUERY_RETRIES"], json!(2));
+        assert_eq!(values["LOG_JSON"], json!(false));
+        assert!(values["PROMETHEUS_QUERY_TIMEOUT"].is_string());
+        for absent in [
+            "PROMETHEUS_BEARER_TOKEN",
+            "CONFIG_MAP_NAME",
+            "POD_NAMESPACE",
+            "V",
+        ] {
+            assert!(!values.contains_key(absent), "{absent} offered");
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::config::{self, Config, applied_message, apply_config_map, rejection_m
 use crate::configmaps::{ConfigMapState, Inputs, Notice};
 use crate::k8s::caches::{self, Caches};
 use crate::k8s::leader::{Elector, Timings};
-use crate::k8s::status::{self, Target};
+use crate::k8s::status::{self, Target, WrittenStatuses};
 use crate::scope::Scope;
 use crate::telemetry::emit::Emitter;
 use crate::telemetry::{health, metrics_server};
@@ -146,6 +146,7 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
         emitter: Emitter::new(metrics.clone()),
         metrics,
         decisions: HashMap::new(),
+        written: WrittenStatuses::default(),
         configmaps: ConfigMapState::default(),
         warned_accelerator: HashSet::new(),
         config,
@@ -268,6 +269,8 @@ struct Controller {
     emitter: Emitter,
     /// The latest decision per VA (namespace, name).
     decisions: HashMap<(String, String), Decision>,
+    /// Statuses written that the VA cache may not show yet.
+    written: WrittenStatuses,
     configmaps: ConfigMapState,
     warned_accelerator: HashSet<(String, String)>,
     config: Config,
@@ -397,7 +400,7 @@ impl Controller {
         } else {
             None
         };
-        let was_missing = va.status.as_ref().is_none_or(|s| {
+        let was_missing = self.written.latest(va).is_none_or(|s| {
             !s.conditions
                 .iter()
                 .any(|c| c.type_ == "TargetResolved" && c.status == "True")
@@ -435,14 +438,15 @@ impl Controller {
         decision: Option<&Decision>,
     ) {
         let now = Time(jiff::Timestamp::now());
+        let previous = self.written.latest(va);
         let desired = status::desired_status(
-            va.status.as_ref(),
+            previous.as_ref(),
             va.metadata.generation,
             target,
             decision,
             &now,
         );
-        if va.status.as_ref() == Some(&desired) {
+        if previous.as_ref() == Some(&desired) {
             return;
         }
         let (namespace, name) = (
@@ -454,12 +458,13 @@ impl Controller {
             tracing::warn!(va = %format!("{namespace}/{name}"), %error, "Could not write VariantAutoscaling status");
             return;
         }
+        self.written.record(va, desired.clone());
         let became_false = |kind: &str| {
             let now_false = desired
                 .conditions
                 .iter()
                 .any(|c| c.type_ == kind && c.status == "False");
-            let was_false = va.status.as_ref().is_some_and(|s| {
+            let was_false = previous.as_ref().is_some_and(|s| {
                 s.conditions
                     .iter()
                     .any(|c| c.type_ == kind && c.status == "False")

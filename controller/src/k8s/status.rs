@@ -8,6 +8,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Error};
+use std::collections::HashMap;
 use wva_api::crd::{OptimizedAlloc, VariantAutoscaling, VariantAutoscalingStatus, conditions};
 use wva_engine::Decision;
 
@@ -213,6 +214,45 @@ pub async fn write(
     .map(drop)
 }
 
+/// Statuses this controller wrote that its VA cache may not show yet.
+///
+/// The watch delivers our own write a moment later; until then the cached VA still carries the
+/// status from before it. Deciding from that stale status would repeat a write, repeat its
+/// events, or mistake "no longer exists" for "does not exist yet".
+#[derive(Debug, Default)]
+pub struct WrittenStatuses(HashMap<(String, String), (Option<String>, VariantAutoscalingStatus)>);
+
+impl WrittenStatuses {
+    /// The newest known status of `va`: the one written last while the cache still holds the
+    /// object as it was before that write (same resourceVersion), else the cached one.
+    pub fn latest(&mut self, va: &VariantAutoscaling) -> Option<VariantAutoscalingStatus> {
+        let key = key(va);
+        match self.0.get(&key) {
+            Some((version, status)) if *version == va.metadata.resource_version => {
+                Some(status.clone())
+            }
+            Some(_) => {
+                self.0.remove(&key);
+                va.status.clone()
+            }
+            None => va.status.clone(),
+        }
+    }
+
+    /// Records that `status` was written over the cached `va`.
+    pub fn record(&mut self, va: &VariantAutoscaling, status: VariantAutoscalingStatus) {
+        self.0
+            .insert(key(va), (va.metadata.resource_version.clone(), status));
+    }
+}
+
+fn key(va: &VariantAutoscaling) -> (String, String) {
+    (
+        va.metadata.namespace.clone().unwrap_or_default(),
+        va.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +398,35 @@ mod tests {
             message.ends_with("(safety net kept 2 replicas, fallbackSource=previous-desired)"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_written_status_counts_until_the_cache_moves_past_it() {
+        let mut va: VariantAutoscaling = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "v", "namespace": "n", "resourceVersion": "5"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "d"}, "modelID": "m"}
+        }))
+        .expect("va");
+        let mut written = WrittenStatuses::default();
+        assert_eq!(written.latest(&va), None);
+        let found = desired_status(None, Some(1), Target::Found("d"), None, &time(10));
+        written.record(&va, found.clone());
+        assert_eq!(written.latest(&va), Some(found.clone()), "cache still at 5");
+        let deleted = desired_status(
+            written.latest(&va).as_ref(),
+            Some(1),
+            Target::Missing("d"),
+            None,
+            &time(20),
+        );
+        let ready = deleted
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .expect("Ready");
+        assert_eq!(ready.message, "Target deployment 'd' no longer exists");
+        va.metadata.resource_version = Some("6".into());
+        va.status = None;
+        assert_eq!(written.latest(&va), None, "the cache moved on: it wins");
     }
 }

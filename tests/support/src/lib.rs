@@ -4,7 +4,8 @@
 //!   whose values a test sets at runtime.
 //! - [`Prometheus`]: starts the real `prometheus` binary on a free loopback port with its own
 //!   configuration and data directory, scraping the given targets every second; waits for
-//!   readiness and a first scrape; kills the process on drop.
+//!   readiness and a first scrape; kills the process on drop. `stop()` and `restart()` (same
+//!   port and data) make an outage.
 //! - [`StubServer`]: a loopback HTTP or HTTPS server (optionally requiring a client
 //!   certificate) that records requests and answers with canned responses.
 //! - [`TestPki`]: a CA with server and client certificates generated for a test.

@@ -163,6 +163,10 @@ pub struct Prometheus {
     dir: tempfile::TempDir,
     targets: usize,
     client_tls: Option<Arc<rustls::ClientConfig>>,
+    /// The binary and its arguments, for [`Prometheus::restart`].
+    command: (PathBuf, Vec<String>),
+    startup_timeout: Duration,
+    require_up: bool,
 }
 
 impl Prometheus {
@@ -197,40 +201,33 @@ impl Prometheus {
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config(options).to_string())
             .map_err(|e| other("write Prometheus configuration", e))?;
-        let log = std::fs::File::create(dir.path().join("prometheus.log"))
-            .map_err(|e| other("create Prometheus log", e))?;
-        let mut command = Command::new(binary);
+        let mut args = Vec::new();
         let client_tls = match &options.tls {
             Some(tls) => {
                 let web_config = write_web_config(dir.path(), tls)
                     .map_err(|e| other("write Prometheus web configuration", e))?;
-                command.arg(format!("--web.config.file={}", web_config.display()));
+                args.push(format!("--web.config.file={}", web_config.display()));
                 Some(Arc::new(client_config(tls)))
             }
             None => None,
         };
-        let child = command
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(|e| other("open Prometheus log", e))?,
-            )
-            .stderr(log)
-            .spawn()
-            .map_err(|e| other(&format!("start {}", binary.display()), e))?;
+        args.extend([
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--log.level=warn".to_string(),
+        ]);
+        let command = (binary.to_path_buf(), args);
+        let child = spawn(&command, dir.path()).map_err(LaunchFailure::Other)?;
         let mut prometheus = Prometheus {
             child: Some(child),
             port,
             dir,
             targets: options.targets.len(),
             client_tls,
+            command,
+            startup_timeout: options.startup_timeout,
+            require_up: options.require_up,
         };
         let deadline = Instant::now() + options.startup_timeout;
         prometheus.wait_ready(deadline).map_err(|error| {
@@ -384,6 +381,43 @@ impl Prometheus {
         }
     }
 
+    /// Starts the server again (after [`stop`](Self::stop), e.g. at the end of an outage) on
+    /// the same port, configuration and data directory, so clients keep their URL and the
+    /// series scraped before keep their samples; waits for readiness and a scrape of every
+    /// target as [`PrometheusBuilder::start`] does. A running server is stopped first. Fails
+    /// when another process took the port in the meantime.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        // The scrape check must see a scrape of this run, not a sample from before the stop.
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.child = Some(spawn(&self.command, self.dir.path())?);
+        let deadline = Instant::now() + self.startup_timeout;
+        self.wait_ready(deadline)
+            .and_then(|()| self.wait_scrape_after(started, deadline))
+            .map_err(|error| format!("{error}\nPrometheus log:\n{}", self.log()))
+    }
+
+    /// Waits until every target has an `up` sample newer than `after` (Unix seconds).
+    fn wait_scrape_after(&self, after: f64, deadline: Instant) -> Result<(), String> {
+        if self.targets == 0 {
+            return Ok(());
+        }
+        let up = if self.require_up { " == 1" } else { "" };
+        let query = format!("count(timestamp(up{up}) > {after})");
+        let wanted = self.targets as f64;
+        self.wait_until_deadline(&query, deadline, |result| {
+            first_value(result) == Some(wanted)
+        })
+        .map_err(|error| {
+            format!(
+                "waiting for a scrape of {} targets after the restart: {error}",
+                self.targets
+            )
+        })
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
@@ -394,6 +428,25 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Spawns `binary args` with stdout and stderr appended to `dir/prometheus.log`.
+fn spawn((binary, args): &(PathBuf, Vec<String>), dir: &Path) -> Result<Child, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("prometheus.log"))
+        .map_err(|e| format!("open Prometheus log: {e}"))?;
+    let stdout = log
+        .try_clone()
+        .map_err(|e| format!("open Prometheus log: {e}"))?;
+    Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", binary.display()))
 }
 
 /// The value of the first sample of a vector result, when there is one.

@@ -54,3 +54,29 @@ fn stop_makes_queries_fail_and_is_idempotent() {
     prometheus.stop();
     assert!(prometheus.query("vector(1)").is_err());
 }
+
+#[test]
+fn restart_serves_the_same_url_and_keeps_the_series() {
+    let emulator = VllmEmulator::start("m");
+    emulator.set(0.5, 0.0);
+    let mut prometheus = Prometheus::start([emulator.target("ns", "p")]).expect("start");
+    let (url, port) = (prometheus.url(), prometheus.port());
+
+    prometheus.stop();
+    assert!(prometheus.query("vector(1)").is_err());
+    emulator.set(0.7, 0.0);
+    prometheus.restart().expect("restart");
+
+    assert_eq!((prometheus.url(), prometheus.port()), (url, port));
+    let kv = "vllm:kv_cache_usage_perc{pod=\"p\"}";
+    prometheus
+        .wait_for_value(kv, 0.7, Duration::from_secs(10))
+        .expect("scraping resumed");
+    prometheus
+        .wait_for_value(
+            &format!("min_over_time({kv}[1h])"),
+            0.5,
+            Duration::from_secs(10),
+        )
+        .expect("the samples scraped before the stop are kept");
+}

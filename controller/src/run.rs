@@ -107,7 +107,7 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
     let (trigger_tx, triggers) = mpsc::unbounded_channel();
     spawn_drivers(streams, trigger_tx, cm_name.clone());
     let (leading_tx, leading) = watch::channel(!s.leader_elect);
-    if s.leader_elect {
+    let campaign = if s.leader_elect {
         let timings = Timings {
             lease_duration: s.leader_election_lease_duration,
             renew_deadline: s.leader_election_renew_deadline,
@@ -122,10 +122,14 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
             &identity,
             timings,
         );
-        tokio::spawn(elector.run(leading_tx, stop_rx.clone()));
+        Some((
+            elector.spawn(leading_tx, stop_rx.clone()),
+            timings.renew_deadline,
+        ))
     } else {
         drop(leading_tx);
-    }
+        None
+    };
     caches
         .wait_until_ready()
         .await
@@ -156,6 +160,10 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
     };
     let result = controller.run(triggers, leading).await;
     stop_tx.send_replace(true);
+    // A leader releases the Lease before exiting, so a standby takes over at once.
+    if let Some((campaign, timeout)) = campaign {
+        campaign.finish(timeout).await;
+    }
     result
 }
 

@@ -56,21 +56,28 @@ impl Elector {
         }
     }
 
-    /// Runs until `shutdown` turns true, publishing leadership on `leading`; releases the
-    /// Lease on the way out when holding it.
+    /// Runs the elector in a task of its own. Once `shutdown` turns true, await
+    /// [`Campaign::finish`] before the process exits: the release of the Lease is an API call
+    /// the exiting runtime would otherwise cancel, and then a standby waits out the whole
+    /// lease instead of taking over at once.
+    pub fn spawn(self, leading: watch::Sender<bool>, shutdown: watch::Receiver<bool>) -> Campaign {
+        Campaign(tokio::spawn(self.run(leading, shutdown)))
+    }
+
+    /// Runs until `shutdown` turns true, publishing leadership on `leading` (receivers are
+    /// woken only when it changes); releases the Lease on the way out when holding it.
     pub async fn run(self, leading: watch::Sender<bool>, mut shutdown: watch::Receiver<bool>) {
         let mut last_renewal: Option<Instant> = None;
         loop {
             match self.try_acquire_or_renew().await {
                 Ok(Attempt::Leading) => {
-                    if !*leading.borrow() {
+                    if publish(&leading, true) {
                         tracing::info!(lease = %self.name, identity = %self.identity, "Acquired leadership");
                     }
                     last_renewal = Some(Instant::now());
-                    leading.send_replace(true);
                 }
                 Ok(Attempt::Following(holder)) => {
-                    if leading.send_replace(false) {
+                    if publish(&leading, false) {
                         tracing::warn!(lease = %self.name, %holder, "Lost leadership to another holder");
                     }
                     last_renewal = None;
@@ -79,7 +86,7 @@ impl Elector {
                     tracing::warn!(lease = %self.name, %error, "Leader election attempt failed");
                     let expired =
                         last_renewal.is_some_and(|t| t.elapsed() >= self.timings.renew_deadline);
-                    if expired && leading.send_replace(false) {
+                    if expired && publish(&leading, false) {
                         tracing::error!(lease = %self.name, "Could not renew leadership within the renew deadline; stepping down");
                         last_renewal = None;
                     }
@@ -90,8 +97,7 @@ impl Elector {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
-        if *leading.borrow() {
-            leading.send_replace(false);
+        if publish(&leading, false) {
             match self.release().await {
                 Ok(()) => tracing::info!(lease = %self.name, "Released leadership"),
                 Err(error) => {
@@ -186,6 +192,24 @@ impl Elector {
     }
 }
 
+/// An [`Elector`] running in its task.
+pub struct Campaign(tokio::task::JoinHandle<()>);
+
+impl Campaign {
+    /// Waits, at most `timeout`, until the elector has stopped after `shutdown` turned true,
+    /// so that a leader's release of the Lease has reached the API server.
+    pub async fn finish(self, timeout: Duration) {
+        if tokio::time::timeout(timeout, self.0).await.is_err() {
+            tracing::warn!("Leader election did not stop in time; the Lease may not be released");
+        }
+    }
+}
+
+/// Sets `leading` to `value`, waking receivers only when it changes; true when it changed.
+fn publish(leading: &watch::Sender<bool>, value: bool) -> bool {
+    leading.send_if_modified(|current| std::mem::replace(current, value) != value)
+}
+
 /// True when the holder's lease ran out (or carries no renewal time).
 fn expired(spec: &LeaseSpec, now: jiff::Timestamp) -> bool {
     let Some(renewed) = spec.renew_time.as_ref().map(|t| t.0) else {
@@ -211,6 +235,55 @@ mod tests {
             lease_duration_seconds: Some(duration),
             ..LeaseSpec::default()
         }
+    }
+
+    #[test]
+    fn leadership_wakes_receivers_only_when_it_changes() {
+        let (leading, mut seen) = watch::channel(false);
+        assert!(!publish(&leading, false));
+        assert!(!seen.has_changed().expect("open"));
+        assert!(publish(&leading, true));
+        assert!(seen.has_changed().expect("open"));
+        assert!(*seen.borrow_and_update());
+        assert!(!publish(&leading, true), "a renewal is no change");
+        assert!(!seen.has_changed().expect("open"));
+        assert!(publish(&leading, false));
+        assert!(!*seen.borrow_and_update());
+    }
+
+    /// `wva run` exits right after `finish`: by then the leader has released the Lease, and
+    /// a follower's repeated attempts never woke the engine loop.
+    #[tokio::test]
+    async fn finish_returns_once_the_lease_is_released() {
+        let double = wva_kube_double::KubeDouble::start().await;
+        let config = kube::Config::new(double.url().parse().expect("url"));
+        let api: Api<Lease> =
+            Api::namespaced(kube::Client::try_from(config).expect("client"), "default");
+        let timings = Timings {
+            lease_duration: Duration::from_secs(4),
+            renew_deadline: Duration::from_secs(3),
+            retry_period: Duration::from_millis(50),
+        };
+        let (stop_a, stopped_a) = watch::channel(false);
+        let (leading, mut leader) = watch::channel(false);
+        let a = Elector::new(api.clone(), "lease", "a", timings).spawn(leading, stopped_a);
+        leader.wait_for(|l| *l).await.expect("a leads");
+        let (stop_b, stopped_b) = watch::channel(false);
+        let (following, mut follower) = watch::channel(false);
+        let b = Elector::new(api.clone(), "lease", "b", timings).spawn(following, stopped_b);
+        for _ in 0..5 {
+            tokio::time::sleep(timings.retry_period).await;
+            assert!(!follower.has_changed().expect("open"), "an attempt woke b");
+            assert!(!leader.has_changed().expect("open"), "a renewal woke a");
+        }
+        stop_b.send_replace(true);
+        b.finish(Duration::from_secs(5)).await;
+        stop_a.send_replace(true);
+        a.finish(Duration::from_secs(5)).await;
+        let spec = api.get("lease").await.expect("lease").spec.expect("spec");
+        assert_eq!(spec.holder_identity, None);
+        assert!(!*leader.borrow_and_update());
+        assert!(!*follower.borrow_and_update());
     }
 
     #[test]

@@ -657,15 +657,7 @@ impl Controller {
                     decision.fallback_source.map_or("", |f| f.as_str()),
                 ])
                 .inc();
-            tracing::warn!(
-                variant = %decision.variant,
-                namespace = %decision.namespace,
-                currentReplicas = decision.current_replicas,
-                desiredReplicas = decision.desired_replicas,
-                accelerator = decision.accelerator.as_deref().unwrap_or("unknown"),
-                fallbackSource = decision.fallback_source.map_or("", |f| f.as_str()),
-                "Safety net activated: emitted fallback metrics"
-            );
+            log_safety_net(decision);
         }
         let before = previous.unwrap_or(decision.current_replicas);
         if decision.desired_replicas != before {
@@ -846,6 +838,79 @@ fn config_map_ref(namespace: &str, name: &str) -> ObjectReference {
     }
 }
 
+/// The safety-net log line, values unquoted as the user guide shows them
+/// (`fallbackSource=current-replicas`), so a `grep` for them finds it.
+fn log_safety_net(decision: &Decision) {
+    tracing::warn!(
+        variant = %decision.variant,
+        namespace = %decision.namespace,
+        currentReplicas = decision.current_replicas,
+        desiredReplicas = decision.desired_replicas,
+        accelerator = %decision.accelerator.as_deref().unwrap_or("unknown"),
+        fallbackSource = %decision.fallback_source.map_or("", |f| f.as_str()),
+        "{}",
+        wva_engine::LOG_SAFETY_NET
+    );
+}
+
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, String> {
     tokio::signal::unix::signal(kind).map_err(|e| format!("cannot install a signal handler: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use wva_engine::{Action, FallbackSource, MetricsCondition, MetricsReason, Reason};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("capture").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_safety_net_line_has_the_fields_of_the_user_guide_unquoted() {
+        let decision = Decision {
+            namespace: "llm-d".into(),
+            model_id: "meta/llama".into(),
+            variant: "my-va".into(),
+            accelerator: Some("H100".into()),
+            current_replicas: 2,
+            desired_replicas: 2,
+            action: Action::NoChange,
+            reason: Reason::SafetyNet,
+            message: "safety net keeps 2 replicas (current-replicas)".into(),
+            safety_net: true,
+            fallback_source: Some(FallbackSource::CurrentReplicas),
+            limited: false,
+            clamped: false,
+            metrics_available: MetricsCondition {
+                status: false,
+                reason: MetricsReason::PrometheusError,
+                message: "down".into(),
+            },
+        };
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || log_safety_net(&decision));
+        let log = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf-8");
+        assert!(
+            log.contains(
+                "Safety net activated: emitted fallback metrics variant=my-va namespace=llm-d currentReplicas=2 desiredReplicas=2 accelerator=H100 fallbackSource=current-replicas"
+            ),
+            "{log}"
+        );
+    }
 }

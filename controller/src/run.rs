@@ -572,8 +572,19 @@ impl Controller {
         let snapshot = assemble::snapshot(&plan, &signals, engine_config, now, None);
         let cycle = wva_engine::decide(&snapshot);
         for report in &cycle.models {
+            let transition = report
+                .analysis
+                .as_ref()
+                .and_then(|a| a.transition.as_deref());
             for note in &report.notes {
-                tracing::info!(namespace = %report.namespace, model = %report.model_id, "{note}");
+                match transition {
+                    Some(why) if note == wva_engine::LOG_IN_TRANSITION => {
+                        tracing::info!(namespace = %report.namespace, model = %report.model_id, reason = %why, "{note}");
+                    }
+                    _ => {
+                        tracing::info!(namespace = %report.namespace, model = %report.model_id, "{note}");
+                    }
+                }
             }
         }
         let by_key: HashMap<(String, String), &Decision> = cycle

@@ -142,6 +142,38 @@ impl Cluster {
         }
     }
 
+    /// Acts as the HPA and the Deployment controller: sets the Deployment to `pods.len()` ready
+    /// replicas and creates the pods that do not exist yet (pods beyond are not removed).
+    pub async fn scale_deployment(&self, name: &str, pods: &[&str]) {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
+        let replicas = i64::try_from(pods.len()).unwrap_or(0);
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+        )
+        .await
+        .expect("Deployment scaled");
+        let status = json!({"status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas}});
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .expect("Deployment status");
+        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        for pod in pods {
+            if pod_api.get_opt(pod).await.expect("pod lookup").is_none() {
+                let object: Pod = serde_json::from_value(json!({
+                    "metadata": {"name": pod, "namespace": self.namespace, "labels": {"app": name}},
+                    "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
+                }))
+                .expect("pod");
+                pod_api
+                    .create(&PostParams::default(), &object)
+                    .await
+                    .expect("Pod created");
+            }
+        }
+    }
+
     /// Deletes a Deployment and its pods.
     pub async fn delete_deployment(&self, name: &str) {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
@@ -233,6 +265,24 @@ impl Fleet {
         Fleet {
             replicas,
             prometheus,
+        }
+    }
+
+    /// Sets every replica to KV-cache usage `kv` and queue length `queue`, and waits until
+    /// Prometheus has scraped the new values from all of them (so the next cycle sees them).
+    pub fn set_load(&self, kv: f64, queue: f64) {
+        for replica in &self.replicas {
+            replica.set(kv, queue);
+        }
+        let n = self.replicas.len();
+        for (metric, value) in [
+            ("vllm:kv_cache_usage_perc", kv),
+            ("vllm:num_requests_waiting", queue),
+        ] {
+            let promql = format!("count({metric} == {value})");
+            self.prometheus
+                .wait_for_value(&promql, n as f64, DEADLINE)
+                .unwrap_or_else(|e| panic!("load not scraped: {e}"));
         }
     }
 }
@@ -347,8 +397,18 @@ impl Wva {
 
     /// Waits until the metrics text satisfies `check`.
     pub async fn wait_metrics(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        self.wait_metrics_within(DEADLINE, what, check).await
+    }
+
+    /// Waits up to `deadline` until the metrics text satisfies `check`.
+    pub async fn wait_metrics_within(
+        &self,
+        deadline: Duration,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
         let start = Instant::now();
-        while start.elapsed() < DEADLINE {
+        while start.elapsed() < deadline {
             let text = self.metrics();
             if check(&text) {
                 return text;

@@ -132,14 +132,19 @@ async fn deployment_deleted_then_recreated() {
         .await;
 }
 
-/// Scenario 3: load raised on the replicas scales up (metric, status and `ScaledUp` event).
+/// Scenario 3: load raised on the replicas scales up (metric, status and `ScaledUp` event);
+/// once the test has applied it as an HPA would and the load is removed, it scales down once
+/// safe (`ScaledDown` event). The signals are the peak over the last minute, so the scale-down
+/// comes about a minute after the load drops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scale_up_under_load() {
+async fn scale_up_under_load_then_down_once_safe() {
     let cluster = Cluster::start("load").await;
     let ns = cluster.namespace.clone();
-    let pods = ["llama-8b-0", "llama-8b-1"];
+    // Three emulators scraped from the start; the Deployment has the first two pods until it
+    // is scaled up, so the third one's series belong to no pod of the target yet.
+    let pods = ["llama-8b-0", "llama-8b-1", "llama-8b-2"];
     let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
-    cluster.create_deployment("llama-8b", &pods).await;
+    cluster.create_deployment("llama-8b", &pods[..2]).await;
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -149,26 +154,36 @@ async fn scale_up_under_load() {
             "H100",
         )
         .await;
+    // At most the three replicas the fleet emulates.
+    cluster
+        .vas()
+        .patch(
+            "llama-8b-autoscaler",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"spec": {"maxReplicas": 3}})),
+        )
+        .await
+        .expect("maxReplicas set");
     let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
     let desired = |n: u32| {
         format!(
             r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}} {n}"#
         )
     };
+    let alloc = |va: &wva_api::crd::VariantAutoscaling| {
+        va.status
+            .as_ref()
+            .and_then(|s| s.desired_optimized_alloc.num_replicas)
+    };
     wva.wait_metrics("steady at 2", |m| m.contains(&desired(2)))
         .await;
 
-    for replica in &fleet.replicas {
-        replica.set(0.78, 1.0);
-    }
+    fleet.set_load(0.78, 1.0);
     wva.wait_metrics("scaled up to 3", |m| m.contains(&desired(3)))
         .await;
     let va = cluster
         .wait_va("llama-8b-autoscaler", "numReplicas 3", |va| {
-            va.status
-                .as_ref()
-                .and_then(|s| s.desired_optimized_alloc.num_replicas)
-                == Some(3)
+            alloc(va) == Some(3)
         })
         .await;
     assert_eq!(
@@ -184,5 +199,36 @@ async fn scale_up_under_load() {
     assert!(
         wva.metrics()
             .contains("wva_replica_scaling_total{direction=\"scale-up\"")
+    );
+
+    // The HPA applies 3, then the load goes away: three idle replicas fit in two.
+    cluster.scale_deployment("llama-8b", &pods).await;
+    fleet.set_load(0.10, 0.0);
+    wva.wait_metrics_within(
+        std::time::Duration::from_secs(120),
+        "scaled down to 2",
+        |m| m.contains(&desired(2)),
+    )
+    .await;
+    cluster
+        .wait_va("llama-8b-autoscaler", "numReplicas 2", |va| {
+            alloc(va) == Some(2)
+        })
+        .await;
+    let events = cluster.events().await;
+    assert!(
+        events.iter().any(|(reason, note)| reason == "ScaledDown"
+            && note.starts_with("Scaled down from 3 to 2 replicas")),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|(_, note)| note.contains("to 4 replicas")),
+        "{events:?}"
+    );
+    assert!(
+        wva.metrics()
+            .contains("wva_replica_scaling_total{direction=\"scale-down\"")
     );
 }

@@ -1,0 +1,165 @@
+//! Cost per engine cycle as the fleet grows: the real `wva` binary against the API double
+//! (which counts requests) and a real Prometheus, at 10 and 1,000 VAs.
+//!
+//! Asserted: in steady state a cycle makes no Kubernetes API reads and no writes, and the same
+//! number of Prometheus queries whatever the number of VAs and pods. Printed (run with
+//! `--no-capture`): the controller's resident memory and the mean cycle time.
+
+// Shared with the other e2e binaries, each of which uses a part of it.
+#[allow(dead_code)]
+#[path = "../e2e/harness.rs"]
+mod harness;
+
+use harness::{Cluster, Fleet, Wva};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use wva_kube_double::RequestCounts;
+
+/// What one steady-state cycle costs, averaged over a few cycles.
+#[derive(Debug, PartialEq)]
+struct PerCycle {
+    api_reads: u64,
+    api_writes: u64,
+    prometheus_queries: u64,
+}
+
+/// The value of the first sample of `name` (summed over label sets) in a metrics text.
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits until the controller has finished `k` engine cycles; returns its metrics then.
+async fn at_cycle(wva: &Wva, k: f64) -> String {
+    wva.wait_metrics("next cycle", |m| cycles(m) >= k).await
+}
+
+fn cycles(text: &str) -> f64 {
+    metric_sum(text, "wva_engine_cycle_duration_seconds_count")
+}
+
+/// Resident memory of a process in KiB (Linux).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Creates `n` Deployments (one ready pod each) and their VAs directly in the double's store.
+fn create_fleet(cluster: &Cluster, n: usize) {
+    let double = cluster.double.as_ref().expect("the API double");
+    let ns = &cluster.namespace;
+    for i in 0..n {
+        let name = format!("model-{i}");
+        double
+            .create(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                         "template": {"metadata": {"labels": {"app": name}},
+                                      "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}}
+            }))
+            .expect("Deployment");
+        double
+            .set_deployment_status(ns, &name, 1)
+            .expect("Deployment status");
+        double
+            .create(json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("{name}-0"), "namespace": ns, "labels": {"app": name}},
+                "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
+            }))
+            .expect("Pod");
+        double
+            .create(json!({
+                "apiVersion": "llmd.ai/v1alpha1", "kind": "VariantAutoscaling",
+                "metadata": {"name": name, "namespace": ns,
+                             "labels": {"inference.optimization/acceleratorName": "H100"}},
+                "spec": {"scaleTargetRef": {"kind": "Deployment", "name": name},
+                         "modelID": format!("org/model-{i}"), "variantCost": "10.0"}
+            }))
+            .expect("VA");
+    }
+}
+
+/// Runs `n` VAs until every VA has a decision and the cycles are steady, then measures.
+async fn measure(n: usize) -> PerCycle {
+    let cluster = Cluster::start(&format!("scale-{n}")).await;
+    let Some(double) = cluster.double.as_ref() else {
+        panic!("request counts come from the API double: run without WVA_E2E_KUBECONFIG");
+    };
+    // Ten replicas report metrics (the collector's queries are per model, batched); the rest
+    // have none, so the safety net keeps them where they are.
+    let reporting: Vec<String> = (0..n.min(10)).map(|i| format!("model-{i}-0")).collect();
+    let pods: Vec<&str> = reporting.iter().map(String::as_str).collect();
+    let fleet = Fleet::start(&cluster.namespace, "org/model-0", &pods, 0.5, 0.0);
+    create_fleet(&cluster, n);
+    let started = Instant::now();
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+    let decided = |double: &wva_kube_double::KubeDouble| {
+        double
+            .objects("variantautoscalings.llmd.ai")
+            .iter()
+            .filter(|va| !va["status"]["desiredOptimizedAlloc"]["numReplicas"].is_null())
+            .count()
+    };
+    while decided(double) < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {} of {n} VAs decided\n{}",
+            decided(double),
+            wva.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let startup = started.elapsed();
+    // Let the status writes' watch events settle, then count over three full cycles.
+    let now = cycles(&wva.metrics());
+    let first = at_cycle(&wva, now + 2.0).await;
+    let before: RequestCounts = double.request_counts();
+    let measured = 3.0;
+    let last = at_cycle(&wva, cycles(&first) + measured).await;
+    let delta = double.request_counts().since(&before);
+    let done = cycles(&last) - cycles(&first);
+    let queries = metric_sum(&last, "wva_prometheus_queries_total")
+        - metric_sum(&first, "wva_prometheus_queries_total");
+    let per = |x: f64| (x / done).round() as u64;
+    let mean_cycle =
+        (metric_sum(&last, "wva_engine_cycle_duration_seconds_sum") / cycles(&last)) * 1000.0;
+    eprintln!(
+        "{n} VAs: startup to all decided {:.1}s, resident memory {} KiB, mean cycle {mean_cycle:.1} ms, per cycle: {} API reads, {} API writes, {} Prometheus queries",
+        startup.as_secs_f64(),
+        rss_kib(wva.child.id()),
+        per((delta.verb("get") + delta.verb("list")) as f64),
+        per(delta.writes() as f64),
+        per(queries),
+    );
+    PerCycle {
+        api_reads: per((delta.verb("get") + delta.verb("list")) as f64),
+        api_writes: per(delta.writes() as f64),
+        prometheus_queries: per(queries),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cycle_cost_does_not_grow_with_vas_and_pods() {
+    let small = measure(10).await;
+    let large = measure(1000).await;
+    assert_eq!(
+        small.api_reads, 0,
+        "steady cycles read from caches: {small:?}"
+    );
+    assert_eq!(
+        small.api_writes, 0,
+        "nothing changed, nothing written: {small:?}"
+    );
+    assert!(small.prometheus_queries > 0, "{small:?}");
+    assert_eq!(small, large, "10 VAs vs 1,000 VAs");
+}

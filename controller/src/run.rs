@@ -142,7 +142,7 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
         instance: std::env::var("HOSTNAME").ok(),
     };
     let mut controller = Controller {
-        recorder: Recorder::new(client.clone(), reporter),
+        reporter,
         client,
         caches,
         scope,
@@ -269,7 +269,7 @@ fn spawn_drivers(
 /// Every effect handle and the state kept between cycles.
 struct Controller {
     client: Client,
-    recorder: Recorder,
+    reporter: Reporter,
     caches: Caches,
     scope: Scope,
     collector: Collector,
@@ -518,7 +518,7 @@ impl Controller {
             action: "Autoscale".into(),
             secondary: None,
         };
-        if let Err(error) = self.recorder.publish(&event, reference).await {
+        if let Err(error) = publish_event(&self.client, &self.reporter, &event, reference).await {
             tracing::warn!(%error, reason, "Could not publish event");
         }
     }
@@ -849,6 +849,22 @@ fn config_map_ref(namespace: &str, name: &str) -> ObjectReference {
     }
 }
 
+/// Publishes one event as an Event object of its own. kube's `Recorder` deduplicates on type,
+/// reason, action and object but not on the note: with one shared recorder, the second
+/// `ScaledUp` of a VA only bumped the series of the first, and `kubectl get events` kept
+/// showing "Scaled up from 1 to 2" after the 2 -> 3 scale-up. WVA publishes events on changes
+/// only, so nothing repeats often enough to need a series.
+async fn publish_event(
+    client: &Client,
+    reporter: &Reporter,
+    event: &Event,
+    reference: &ObjectReference,
+) -> Result<(), kube::Error> {
+    Recorder::new(client.clone(), reporter.clone())
+        .publish(event, reference)
+        .await
+}
+
 /// The safety-net log line, values unquoted as the user guide shows them
 /// (`fallbackSource=current-replicas`), so a `grep` for them finds it.
 fn log_safety_net(decision: &Decision) {
@@ -885,6 +901,57 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Two events that differ only in their note are two Events, each with its note.
+    #[tokio::test]
+    async fn every_scaling_event_keeps_its_own_note() {
+        let double = wva_kube_double::KubeDouble::start().await;
+        let config = kube::Config::new(double.url().parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        let reporter = Reporter {
+            controller: REPORTER.into(),
+            instance: None,
+        };
+        let reference = ObjectReference {
+            api_version: Some("llmd.ai/v1alpha1".into()),
+            kind: Some("VariantAutoscaling".into()),
+            namespace: Some("default".into()),
+            name: Some("llama-8b".into()),
+            ..ObjectReference::default()
+        };
+        for note in [
+            "Scaled up from 1 to 2 replicas",
+            "Scaled up from 2 to 3 replicas",
+        ] {
+            let event = Event {
+                type_: EventType::Normal,
+                reason: "ScaledUp".into(),
+                note: Some(note.into()),
+                action: "Autoscale".into(),
+                secondary: None,
+            };
+            publish_event(&client, &reporter, &event, &reference)
+                .await
+                .expect("published");
+        }
+        let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client, "default");
+        let mut notes: Vec<String> = events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter_map(|e| e.note)
+            .collect();
+        notes.sort();
+        assert_eq!(
+            notes,
+            [
+                "Scaled up from 1 to 2 replicas",
+                "Scaled up from 2 to 3 replicas"
+            ]
+        );
     }
 
     #[test]

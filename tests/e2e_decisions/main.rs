@@ -1,0 +1,476 @@
+//! End-to-end scenarios about decisions: the cheaper of two variants grows, a Prometheus
+//! outage is bridged by the safety net, scale-to-zero. The real `wva` binary runs against a
+//! Kubernetes API (the in-memory double, or `WVA_E2E_KUBECONFIG`) and a real Prometheus
+//! scraping vLLM emulators; the scenarios assert what a user sees: VA conditions, `/metrics`,
+//! events and the log.
+
+// Shared with the other e2e binaries, each of which uses a part of it.
+#[allow(dead_code)]
+#[path = "../e2e/harness.rs"]
+mod harness;
+mod ops;
+
+use harness::{Cluster, Fleet, Wva, condition};
+use ops::{desired_replicas, gauge, log_lines, wait_log_lines};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use wva_api::crd::VariantAutoscaling;
+use wva_testkit::{Prometheus, VllmEmulator};
+
+/// `status.desiredOptimizedAlloc.numReplicas` of a VA.
+fn alloc(va: &VariantAutoscaling) -> Option<i32> {
+    va.status
+        .as_ref()
+        .and_then(|s| s.desired_optimized_alloc.num_replicas)
+}
+
+/// The message of the condition `kind` of a VA.
+fn message(va: &VariantAutoscaling, kind: &str) -> String {
+    va.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == kind))
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
+}
+
+/// Scenario 4: two variants of one model (same modelID, two Deployments) with different
+/// `variantCost`. Under load the cheaper one grows, twice, and the expensive one stays — even
+/// though it has more spare KV capacity and its name sorts first, the tie-breakers that would
+/// pick it if the costs were equal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_up_goes_to_the_cheaper_variant() {
+    let cluster = Cluster::start("cheaper").await;
+    let ns = cluster.namespace.clone();
+    let model = "meta/llama-3.1-70b";
+    let h100 = ["llama-70b-h100-0"];
+    let a100 = ["llama-70b-a100-0", "llama-70b-a100-1"];
+    // Every emulator is scraped from the start; llama-70b-a100-1 belongs to no Deployment
+    // until the HPA adds the replica.
+    let fleet = Fleet::start(&ns, model, &[h100[0], a100[0], a100[1]], 0.50, 0.0);
+    cluster.create_deployment("llama-70b-h100", &h100).await;
+    cluster
+        .create_deployment("llama-70b-a100", &a100[..1])
+        .await;
+    cluster
+        .create_va("llama-70b-premium", "llama-70b-h100", model, "80.0", "H100")
+        .await;
+    cluster
+        .create_va(
+            "llama-70b-standard",
+            "llama-70b-a100",
+            model,
+            "40.0",
+            "A100",
+        )
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+    let premium = |m: &str| desired_replicas(m, &ns, "llama-70b-premium");
+    let standard = |m: &str| desired_replicas(m, &ns, "llama-70b-standard");
+    wva.wait_metrics("both variants published at 1", |m| {
+        premium(m) == Some(1.0) && standard(m) == Some(1.0)
+    })
+    .await;
+
+    // Average spare KV (0.03 + 0.01) / 2 = 0.02 < 0.10: the model must grow.
+    fleet.replicas[0].set(0.77, 0.0);
+    for replica in &fleet.replicas[1..] {
+        replica.set(0.79, 0.0);
+    }
+    let metrics = wva
+        .wait_metrics("the standard variant grows to 2", |m| {
+            standard(m) == Some(2.0)
+        })
+        .await;
+    assert_eq!(premium(&metrics), Some(1.0), "{metrics}");
+    let event = cluster
+        .wait_event(
+            "ScaledUp",
+            "llama-70b-standard",
+            "Scaled up from 1 to 2 replicas",
+        )
+        .await;
+    assert!(
+        event.note.contains("variant (cost 40) grows 1 -> 2"),
+        "{event:?}"
+    );
+    let va = cluster
+        .wait_va("llama-70b-standard", "numReplicas 2", |va| {
+            alloc(va) == Some(2)
+        })
+        .await;
+    assert_eq!(
+        condition(&va, "OptimizationReady").map(|c| c.0),
+        Some("True".into())
+    );
+    assert_eq!(
+        va.status
+            .as_ref()
+            .and_then(|s| s.desired_optimized_alloc.accelerator.clone()),
+        Some("A100".into())
+    );
+
+    // The HPA gives the standard variant its second replica; the load stays, and the next
+    // replica again goes to the cheaper variant.
+    cluster.resize_deployment("llama-70b-a100", &a100).await;
+    let metrics = wva
+        .wait_metrics("the standard variant grows to 3", |m| {
+            standard(m) == Some(3.0)
+        })
+        .await;
+    assert_eq!(premium(&metrics), Some(1.0), "{metrics}");
+    cluster
+        .wait_event(
+            "ScaledUp",
+            "llama-70b-standard",
+            "Scaled up from 2 to 3 replicas",
+        )
+        .await;
+    let va = cluster.vas().get("llama-70b-premium").await.expect("VA");
+    assert_eq!(alloc(&va), Some(1), "{va:#?}");
+    let events = cluster.seen_events().await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.object == "llama-70b-premium" && e.reason.starts_with("Scaled")),
+        "{events:#?}"
+    );
+    // Two scale-ups counted for the standard variant, none for the premium one.
+    let scale_ups = format!(
+        r#"wva_replica_scaling_total{{direction="scale-up",namespace="{ns}",reason="scale-up",variant_name="llama-70b-standard"}} 2"#
+    );
+    let metrics = wva
+        .wait_metrics("two scale-ups counted", |m| m.contains(&scale_ups))
+        .await;
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("wva_replica_scaling_total")
+                && l.contains(r#"variant_name="llama-70b-premium""#)),
+        "{metrics}"
+    );
+}
+
+/// Scenario 5: Prometheus stops while a scale-up is not yet applied. The safety net keeps
+/// re-emitting the previous desired replicas (no scale-down to the current ones), logs
+/// `Safety net activated: emitted fallback metrics` and sets `MetricsAvailable=False`
+/// (`PrometheusError`). Prometheus comes back on the same address: metrics are found again
+/// and decisions resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
+    let cluster = Cluster::start("outage").await;
+    let ns = cluster.namespace.clone();
+    let pods = ["llama-8b-0", "llama-8b-1", "llama-8b-2", "llama-8b-3"];
+    let mut fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    cluster.create_deployment("llama-8b", &pods[..2]).await;
+    cluster
+        .create_va(
+            "llama-8b-autoscaler",
+            "llama-8b",
+            "meta/llama-3.1-8b",
+            "10.0",
+            "H100",
+        )
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+    let desired = |m: &str| desired_replicas(m, &ns, "llama-8b-autoscaler");
+    wva.wait_metrics("steady at 2", |m| desired(m) == Some(2.0))
+        .await;
+    for replica in &fleet.replicas {
+        replica.set(0.78, 1.0);
+    }
+    wva.wait_metrics("scaled up to 3", |m| desired(m) == Some(3.0))
+        .await;
+    cluster
+        .wait_va("llama-8b-autoscaler", "numReplicas 3", |va| {
+            alloc(va) == Some(3)
+        })
+        .await;
+
+    // The outage, before the HPA applied 3: the Deployment still has 2 replicas.
+    fleet.prometheus.stop();
+    let safety_net = [
+        "Safety net activated: emitted fallback metrics",
+        "variant=llama-8b-autoscaler",
+    ];
+    let lines = wait_log_lines(&wva, &safety_net, 1).await;
+    for field in [
+        "currentReplicas=2",
+        "desiredReplicas=3",
+        "fallbackSource=previous-desired",
+    ] {
+        assert!(lines[0].contains(field), "{field} missing in {lines:?}");
+    }
+    let va = cluster
+        .wait_va(
+            "llama-8b-autoscaler",
+            "MetricsAvailable=False PrometheusError",
+            |va| condition(va, "MetricsAvailable").is_some_and(|c| c.1 == "PrometheusError"),
+        )
+        .await;
+    assert_eq!(
+        condition(&va, "MetricsAvailable").map(|c| c.0),
+        Some("False".into())
+    );
+    assert_eq!(
+        condition(&va, "OptimizationReady"),
+        Some(("False".into(), "OptimizationFailed".into()))
+    );
+    assert!(
+        message(&va, "OptimizationReady")
+            .ends_with("(safety net kept 3 replicas, fallbackSource=previous-desired)"),
+        "{va:#?}"
+    );
+    assert_eq!(alloc(&va), Some(3));
+    let event = cluster
+        .wait_event(
+            "MetricsUnavailable",
+            "llama-8b-autoscaler",
+            "Prometheus query for saturation metrics failed",
+        )
+        .await;
+    assert_eq!(event.type_, "Warning");
+    // Cycle after cycle during the outage the previous desired is re-emitted, never the 2
+    // current replicas.
+    let seen = log_lines(&wva, &safety_net).len();
+    let start = std::time::Instant::now();
+    while log_lines(&wva, &safety_net).len() < seen + 2 {
+        let metrics = wva.metrics();
+        if !metrics.is_empty() {
+            assert_eq!(desired(&metrics), Some(3.0), "{metrics}");
+        }
+        assert!(start.elapsed() < harness::DEADLINE, "{}", wva.log());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let metrics = wva.metrics();
+    assert_eq!(desired(&metrics), Some(3.0), "{metrics}");
+    assert!(
+        gauge(
+            &metrics,
+            "wva_safety_net_activations_total",
+            &ns,
+            "llama-8b-autoscaler"
+        )
+        .is_some_and(|n| n >= 3.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"fallback_source="previous-desired""#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"wva_prometheus_queries_total{result="error",signal="kv_cache_usage"}"#),
+        "{metrics}"
+    );
+
+    // Prometheus is back at the same address: metrics are found again.
+    fleet.prometheus.restart().expect("Prometheus restarts");
+    let va = cluster
+        .wait_va(
+            "llama-8b-autoscaler",
+            "MetricsAvailable=True MetricsFound",
+            |va| condition(va, "MetricsAvailable") == Some(("True".into(), "MetricsFound".into())),
+        )
+        .await;
+    assert_eq!(
+        condition(&va, "OptimizationReady").map(|c| c.0),
+        Some("True".into())
+    );
+    assert_eq!(alloc(&va), Some(3));
+    // Decisions resume: the HPA applies 3, the load stays, the next decision asks for 4.
+    cluster.resize_deployment("llama-8b", &pods[..3]).await;
+    wva.wait_metrics("scaled up to 4", |m| desired(m) == Some(4.0))
+        .await;
+    cluster
+        .wait_event(
+            "ScaledUp",
+            "llama-8b-autoscaler",
+            "Scaled up from 3 to 4 replicas",
+        )
+        .await;
+    cluster
+        .wait_va("llama-8b-autoscaler", "numReplicas 4", |va| {
+            alloc(va) == Some(4)
+                && condition(va, "OptimizationReady")
+                    .is_some_and(|c| c.1 == "OptimizationSucceeded")
+        })
+        .await;
+}
+
+/// Scenario 11: scale-to-zero. `WVA_SCALE_TO_ZERO=true` enables it for every model, and the
+/// `wva-model-scale-to-zero-config` ConfigMap sets a 5s retention and disables it for
+/// `acme/batch`. `acme/chat` keeps its replica while it serves requests, goes to 0 once it
+/// served none over the retention period, stays at 0 once the HPA applied it, and comes back
+/// to 1 when its ConfigMap entry disables scale-to-zero at runtime. `acme/batch`, as idle,
+/// keeps 1 replica throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when_disabled() {
+    let cluster = Cluster::start("to-zero").await;
+    let ns = cluster.namespace.clone();
+    let chat = VllmEmulator::start("acme/chat");
+    let batch = VllmEmulator::start("acme/batch");
+    chat.set(0.10, 0.0);
+    batch.set(0.10, 0.0);
+    let prometheus = Prometheus::start([chat.target(&ns, "chat-0"), batch.target(&ns, "batch-0")])
+        .expect("prometheus starts");
+    let config = "wva-model-scale-to-zero-config";
+    let default = "retention_period: 5s\n";
+    let batch_entry = "model_id: acme/batch\nenable_scale_to_zero: false\n";
+    cluster
+        .put_config_map(config, &[("default", default), ("batch", batch_entry)])
+        .await;
+    cluster.create_deployment("chat", &["chat-0"]).await;
+    cluster.create_deployment("batch", &["batch-0"]).await;
+    cluster
+        .create_va("chat-autoscaler", "chat", "acme/chat", "10.0", "H100")
+        .await;
+    cluster
+        .create_va("batch-autoscaler", "batch", "acme/batch", "10.0", "H100")
+        .await;
+
+    // A client keeps sending requests to chat.
+    let traffic = Arc::new(AtomicBool::new(true));
+    let chat = Arc::new(chat);
+    let client = {
+        let (traffic, chat) = (traffic.clone(), chat.clone());
+        std::thread::spawn(move || {
+            while traffic.load(Ordering::Relaxed) {
+                chat.add_requests(1);
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        })
+    };
+    let wva = Wva::start(&cluster, &prometheus, &[("WVA_SCALE_TO_ZERO", "true")]);
+    let chat_desired = |m: &str| desired_replicas(m, &ns, "chat-autoscaler");
+    let batch_desired = |m: &str| desired_replicas(m, &ns, "batch-autoscaler");
+    wva.wait_metrics("both published at 1", |m| {
+        chat_desired(m) == Some(1.0) && batch_desired(m) == Some(1.0)
+    })
+    .await;
+    // Prometheus sees chat's requests within the retention period: several cycles later it
+    // still has its replica.
+    prometheus
+        .wait_until(
+            r#"sum(increase(vllm:request_success_total{model_name="acme/chat"}[5s]))"#,
+            harness::DEADLINE,
+            |r| {
+                r[0]["value"][1]
+                    .as_str()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v > 0.0)
+            },
+        )
+        .expect("requests counted");
+    let cycles = log_lines(&wva, &["Optimization completed successfully"]).len();
+    wait_log_lines(&wva, &["Optimization completed successfully"], cycles + 3).await;
+    let metrics = wva.metrics();
+    assert_eq!(chat_desired(&metrics), Some(1.0), "{metrics}");
+    assert!(
+        log_lines(&wva, &["No requests in retention period, scaling to zero"]).is_empty(),
+        "{}",
+        wva.log()
+    );
+
+    // The client stops; after the retention period without requests chat goes to 0.
+    traffic.store(false, Ordering::Relaxed);
+    client.join().expect("client thread");
+    let metrics = wva
+        .wait_metrics("chat scaled to zero", |m| chat_desired(m) == Some(0.0))
+        .await;
+    assert_eq!(batch_desired(&metrics), Some(1.0), "{metrics}");
+    wait_log_lines(
+        &wva,
+        &[
+            "No requests in retention period, scaling to zero",
+            "model=acme/chat",
+        ],
+        1,
+    )
+    .await;
+    assert!(
+        log_lines(
+            &wva,
+            &[
+                "No requests in retention period, scaling to zero",
+                "model=acme/batch"
+            ]
+        )
+        .is_empty(),
+        "{}",
+        wva.log()
+    );
+    let event = cluster
+        .wait_event(
+            "ScaledDown",
+            "chat-autoscaler",
+            "Scaled down from 1 to 0 replicas",
+        )
+        .await;
+    assert!(
+        event.note.contains("no requests in the last 5s"),
+        "{event:?}"
+    );
+    let va = cluster
+        .wait_va("chat-autoscaler", "numReplicas 0", |va| {
+            alloc(va) == Some(0)
+        })
+        .await;
+    assert!(
+        message(&va, "OptimizationReady").contains("(target: 0 replicas)"),
+        "{va:#?}"
+    );
+    let va = cluster.vas().get("batch-autoscaler").await.expect("VA");
+    assert_eq!(alloc(&va), Some(1), "{va:#?}");
+
+    // The HPA applies 0: chat has no pod left, and it stays at 0.
+    cluster.resize_deployment("chat", &[]).await;
+    let cycles = log_lines(&wva, &["Optimization completed successfully"]).len();
+    wait_log_lines(&wva, &["Optimization completed successfully"], cycles + 3).await;
+    let metrics = wva.metrics();
+    assert_eq!(chat_desired(&metrics), Some(0.0), "{metrics}");
+    assert_eq!(batch_desired(&metrics), Some(1.0), "{metrics}");
+
+    // Scale-to-zero disabled for chat at runtime: it comes back to one replica.
+    let chat_entry = "model_id: acme/chat\nenable_scale_to_zero: false\n";
+    cluster
+        .put_config_map(
+            config,
+            &[
+                ("default", default),
+                ("batch", batch_entry),
+                ("chat", chat_entry),
+            ],
+        )
+        .await;
+    let metrics = wva
+        .wait_metrics("chat back at 1", |m| chat_desired(m) == Some(1.0))
+        .await;
+    assert_eq!(batch_desired(&metrics), Some(1.0), "{metrics}");
+    wait_log_lines(
+        &wva,
+        &[
+            "Preserving minimum replica on cheapest variant (scale-to-zero disabled)",
+            "model=acme/chat",
+        ],
+        1,
+    )
+    .await;
+    cluster
+        .wait_event(
+            "ScaledUp",
+            "chat-autoscaler",
+            "Scaled up from 0 to 1 replicas",
+        )
+        .await;
+    cluster
+        .wait_va("chat-autoscaler", "numReplicas 1", |va| {
+            alloc(va) == Some(1)
+        })
+        .await;
+    let events = cluster.seen_events().await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.object == "batch-autoscaler" && e.reason.starts_with("Scaled")),
+        "{events:#?}"
+    );
+}

@@ -1,0 +1,356 @@
+//! Helpers for scenarios that span several namespaces and several `wva` processes: workloads
+//! and VAs in any namespace, namespace annotations, events per object, and `/metrics` parsed
+//! into samples. Everything goes through the kube client, so it works on a real cluster too.
+
+use crate::harness::{Cluster, DEADLINE, Wva};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use wva_api::crd::VariantAutoscaling;
+use wva_testkit::{Prometheus, VllmEmulator};
+
+/// The VA label that assigns a VA to a controller instance (seed 002).
+pub const INSTANCE_LABEL: &str = "wva.llmd.ai/controller-instance";
+/// The namespace annotation that excludes a namespace (seed 004).
+pub const EXCLUDE_ANNOTATION: &str = "wva.llmd.ai/exclude";
+
+/// One variant: a VA, its Deployment with one pod, and the vLLM replica behind the pod.
+pub struct Variant {
+    pub namespace: String,
+    pub va: &'static str,
+    pub deployment: &'static str,
+    pub model: &'static str,
+    /// Labels of the VA beyond the accelerator label.
+    pub labels: Vec<(&'static str, String)>,
+}
+
+impl Variant {
+    /// The pod of the variant's Deployment.
+    pub fn pod(&self) -> String {
+        format!("{}-0", self.deployment)
+    }
+}
+
+/// One vLLM emulator per variant, at KV-cache usage `kv` and queue length `queue`, and a
+/// Prometheus scraping them all.
+pub fn fleet(variants: &[&Variant], kv: f64, queue: f64) -> (Vec<VllmEmulator>, Prometheus) {
+    let replicas: Vec<VllmEmulator> = variants
+        .iter()
+        .map(|v| {
+            let replica = VllmEmulator::start(v.model);
+            replica.set(kv, queue);
+            replica
+        })
+        .collect();
+    let targets = replicas
+        .iter()
+        .zip(variants)
+        .map(|(r, v)| r.target(&v.namespace, &v.pod()));
+    let prometheus = Prometheus::start(targets).expect("prometheus starts");
+    (replicas, prometheus)
+}
+
+impl Cluster {
+    /// Creates a namespace with `annotations` (fails when it exists: names are unique).
+    pub async fn create_annotated_namespace(&self, name: &str, annotations: &[(&str, &str)]) {
+        let annotations: BTreeMap<&str, &str> = annotations.iter().copied().collect();
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name, "annotations": annotations}}))
+                .expect("namespace");
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace created");
+    }
+
+    /// Sets (`Some`) or removes (`None`) a namespace annotation.
+    pub async fn annotate_namespace(&self, name: &str, key: &str, value: Option<&str>) {
+        let patch = json!({"metadata": {"annotations": {key: value}}});
+        Api::<Namespace>::all(self.client.clone())
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("namespace annotated");
+    }
+
+    /// Creates the variant's VA, its Deployment (status written as a rolled-out Deployment
+    /// controller would, since no kubelet is assumed) and its pod.
+    pub async fn create_variant(&self, v: &Variant) {
+        let mut labels: BTreeMap<&str, String> = v.labels.iter().cloned().collect();
+        labels.insert("inference.optimization/acceleratorName", "H100".into());
+        let va: VariantAutoscaling = serde_json::from_value(json!({
+            "apiVersion": "llmd.ai/v1alpha1",
+            "kind": "VariantAutoscaling",
+            "metadata": {"name": v.va, "namespace": v.namespace, "labels": labels},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": v.deployment}, "modelID": v.model, "variantCost": "10.0"}
+        }))
+        .expect("va");
+        Api::<VariantAutoscaling>::namespaced(self.client.clone(), &v.namespace)
+            .create(&PostParams::default(), &va)
+            .await
+            .expect("VA created");
+
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": v.deployment, "namespace": v.namespace},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": v.deployment}},
+                "template": {"metadata": {"labels": {"app": v.deployment}}, "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}
+            }
+        }))
+        .expect("deployment");
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &v.namespace);
+        api.create(&PostParams::default(), &deployment)
+            .await
+            .expect("Deployment created");
+        let status = json!({"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}});
+        api.patch_status(v.deployment, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .expect("Deployment status");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": v.pod(), "namespace": v.namespace, "labels": {"app": v.deployment}},
+            "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
+        }))
+        .expect("pod");
+        Api::<Pod>::namespaced(self.client.clone(), &v.namespace)
+            .create(&PostParams::default(), &pod)
+            .await
+            .expect("Pod created");
+    }
+
+    /// Sets a label of the variant's VA.
+    pub async fn label_variant(&self, v: &Variant, key: &str, value: &str) {
+        let patch = json!({"metadata": {"labels": {key: value}}});
+        Api::<VariantAutoscaling>::namespaced(self.client.clone(), &v.namespace)
+            .patch(v.va, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("VA labelled");
+    }
+
+    /// Deletes the variant's Deployment and its pod (the VA stays).
+    pub async fn delete_variant_deployment(&self, v: &Variant) {
+        Api::<Deployment>::namespaced(self.client.clone(), &v.namespace)
+            .delete(v.deployment, &DeleteParams::default())
+            .await
+            .expect("Deployment deleted");
+        Api::<Pod>::namespaced(self.client.clone(), &v.namespace)
+            .delete(&v.pod(), &DeleteParams::default())
+            .await
+            .expect("Pod deleted");
+    }
+
+    /// The variant's VA as it is now.
+    pub async fn variant_va(&self, v: &Variant) -> VariantAutoscaling {
+        Api::<VariantAutoscaling>::namespaced(self.client.clone(), &v.namespace)
+            .get(v.va)
+            .await
+            .expect("VA readable")
+    }
+
+    /// Waits until `check` accepts the variant's VA.
+    pub async fn wait_variant(
+        &self,
+        v: &Variant,
+        what: &str,
+        check: impl Fn(&VariantAutoscaling) -> bool,
+    ) -> VariantAutoscaling {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < DEADLINE {
+            let va = self.variant_va(v).await;
+            if check(&va) {
+                return va;
+            }
+            last = Some(va);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "timed out waiting for VA {}/{}: {what}; last seen: {last:#?}",
+            v.namespace, v.va
+        );
+    }
+
+    /// Events about the variant's VA as (reason, note).
+    pub async fn variant_events(&self, v: &Variant) -> Vec<(String, String)> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), &v.namespace);
+        api.list(&ListParams::default())
+            .await
+            .expect("events listed")
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.name.as_deref() == Some(v.va)
+                        && r.kind.as_deref() == Some("VariantAutoscaling")
+                })
+            })
+            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect()
+    }
+
+    /// Waits until the variant's VA has an event with `reason`.
+    pub async fn wait_variant_event(&self, v: &Variant, reason: &str) {
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            if self
+                .variant_events(v)
+                .await
+                .iter()
+                .any(|(r, _)| r == reason)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "timed out waiting for a {reason} event about {}/{}; events: {:?}",
+            v.namespace,
+            v.va,
+            self.variant_events(v).await
+        );
+    }
+
+    /// Asserts that no controller ever touched the variant's VA: no status, no events.
+    pub async fn assert_untouched(&self, v: &Variant, why: &str) {
+        let va = self.variant_va(v).await;
+        assert!(
+            unreconciled(&va),
+            "{}/{} should be untouched ({why}), but has status {:#?}",
+            v.namespace,
+            v.va,
+            va.status
+        );
+        let events = self.variant_events(v).await;
+        assert!(
+            events.is_empty(),
+            "{}/{} should have no events ({why}): {events:?}",
+            v.namespace,
+            v.va
+        );
+    }
+}
+
+/// True when the VA carries nothing a controller writes: no conditions, no allocation.
+pub fn unreconciled(va: &VariantAutoscaling) -> bool {
+    va.status.as_ref().is_none_or(|s| {
+        s.conditions.is_empty()
+            && serde_json::to_value(&s.desired_optimized_alloc).ok() == Some(json!({}))
+    })
+}
+
+/// The desired replicas in the VA status.
+pub fn allocated(va: &VariantAutoscaling) -> Option<i32> {
+    va.status
+        .as_ref()
+        .and_then(|s| s.desired_optimized_alloc.num_replicas)
+}
+
+/// One sample of the Prometheus text format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// The samples of a `/metrics` response (headers, comments and blank lines skipped).
+pub fn samples(response: &str) -> Vec<Sample> {
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(response, |(_, body)| body);
+    body.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| parse_sample(line).unwrap_or_else(|| panic!("unparsable sample {line:?}")))
+        .collect()
+}
+
+fn parse_sample(line: &str) -> Option<Sample> {
+    let (series, value) = line.rsplit_once(' ')?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    let (name, labels) = match series.split_once('{') {
+        None => (series, BTreeMap::new()),
+        Some((name, rest)) => {
+            let mut labels = BTreeMap::new();
+            let mut rest = rest.strip_suffix('}')?;
+            while !rest.is_empty() {
+                let (key, after) = rest.split_once("=\"")?;
+                // Label values here never contain escaped quotes.
+                let (value, after) = after.split_once('"')?;
+                labels.insert(key.to_string(), value.to_string());
+                rest = after.strip_prefix(',').unwrap_or(after);
+            }
+            (name, labels)
+        }
+    };
+    Some(Sample {
+        name: name.to_string(),
+        labels,
+        value,
+    })
+}
+
+/// The samples of `metric` about the variant (by `namespace` and `variant_name`).
+pub fn variant_samples<'a>(all: &'a [Sample], metric: &str, v: &Variant) -> Vec<&'a Sample> {
+    all.iter()
+        .filter(|s| {
+            s.name == metric
+                && s.labels.get("namespace") == Some(&v.namespace)
+                && s.labels.get("variant_name").map(String::as_str) == Some(v.va)
+        })
+        .collect()
+}
+
+/// True when any `wva_*` series is about the variant.
+pub fn mentions(all: &[Sample], v: &Variant) -> bool {
+    all.iter().any(|s| {
+        s.labels.get("namespace") == Some(&v.namespace)
+            && s.labels.get("variant_name").map(String::as_str) == Some(v.va)
+    })
+}
+
+/// The number of completed engine cycles, from the cycle-duration histogram.
+pub fn cycles(all: &[Sample]) -> u64 {
+    all.iter()
+        .find(|s| s.name == "wva_engine_cycle_duration_seconds_count")
+        .map_or(0, |s| s.value as u64)
+}
+
+impl Wva {
+    /// The parsed `/metrics` samples (none while the endpoint is not up).
+    pub fn samples(&self) -> Vec<Sample> {
+        samples(&self.metrics())
+    }
+
+    /// Waits until at least `n` more engine cycles have completed than now, so that at least
+    /// one whole cycle ran after this call: afterwards, whatever a cycle would have done has
+    /// been done.
+    pub async fn wait_cycles(&self, n: u64) {
+        let from = cycles(&self.samples());
+        self.wait_metrics(&format!("{n} more engine cycles after {from}"), |m| {
+            cycles(&samples(m)) >= from + n
+        })
+        .await;
+    }
+
+    /// Waits until `wva_desired_replicas` of the variant is published; returns its sample.
+    pub async fn wait_desired(&self, v: &Variant) -> Sample {
+        let text = self
+            .wait_metrics(&format!("wva_desired_replicas of {}", v.va), |m| {
+                !variant_samples(&samples(m), "wva_desired_replicas", v).is_empty()
+            })
+            .await;
+        variant_samples(&samples(&text), "wva_desired_replicas", v)[0].clone()
+    }
+}
+
+/// JSON of a label map, for messages.
+pub fn show(labels: &BTreeMap<String, String>) -> Value {
+    json!(labels)
+}

@@ -421,20 +421,23 @@ impl Controller {
         exists && was_missing
     }
 
-    /// True when this controller manages `va` (instance label and namespace rules).
+    /// True when this controller manages `va` (instance label and namespace rules). A VA
+    /// whose namespace the cache does not hold yet waits: the namespace may be excluded.
     fn in_scope(&self, va: &VariantAutoscaling) -> bool {
         let namespace = va.metadata.namespace.as_deref().unwrap_or_default();
-        let annotations = self
+        let Some(ns) = self
             .caches
             .namespaces
             .state()
             .into_iter()
             .find(|n| n.metadata.name.as_deref() == Some(namespace))
-            .and_then(|n| n.metadata.annotations.clone());
+        else {
+            return false;
+        };
         self.scope.owns_va(va.metadata.labels.as_ref())
             && self
                 .scope
-                .manages_namespace(namespace, annotations.as_ref())
+                .manages_namespace(namespace, ns.metadata.annotations.as_ref())
     }
 
     /// Writes the status `va` should have, only when it differs from the cached one; emits
@@ -462,11 +465,13 @@ impl Controller {
             va.metadata.name.clone().unwrap_or_default(),
         );
         let api: Api<VariantAutoscaling> = Api::namespaced(self.client.clone(), &namespace);
-        if let Err(error) = status::write(&api, &name, &desired).await {
-            tracing::warn!(va = %format!("{namespace}/{name}"), %error, "Could not write VariantAutoscaling status");
-            return;
+        match status::write(&api, &name, &desired).await {
+            Ok(version) => self.written.record(va, version.as_deref(), desired.clone()),
+            Err(error) => {
+                tracing::warn!(va = %format!("{namespace}/{name}"), %error, "Could not write VariantAutoscaling status");
+                return;
+            }
         }
-        self.written.record(va, desired.clone());
         let became_false = |kind: &str| {
             let now_false = desired
                 .conditions

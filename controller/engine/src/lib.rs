@@ -187,7 +187,12 @@ impl<'a> ModelPlan<'a> {
             .variants
             .iter()
             .any(|p| p.stats.free + p.stats.saturated > 0);
+        let at_zero = plan
+            .variants
+            .iter()
+            .all(|p| p.v.current_replicas == 0 && p.previous().is_none());
         match &group.signals {
+            SignalStatus::NoData | SignalStatus::Ok if at_zero && !usable => plan.rest_at_zero(),
             SignalStatus::PrometheusError { message } => plan.safety_net(
                 MetricsReason::PrometheusError,
                 format!("Prometheus query for saturation metrics failed: {message}"),
@@ -213,6 +218,31 @@ impl<'a> ModelPlan<'a> {
             "{what} for model {:?} in namespace {:?}; check that the VA's modelID equals the model_name label vLLM reports",
             self.group.model_id, self.group.namespace
         )
+    }
+
+    /// A model with no replica running and no earlier decision above zero has nothing to
+    /// measure: it stays at zero (or gets its minimum replica when scale-to-zero is off)
+    /// without a safety-net alarm, and the conditions say why the signals are absent.
+    fn rest_at_zero(&mut self) {
+        for p in &mut self.variants {
+            p.set(
+                0,
+                Reason::Steady,
+                "no replica runs (the model is at zero), so there is nothing to measure"
+                    .to_string(),
+            );
+        }
+        self.metrics = MetricsCondition {
+            status: false,
+            reason: MetricsReason::MetricsMissing,
+            message: format!(
+                "No replica of model {:?} runs, so there are no saturation signals; they return when a replica starts",
+                self.group.model_id
+            ),
+        };
+        if !self.report.scale_to_zero.enabled {
+            self.preserve_minimum();
+        }
     }
 
     /// Keeps the previous desired replicas (if > 0) or the current replicas.

@@ -665,3 +665,44 @@ fn extreme_replica_counts_do_not_overflow() {
             .contains("8589934590")
     );
 }
+
+#[test]
+fn a_model_at_zero_rests_there_without_the_safety_net() {
+    for signals in [SignalStatus::NoData, SignalStatus::Ok] {
+        for previous in [None, Some(0)] {
+            let mut v = variant("v", 10.0, &[]);
+            v.previous_desired = previous;
+            let mut m = model("ns", "m", vec![v]);
+            m.signals = signals.clone();
+            m.request_count = Some(0.0);
+            let mut s = snapshot(vec![m]);
+            s.config.scale_to_zero_enabled = true;
+            let c = decide(&s);
+            let d = find(&c, "v");
+            assert_eq!((d.desired_replicas, d.action), (0, Action::NoChange));
+            assert!(!d.safety_net, "{d:?}");
+            assert_eq!(d.fallback_source, None);
+            assert_eq!(d.metrics_available.reason, MetricsReason::MetricsMissing);
+            assert!(
+                d.metrics_available
+                    .message
+                    .contains("No replica of model \"m\" runs")
+            );
+            assert!(!c.models[0].notes.contains(&LOG_SAFETY_NET.to_string()));
+        }
+    }
+    // Scale-to-zero off: the cheapest variant gets its minimum replica back.
+    let c = decide(&snapshot(vec![model(
+        "ns",
+        "m",
+        vec![variant("v", 10.0, &[])],
+    )]));
+    assert_eq!(find(&c, "v").desired_replicas, 1);
+    assert_eq!(find(&c, "v").reason, Reason::MinimumReplica);
+    // Still at zero while the last decision (2) is not applied: the safety net keeps 2.
+    let mut v = variant("v", 10.0, &[]);
+    v.previous_desired = Some(2);
+    let c = decide(&snapshot(vec![model("ns", "m", vec![v])]));
+    assert!(find(&c, "v").safety_net);
+    assert_eq!(find(&c, "v").desired_replicas, 2);
+}

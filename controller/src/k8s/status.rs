@@ -188,7 +188,7 @@ pub async fn write(
     api: &Api<VariantAutoscaling>,
     name: &str,
     status: &VariantAutoscalingStatus,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let alloc = &status.desired_optimized_alloc;
     let patch = serde_json::json!({
         "status": {
@@ -211,39 +211,54 @@ pub async fn write(
         &Patch::Merge(patch),
     )
     .await
-    .map(drop)
+    .map(|va| va.metadata.resource_version)
 }
 
 /// Statuses this controller wrote that its VA cache may not show yet.
 ///
-/// The watch delivers our own write a moment later; until then the cached VA still carries the
-/// status from before it. Deciding from that stale status would repeat a write, repeat its
-/// events, or mistake "no longer exists" for "does not exist yet".
+/// The watch delivers our own writes a moment later; until then the cached VA still carries an
+/// older status. Deciding from it would repeat a write, repeat its events, or mistake "no longer
+/// exists" for "does not exist yet".
 #[derive(Debug, Default)]
-pub struct WrittenStatuses(HashMap<(String, String), (Option<String>, VariantAutoscalingStatus)>);
+pub struct WrittenStatuses(HashMap<(String, String), (u64, VariantAutoscalingStatus)>);
 
 impl WrittenStatuses {
-    /// The newest known status of `va`: the one written last while the cache still holds the
-    /// object as it was before that write (same resourceVersion), else the cached one.
+    /// The newest known status of `va`: the one written last while the cached object is older
+    /// than that write, else the cached one. resourceVersions are compared as the integers
+    /// API servers use; when either is not one, the cache wins.
     pub fn latest(&mut self, va: &VariantAutoscaling) -> Option<VariantAutoscalingStatus> {
         let key = key(va);
-        match self.0.get(&key) {
-            Some((version, status)) if *version == va.metadata.resource_version => {
-                Some(status.clone())
-            }
-            Some(_) => {
+        let cached = version(va.metadata.resource_version.as_deref());
+        match (self.0.get(&key), cached) {
+            (Some((written, status)), Some(cached)) if cached < *written => Some(status.clone()),
+            (Some(_), _) => {
                 self.0.remove(&key);
                 va.status.clone()
             }
-            None => va.status.clone(),
+            (None, _) => va.status.clone(),
         }
     }
 
-    /// Records that `status` was written over the cached `va`.
-    pub fn record(&mut self, va: &VariantAutoscaling, status: VariantAutoscalingStatus) {
-        self.0
-            .insert(key(va), (va.metadata.resource_version.clone(), status));
+    /// Records that `status` was written to `va`, the write answering with `resource_version`.
+    pub fn record(
+        &mut self,
+        va: &VariantAutoscaling,
+        resource_version: Option<&str>,
+        status: VariantAutoscalingStatus,
+    ) {
+        match version(resource_version) {
+            Some(written) => {
+                self.0.insert(key(va), (written, status));
+            }
+            None => {
+                self.0.remove(&key(va));
+            }
+        }
     }
+}
+
+fn version(resource_version: Option<&str>) -> Option<u64> {
+    resource_version.and_then(|v| v.parse().ok())
 }
 
 fn key(va: &VariantAutoscaling) -> (String, String) {
@@ -409,9 +424,18 @@ mod tests {
         .expect("va");
         let mut written = WrittenStatuses::default();
         assert_eq!(written.latest(&va), None);
-        let found = desired_status(None, Some(1), Target::Found("d"), None, &time(10));
-        written.record(&va, found.clone());
-        assert_eq!(written.latest(&va), Some(found.clone()), "cache still at 5");
+        let missing = desired_status(None, Some(1), Target::Missing("d"), None, &time(5));
+        written.record(&va, Some("6"), missing.clone());
+        let found = desired_status(Some(&missing), Some(1), Target::Found("d"), None, &time(10));
+        written.record(&va, Some("7"), found.clone());
+        // The watch delivers the first write only: the second is still the newest.
+        va.metadata.resource_version = Some("6".into());
+        va.status = Some(missing);
+        assert_eq!(
+            written.latest(&va),
+            Some(found.clone()),
+            "cache at 6, written 7"
+        );
         let deleted = desired_status(
             written.latest(&va).as_ref(),
             Some(1),
@@ -425,8 +449,12 @@ mod tests {
             .find(|c| c.type_ == "Ready")
             .expect("Ready");
         assert_eq!(ready.message, "Target deployment 'd' no longer exists");
-        va.metadata.resource_version = Some("6".into());
+        va.metadata.resource_version = Some("8".into());
         va.status = None;
-        assert_eq!(written.latest(&va), None, "the cache moved on: it wins");
+        assert_eq!(
+            written.latest(&va),
+            None,
+            "the cache moved past the write: it wins"
+        );
     }
 }

@@ -150,7 +150,9 @@ pub struct StaticConfig {
     #[param(default = "false")]
     pub wva_scale_to_zero: bool,
 
-    /// Enable limited mode: scale-ups are bounded by the free GPUs of each accelerator type.
+    /// Enable limited mode: scale-ups are bounded by the free GPUs of each accelerator type,
+    /// counted from the nodes' GPU product labels and allocatable GPUs minus the GPU requests
+    /// of the unfinished pods on them (watches Nodes and Pods cluster-wide).
     #[param(default = "false")]
     pub wva_limited_mode: bool,
 

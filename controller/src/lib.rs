@@ -4,6 +4,7 @@
 //! * [`config`]: the `wva run` command line built from the parameter table, and loading of
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
 //! * [`configmaps`]: global and namespace-local saturation / scale-to-zero ConfigMaps.
+//! * [`gpus`]: free GPUs per accelerator type from Nodes and Pods (limited mode).
 //! * [`k8s`]: the Kubernetes client and the informer caches.
 //! * [`run`]: `wva run`, the controller loop.
 //! * [`scope`]: which VAs and namespaces this controller manages.
@@ -13,6 +14,7 @@
 pub mod assemble;
 pub mod config;
 pub mod configmaps;
+pub mod gpus;
 pub mod k8s;
 pub mod run;
 pub mod scope;

@@ -9,7 +9,8 @@
 use crate::assemble;
 use crate::config::{self, Config, applied_message, apply_config_map, rejection_message};
 use crate::configmaps::{ConfigMapState, Inputs, Notice};
-use crate::k8s::caches::{self, Caches};
+use crate::gpus;
+use crate::k8s::caches::{self, Caches, GpuInventory};
 use crate::k8s::leader::{Elector, Timings};
 use crate::k8s::status::{self, Target, WrittenStatuses};
 use crate::scope::Scope;
@@ -49,11 +50,6 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
         tracing::warn!("{warning}");
     }
     let s = &config.static_config;
-    if s.wva_limited_mode {
-        tracing::warn!(
-            "WVA_LIMITED_MODE=true has no effect yet: the GPU inventory is not wired into the engine cycle; scale-ups are not limited"
-        );
-    }
     let collector = Collector::new(CollectorSettings::from_config(s)).map_err(|e| e.to_string())?;
     tracing::info!(url = %collector.base_url(), "Checking Prometheus connectivity");
     collector.check_connectivity().await.map_err(|e| {
@@ -103,7 +99,15 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
         s.controller_instance.as_deref(),
         s.watch_namespace.as_deref(),
     );
-    let (caches, streams) = caches::watch(&client, &scope, &namespace);
+    let gpu_inventory = if s.wva_limited_mode {
+        tracing::info!(
+            "Limited mode: watching Nodes and Pods for the GPU inventory; scale-ups are bounded by free GPUs per accelerator type"
+        );
+        GpuInventory::Watch
+    } else {
+        GpuInventory::Off
+    };
+    let (caches, streams) = caches::watch(&client, &scope, &namespace, gpu_inventory);
     let (trigger_tx, triggers) = mpsc::unbounded_channel();
     spawn_drivers(streams, trigger_tx, cm_name.clone());
     let (leading_tx, leading) = watch::channel(!s.leader_elect);
@@ -153,6 +157,7 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
         written: WrittenStatuses::default(),
         configmaps: ConfigMapState::default(),
         warned_accelerator: HashSet::new(),
+        last_free_gpus: None,
         config,
         startup,
         config_map_id: format!("{namespace}/{cm_name}"),
@@ -281,6 +286,8 @@ struct Controller {
     written: WrittenStatuses,
     configmaps: ConfigMapState,
     warned_accelerator: HashSet<(String, String)>,
+    /// Free GPUs per accelerator type of the previous cycle (limited mode), to log changes.
+    last_free_gpus: Option<BTreeMap<String, u32>>,
     config: Config,
     startup: Sources,
     config_map_id: String,
@@ -574,7 +581,8 @@ impl Controller {
                 .inc();
         }
         let now = jiff::Timestamp::now().as_second();
-        let snapshot = assemble::snapshot(&plan, &signals, engine_config, now, None);
+        let free_gpus = self.free_gpus();
+        let snapshot = assemble::snapshot(&plan, &signals, engine_config, now, free_gpus);
         let cycle = wva_engine::decide(&snapshot);
         for report in &cycle.models {
             let transition = report
@@ -639,6 +647,34 @@ impl Controller {
             queries = signals.stats.queries,
             "Optimization completed successfully"
         );
+    }
+
+    /// Free GPUs per accelerator type from the Node and Pod caches (limited mode; `None`
+    /// otherwise). Logged at info when they change, at debug otherwise.
+    fn free_gpus(&mut self) -> Option<BTreeMap<String, u32>> {
+        let inventory = self.caches.gpus.as_ref()?.inventory();
+        for skipped in &inventory.skipped {
+            tracing::debug!(
+                node = %skipped.node,
+                accelerator = skipped.accelerator.as_deref().unwrap_or("unknown"),
+                "GPU node not counted in the inventory: {}",
+                skipped.reason
+            );
+        }
+        let free = inventory.free_gpus();
+        if self.last_free_gpus.as_ref() == Some(&free) {
+            tracing::debug!(inventory = %inventory, "Collected cluster accelerator inventory (Limited Mode)");
+        } else if free.is_empty() {
+            tracing::warn!(
+                skipped = inventory.skipped.len(),
+                "Limited mode: no schedulable, Ready node carries a GPU product label ({}); scale-ups get no GPUs",
+                gpus::product_labels()
+            );
+        } else {
+            tracing::info!(inventory = %inventory, "Collected cluster accelerator inventory (Limited Mode)");
+        }
+        self.last_free_gpus = Some(free.clone());
+        Some(free)
     }
 
     /// Publishes one decision: metrics, safety-net log line, scaling events.

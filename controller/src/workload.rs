@@ -2,7 +2,8 @@
 //! replica, replica counts.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
 use wva_api::crd::labels;
 
@@ -86,28 +87,38 @@ pub fn accelerator(
 }
 
 /// GPUs one replica requests: the sum over containers of GPU requests (limits when no
-/// request), at least 1 so that a replica always counts against the GPU budget.
+/// request), at least 1 so that a replica always counts against the GPU budget. Quantities
+/// that are not whole numbers are ignored.
 pub fn gpus_per_replica(pod: Option<&PodSpec>) -> u32 {
-    let total: u32 = pod
-        .map(|p| p.containers.as_slice())
+    pod.map(|p| p.containers.as_slice())
         .unwrap_or_default()
         .iter()
-        .filter_map(|c| c.resources.as_ref())
-        .map(|r| {
-            GPU_RESOURCES
-                .iter()
-                .filter_map(|name| {
-                    let quantity = r
-                        .requests
-                        .as_ref()
-                        .and_then(|q| q.get(*name))
-                        .or_else(|| r.limits.as_ref().and_then(|q| q.get(*name)))?;
-                    quantity.0.parse::<u32>().ok()
-                })
-                .sum::<u32>()
-        })
-        .sum();
-    total.max(1)
+        .flat_map(|c| gpu_quantities(c.resources.as_ref()))
+        .filter_map(|(_, quantity)| gpu_count(quantity))
+        .fold(0u32, u32::saturating_add)
+        .max(1)
+}
+
+/// The GPU quantities a container asks for: for each of [`GPU_RESOURCES`] it names, the
+/// request, else the limit (Kubernetes defaults an extended resource's request to its limit).
+pub fn gpu_quantities(
+    resources: Option<&ResourceRequirements>,
+) -> impl Iterator<Item = (&'static str, &Quantity)> {
+    GPU_RESOURCES.iter().filter_map(move |name| {
+        let r = resources?;
+        let quantity = r
+            .requests
+            .as_ref()
+            .and_then(|q| q.get(*name))
+            .or_else(|| r.limits.as_ref().and_then(|q| q.get(*name)))?;
+        Some((*name, quantity))
+    })
+}
+
+/// A GPU quantity as a whole number of GPUs; `None` when it is not a plain non-negative
+/// integer (`"500m"`, `"1k"`, `"two"`): GPUs are not divisible and never that many.
+pub fn gpu_count(quantity: &Quantity) -> Option<u32> {
+    quantity.0.trim().parse().ok()
 }
 
 /// Replica counts of a Deployment as WVA reads them.
@@ -145,9 +156,7 @@ mod tests {
     use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
     use k8s_openapi::api::core::v1::{
         Affinity, Container, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
-        ResourceRequirements,
     };
-    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
     fn pod_with(f: impl FnOnce(&mut PodSpec)) -> PodSpec {
         let mut pod = PodSpec::default();
@@ -219,6 +228,45 @@ mod tests {
             ))),
             1
         );
+        assert_eq!(
+            gpus_per_replica(Some(&pod_with(
+                |p| p.containers = vec![gpu("500m"), gpu("2")]
+            ))),
+            2
+        );
+        assert_eq!(
+            gpus_per_replica(Some(&pod_with(
+                |p| p.containers = vec![gpu("4294967295"), gpu("1")]
+            ))),
+            u32::MAX
+        );
+    }
+
+    #[test]
+    fn gpu_quantities_take_the_request_else_the_limit() {
+        let resources = ResourceRequirements {
+            requests: Some(BTreeMap::from([(
+                "nvidia.com/gpu".into(),
+                Quantity("2".into()),
+            )])),
+            limits: Some(BTreeMap::from([
+                ("nvidia.com/gpu".into(), Quantity("3".into())),
+                ("amd.com/gpu".into(), Quantity("1".into())),
+                ("cpu".into(), Quantity("8".into())),
+            ])),
+            ..Default::default()
+        };
+        let found: Vec<(&str, Option<u32>)> = gpu_quantities(Some(&resources))
+            .map(|(name, q)| (name, gpu_count(q)))
+            .collect();
+        assert_eq!(
+            found,
+            [("nvidia.com/gpu", Some(2)), ("amd.com/gpu", Some(1))]
+        );
+        assert_eq!(gpu_count(&Quantity(" 8 ".into())), Some(8));
+        assert_eq!(gpu_count(&Quantity("1k".into())), None);
+        assert_eq!(gpu_count(&Quantity("-1".into())), None);
+        assert_eq!(gpu_quantities(None).count(), 0);
     }
 
     #[test]

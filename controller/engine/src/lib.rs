@@ -6,9 +6,12 @@
 //! so the controller, `wva simulate` and `wva decide` run the same code. The output does not
 //! depend on the order of the input. The algorithm is described in `docs/engine.md`.
 
+mod accelerator;
 mod analysis;
 mod cycle;
 mod snapshot;
+
+pub use accelerator::accelerator_type;
 
 pub use cycle::{
     Action, Analysis, Cycle, Decision, FallbackSource, MetricsCondition, MetricsReason,
@@ -570,7 +573,8 @@ fn clamp(p: &mut VariantPlan) {
 /// Grants new scale-ups (reason [`Reason::ScaleUp`]) within free GPUs per accelerator type,
 /// most saturated first (lowest average spare KV), then cheapest; never below
 /// `max(current, minReplicas)`. Re-emitted earlier decisions (transition, safety net) and the
-/// minimum replica are not limited.
+/// minimum replica are not limited. Free GPUs and variants meet by [`accelerator_type`]: the
+/// free GPUs of names of one type are one pool; a variant without accelerator gets nothing.
 fn limit(plans: &mut [ModelPlan], free_gpus: Option<&BTreeMap<String, u32>>) {
     let Some(free) = free_gpus else {
         for plan in plans.iter_mut() {
@@ -580,10 +584,11 @@ fn limit(plans: &mut [ModelPlan], free_gpus: Option<&BTreeMap<String, u32>>) {
         }
         return;
     };
-    let mut remaining: BTreeMap<&str, u64> = free
-        .iter()
-        .map(|(k, v)| (k.as_str(), u64::from(*v)))
-        .collect();
+    let mut remaining: BTreeMap<String, u64> = BTreeMap::new();
+    for (name, gpus) in free {
+        let pool = remaining.entry(accelerator_type(name)).or_insert(0);
+        *pool = pool.saturating_add(u64::from(*gpus));
+    }
     let mut ups: Vec<(usize, usize)> = Vec::new();
     for (m, plan) in plans.iter().enumerate() {
         for (v, p) in plan.variants.iter().enumerate() {
@@ -608,14 +613,19 @@ fn limit(plans: &mut [ModelPlan], free_gpus: Option<&BTreeMap<String, u32>>) {
             continue;
         }
         let floor = p.v.current_replicas.max(p.min());
-        let kind = p.v.accelerator.as_deref().unwrap_or("unknown");
-        let left = remaining.entry(kind).or_insert(0);
+        let kind = p.v.accelerator.as_deref().map(accelerator_type);
+        let mut nothing = 0;
+        let left = match &kind {
+            Some(kind) => remaining.entry(kind.clone()).or_insert(0),
+            None => &mut nothing,
+        };
         *left = left.saturating_sub(u64::from(floor - p.v.current_replicas) * gpus);
         let wanted = p.target.saturating_sub(floor);
         let granted = u64::from(wanted).min(*left / gpus);
         *left -= granted * gpus;
         let granted = u32::try_from(granted).unwrap_or(wanted);
         if granted < wanted {
+            let kind = kind.as_deref().unwrap_or("unknown");
             p.message = format!(
                 "{} (limited from {} to {} replicas: {} free {kind} GPUs, {gpus} per replica)",
                 p.message,

@@ -622,6 +622,25 @@ fn limiter_needs_limited_mode_and_an_inventory() {
 }
 
 #[test]
+fn limiter_pools_names_of_one_accelerator_type() {
+    // hot is labelled `H100`, warm selects the GKE node label value `nvidia-h100-80gb`, and the
+    // inventory names the GPU feature discovery product: one pool of 3 H100s, not three.
+    let mut s = limiter_snapshot(None);
+    s.models[0].variants[0].accelerator = Some("nvidia-h100-80gb".into());
+    s.free_gpus = Some(BTreeMap::from([("NVIDIA-H100-80GB-HBM3".to_string(), 3)]));
+    let c = decide(&s);
+    let (hot, warm) = (find(&c, "hot"), find(&c, "warm"));
+    assert_eq!((hot.desired_replicas, hot.limited), (2, false));
+    assert_eq!((warm.desired_replicas, warm.limited), (1, true));
+    assert!(
+        warm.message.contains("1 free H100 GPUs"),
+        "{}",
+        warm.message
+    );
+    assert_eq!(warm.accelerator.as_deref(), Some("nvidia-h100-80gb"));
+}
+
+#[test]
 fn limiter_gives_nothing_to_an_unknown_accelerator() {
     let mut s = limiter_snapshot(Some(10));
     s.models[1].variants[0].accelerator = None;

@@ -7,11 +7,16 @@
 //!   watched.
 //! * ConfigMaps: every ConfigMap of the controller namespace (main and global ConfigMaps),
 //!   plus the two well-known namespace-local names anywhere (a field selector per name).
+//! * Limited mode only: Nodes, and the Pods bound to a node that have not finished (field
+//!   selector `spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed`), cluster-wide
+//!   even when one namespace is watched (any pod on a GPU node holds its GPUs). Both are stored
+//!   slimmed to what the GPU inventory reads ([`gpus::slim_node`], [`gpus::slim_pod`]).
 
+use crate::gpus;
 use crate::scope::Scope;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -39,6 +44,40 @@ pub struct Caches {
     pub local_saturation: Store<ConfigMap>,
     /// `wva-model-scale-to-zero-config` in every namespace.
     pub local_scale_to_zero: Store<ConfigMap>,
+    /// Nodes and the Pods on them, in limited mode only.
+    pub gpus: Option<GpuCaches>,
+}
+
+/// The caches the GPU inventory is computed from (limited mode).
+#[derive(Clone)]
+pub struct GpuCaches {
+    /// Every Node, slimmed ([`gpus::slim_node`]).
+    pub nodes: Store<Node>,
+    /// Unfinished Pods bound to a node, in every namespace, slimmed ([`gpus::slim_pod`]).
+    pub pods: Store<Pod>,
+}
+
+impl GpuCaches {
+    /// Free GPUs per accelerator type as the caches stand now (no API call).
+    pub fn inventory(&self) -> gpus::Inventory {
+        let (nodes, pods) = (self.nodes.state(), self.pods.state());
+        gpus::inventory(
+            nodes.iter().map(AsRef::as_ref),
+            pods.iter().map(AsRef::as_ref),
+        )
+    }
+}
+
+/// The field selector of the GPU pod watch: pods bound to a node that have not finished.
+pub const GPU_POD_FIELDS: &str = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed";
+
+/// Whether to watch Nodes and Pods for the GPU inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuInventory {
+    /// Limited mode: watch them.
+    Watch,
+    /// No Node or Pod watch (beyond the pod metadata every mode uses).
+    Off,
 }
 
 /// The watch streams that feed the caches; the caller drives them (and may trigger
@@ -66,12 +105,22 @@ impl Caches {
         self.namespaces.wait_until_ready().await?;
         self.controller_config_maps.wait_until_ready().await?;
         self.local_saturation.wait_until_ready().await?;
-        self.local_scale_to_zero.wait_until_ready().await
+        self.local_scale_to_zero.wait_until_ready().await?;
+        if let Some(gpus) = &self.gpus {
+            gpus.nodes.wait_until_ready().await?;
+            gpus.pods.wait_until_ready().await?;
+        }
+        Ok(())
     }
 }
 
 /// Starts every watch; nothing is fetched until the returned streams are polled.
-pub fn watch(client: &Client, scope: &Scope, controller_namespace: &str) -> (Caches, Streams) {
+pub fn watch(
+    client: &Client,
+    scope: &Scope,
+    controller_namespace: &str,
+    gpu_inventory: GpuInventory,
+) -> (Caches, Streams) {
     let va_config = match scope.va_label_selector() {
         Some(selector) => watcher::Config::default().labels(&selector),
         None => watcher::Config::default(),
@@ -101,13 +150,31 @@ pub fn watch(client: &Client, scope: &Scope, controller_namespace: &str) -> (Cac
     let (local_scale_to_zero, stz_stream) =
         reflect(scoped(client, scope), by_name(SCALE_TO_ZERO_CONFIG_MAP));
 
-    let others = futures::stream::select_all([
+    let mut others = vec![
         pods_stream.map(drop).boxed(),
         namespace_stream.map(drop).boxed(),
         sat_stream.map(drop).boxed(),
         stz_stream.map(drop).boxed(),
-    ])
-    .boxed();
+    ];
+    let gpus = match gpu_inventory {
+        GpuInventory::Off => None,
+        GpuInventory::Watch => {
+            let (nodes, node_stream) = reflect_with(
+                Api::all(client.clone()),
+                watcher::Config::default(),
+                gpus::slim_node,
+            );
+            let (pods, gpu_pod_stream) = reflect_with(
+                Api::all(client.clone()),
+                watcher::Config::default().fields(GPU_POD_FIELDS),
+                gpus::slim_pod,
+            );
+            others.push(node_stream.map(drop).boxed());
+            others.push(gpu_pod_stream.map(drop).boxed());
+            Some(GpuCaches { nodes, pods })
+        }
+    };
+    let others = futures::stream::select_all(others).boxed();
     (
         Caches {
             vas,
@@ -117,6 +184,7 @@ pub fn watch(client: &Client, scope: &Scope, controller_namespace: &str) -> (Cac
             controller_config_maps,
             local_saturation,
             local_scale_to_zero,
+            gpus,
         },
         Streams {
             vas: va_stream.boxed(),
@@ -151,7 +219,27 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone,
 {
+    reflect_with(api, config, |_: &mut K| {})
+}
+
+/// A cache of `api` holding each object as `modify` leaves it, and the event stream that
+/// fills it.
+fn reflect_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    modify: impl FnMut(&mut K) + Send + 'static,
+) -> (
+    Store<K>,
+    impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
+)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone,
+{
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, config).default_backoff().reflect(writer);
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(modify)
+        .reflect(writer);
     (reader, stream)
 }

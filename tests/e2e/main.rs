@@ -121,6 +121,32 @@ async fn deployment_deleted_then_recreated() {
         m.contains("# TYPE") && !m.contains("llama-8b-autoscaler")
     })
     .await;
+    // Later cycles keep saying so.
+    let cycles = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("wva_engine_cycle_duration_seconds_count "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let now = cycles(&wva.metrics());
+    wva.wait_metrics("two more cycles", |m| cycles(m) >= now + 2)
+        .await;
+    let va = cluster
+        .wait_va("llama-8b-autoscaler", "status", |va| va.status.is_some())
+        .await;
+    assert_eq!(
+        condition(&va, "Ready"),
+        Some(("False".into(), "DeploymentNotFound".into()))
+    );
+    let ready = va
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .expect("Ready");
+    assert_eq!(
+        ready.message,
+        "Target deployment 'llama-8b' no longer exists"
+    );
 
     cluster.create_deployment("llama-8b", &pods).await;
     cluster

@@ -61,8 +61,11 @@ pub fn desired_status(
                 "TargetNotFound",
                 format!("Scale target Deployment {name} not found"),
             );
-            let message = if was_resolved {
-                format!("Target deployment '{name}' no longer exists")
+            let gone = format!("Target deployment '{name}' no longer exists");
+            let said_gone =
+                find(&previous.conditions, conditions::READY).is_some_and(|c| c.message == gone);
+            let message = if was_resolved || said_gone {
+                gone
             } else {
                 format!(
                     "Target deployment '{name}' does not exist yet; autoscaling starts as soon as it is created"
@@ -449,6 +452,17 @@ mod tests {
             .find(|c| c.type_ == "Ready")
             .expect("Ready");
         assert_eq!(ready.message, "Target deployment 'd' no longer exists");
+        let again = desired_status(
+            Some(&deleted),
+            Some(1),
+            Target::Missing("d"),
+            None,
+            &time(30),
+        );
+        assert_eq!(
+            again, deleted,
+            "the next cycle keeps saying it no longer exists"
+        );
         va.metadata.resource_version = Some("8".into());
         va.status = None;
         assert_eq!(

@@ -267,7 +267,7 @@ impl<'a> ModelPlan<'a> {
             p.set(
                 target,
                 Reason::SafetyNet,
-                format!("safety net keeps {target} replicas ({})", source.as_str()),
+                format!("no usable saturation signals ({})", reason.as_str()),
             );
         }
         self.metrics = MetricsCondition {

@@ -701,14 +701,7 @@ impl Controller {
             .await;
         }
         if decision.safety_net {
-            self.metrics
-                .wva_safety_net_activations_total
-                .with_label_values(&[
-                    decision.variant.as_str(),
-                    decision.namespace.as_str(),
-                    decision.fallback_source.map_or("", |f| f.as_str()),
-                ])
-                .inc();
+            self.emitter.count_safety_net(decision);
             log_safety_net(decision);
         }
         let before = previous.unwrap_or(decision.current_replicas);

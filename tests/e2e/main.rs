@@ -258,3 +258,144 @@ async fn scale_up_under_load_then_down_once_safe() {
             .contains("wva_replica_scaling_total{direction=\"scale-down\"")
     );
 }
+
+/// What an operator reads when something is off: an invalid saturation entry is rejected with an
+/// `InvalidConfiguration` event and the last good entry stays in force; a VA without an
+/// accelerator still gets decisions and metrics (`accelerator_type="unknown"`) and an
+/// `AcceleratorNotResolved` event; deleting a VA removes its series; `LOG_JSON` gives JSON lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+    let cluster = Cluster::start("feedback").await;
+    let ns = cluster.namespace.clone();
+    let pods = ["llama-8b-0", "llama-8b-1"];
+    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.75, 0.0);
+    // KV 0.75 is short of spare under the built-in 0.80 threshold (scale-up to 3), fine under 0.90.
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &ns);
+    let saturation = |entry: &str| -> ConfigMap {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "wva-saturation-scaling-config", "namespace": ns},
+            "data": {"default": entry}
+        }))
+        .expect("ConfigMap")
+    };
+    config_maps
+        .create(
+            &PostParams::default(),
+            &saturation("kvCacheThreshold: 0.90\n"),
+        )
+        .await
+        .expect("saturation ConfigMap");
+    cluster.create_deployment("llama-8b", &pods).await;
+    cluster
+        .create_va(
+            "llama-8b-autoscaler",
+            "llama-8b",
+            "meta/llama-3.1-8b",
+            "10.0",
+            "H100",
+        )
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[("LOG_JSON", "true")]);
+    let desired = |n: u32| {
+        format!(
+            r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}} {n}"#
+        )
+    };
+    let cycles = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("wva_engine_cycle_duration_seconds_count "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    wva.wait_metrics("steady at 2 under the 0.90 threshold", |m| {
+        m.contains(&desired(2)) && cycles(m) >= 2
+    })
+    .await;
+
+    config_maps
+        .patch(
+            "wva-saturation-scaling-config",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"default": "kvCacheThreshold: 2.0\n"}})),
+        )
+        .await
+        .expect("ConfigMap updated");
+    let start = std::time::Instant::now();
+    let rejection = loop {
+        let events = cluster.events().await;
+        if let Some((_, note)) = events.iter().find(|(r, _)| r == "InvalidConfiguration") {
+            break note.clone();
+        }
+        assert!(
+            start.elapsed() < harness::DEADLINE,
+            "no InvalidConfiguration event: {events:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(rejection.contains("default"), "{rejection}");
+    assert!(rejection.contains("kvCacheThreshold"), "{rejection}");
+    let now = cycles(&wva.metrics());
+    let m = wva
+        .wait_metrics("two cycles after the rejection", |m| cycles(m) >= now + 2)
+        .await;
+    assert!(
+        m.contains(&desired(2)),
+        "the last good entry (0.90) stays:\n{m}"
+    );
+
+    // A VA with no accelerator label on a Deployment with no GPU node selector.
+    cluster.create_deployment("other", &["other-0"]).await;
+    let va: wva_api::crd::VariantAutoscaling = serde_json::from_value(serde_json::json!({
+        "apiVersion": "llmd.ai/v1alpha1", "kind": "VariantAutoscaling",
+        "metadata": {"name": "other-autoscaler", "namespace": ns},
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "other"}, "modelID": "org/other"}
+    }))
+    .expect("va");
+    cluster
+        .vas()
+        .create(&PostParams::default(), &va)
+        .await
+        .expect("VA created");
+    let unknown = format!(
+        r#"wva_desired_replicas{{accelerator_type="unknown",namespace="{ns}",variant_name="other-autoscaler"}}"#
+    );
+    wva.wait_metrics("series with accelerator_type unknown", |m| {
+        m.contains(&unknown)
+    })
+    .await;
+    let events = cluster.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|(reason, note)| reason == "AcceleratorNotResolved"
+                && note.contains("inference.optimization/acceleratorName")),
+        "{events:?}"
+    );
+
+    cluster
+        .vas()
+        .delete("other-autoscaler", &DeleteParams::default())
+        .await
+        .expect("VA deleted");
+    wva.wait_metrics("series of the deleted VA gone", |m| {
+        !m.contains("other-autoscaler") && m.contains(&desired(2))
+    })
+    .await;
+
+    let log = wva.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Caches synced; controller ready")),
+        "{log}"
+    );
+}

@@ -14,6 +14,8 @@ pub struct Emitter {
     series: BTreeMap<(String, String), String>,
     /// (namespace, VA) → (direction, reason) label pairs of the scaling counter.
     counted: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// (namespace, VA) → fallback sources of the safety-net counter.
+    fallbacks: BTreeMap<(String, String), Vec<String>>,
 }
 
 impl Emitter {
@@ -23,6 +25,7 @@ impl Emitter {
             metrics,
             series: BTreeMap::new(),
             counted: BTreeMap::new(),
+            fallbacks: BTreeMap::new(),
         }
     }
 
@@ -85,6 +88,20 @@ impl Emitter {
         }
     }
 
+    /// Counts one safety-net activation of `decision`'s variant.
+    pub fn count_safety_net(&mut self, decision: &Decision) {
+        let source = decision.fallback_source.map_or("", |f| f.as_str());
+        self.metrics
+            .wva_safety_net_activations_total
+            .with_label_values(&[&decision.variant, &decision.namespace, source])
+            .inc();
+        let key = (decision.namespace.clone(), decision.variant.clone());
+        let sources = self.fallbacks.entry(key).or_default();
+        if !sources.iter().any(|s| s == source) {
+            sources.push(source.to_string());
+        }
+    }
+
     /// Deletes every series of a variant (its Deployment or VA is gone).
     pub fn forget(&mut self, namespace: &str, variant: &str) {
         let key = (namespace.to_string(), variant.to_string());
@@ -97,6 +114,13 @@ impl Emitter {
                 self.metrics
                     .wva_replica_scaling_total
                     .remove_label_values(&[variant, namespace, &direction, &reason]),
+            );
+        }
+        for source in self.fallbacks.remove(&key).unwrap_or_default() {
+            drop(
+                self.metrics
+                    .wva_safety_net_activations_total
+                    .remove_label_values(&[variant, namespace, &source]),
             );
         }
     }
@@ -173,6 +197,11 @@ mod tests {
             "old accelerator series deleted: {out}"
         );
         assert!(out.contains(r#"wva_desired_ratio{accelerator_type="A100",namespace="llm-d",variant_name="llama-8b"} 3"#), "{out}");
+        let mut fallback = decision("A100", 3, 3);
+        fallback.safety_net = true;
+        fallback.fallback_source = Some(wva_engine::FallbackSource::PreviousDesired);
+        emitter.count_safety_net(&fallback);
+        assert!(text(&registry).contains(r#"wva_safety_net_activations_total{fallback_source="previous-desired",namespace="llm-d",variant_name="llama-8b"} 1"#));
         emitter.forget("llm-d", "llama-8b");
         let out = text(&registry);
         assert!(!out.contains("llama-8b"), "{out}");

@@ -142,7 +142,9 @@ async fn limited_mode_counts_free_gpus_from_node_and_pod_caches() {
     // Computing the inventory reads the caches only.
     let before = api.request_counts();
     let inventory = gpus.inventory();
-    assert_eq!(api.request_counts().since(&before).total(), 0);
+    // (The open watches may reconnect meanwhile; that is not the inventory's doing.)
+    let delta = api.request_counts().since(&before);
+    assert_eq!(delta.verb("get") + delta.verb("list"), 0, "{delta:?}");
     assert_eq!(
         inventory.to_string(),
         "A100: 4 free of 4 (0 used, 1 node); H100: 11 free of 16 (5 used, 2 nodes)"

@@ -516,6 +516,21 @@ impl Controller {
         }
     }
 
+    /// Counts a rejected ConfigMap update and says why in a Warning event on the ConfigMap.
+    async fn config_rejected(&self, namespace: &str, name: &str, reason: &str, message: String) {
+        self.metrics
+            .wva_config_updates_total
+            .with_label_values(&[name, "rejected"])
+            .inc();
+        self.event(
+            &config_map_ref(namespace, name),
+            EventType::Warning,
+            reason,
+            message,
+        )
+        .await;
+    }
+
     async fn event(
         &self,
         reference: &ObjectReference,
@@ -773,17 +788,8 @@ impl Controller {
                     message,
                 } => {
                     tracing::warn!(configmap = %format!("{namespace}/{name}"), "{message}");
-                    self.metrics
-                        .wva_config_updates_total
-                        .with_label_values(&[&name, "rejected"])
-                        .inc();
-                    self.event(
-                        &config_map_ref(&namespace, &name),
-                        EventType::Warning,
-                        "InvalidConfiguration",
-                        message,
-                    )
-                    .await;
+                    self.config_rejected(&namespace, &name, "InvalidConfiguration", message)
+                        .await;
                 }
             }
         }
@@ -813,7 +819,6 @@ impl Controller {
             .find(|cm| cm.metadata.name.as_deref() == Some(name.as_str()))
             .and_then(|cm| cm.data.clone())
             .unwrap_or_default();
-        let reference = config_map_ref(&namespace, &name);
         match apply_config_map(&self.config, &self.startup, data) {
             Ok(update) => {
                 for change in &update.applied {
@@ -837,13 +842,9 @@ impl Controller {
                     tracing::info!(
                         "Rejected immutable parameter changes, continuing with mutable parameter updates"
                     );
-                    self.metrics
-                        .wva_config_updates_total
-                        .with_label_values(&[&name, "rejected"])
-                        .inc();
-                    self.event(
-                        &reference,
-                        EventType::Warning,
+                    self.config_rejected(
+                        &namespace,
+                        &name,
                         "ImmutableConfigChangeRejected",
                         message,
                     )
@@ -857,17 +858,8 @@ impl Controller {
                     self.config_map_id
                 );
                 tracing::warn!("{message}");
-                self.metrics
-                    .wva_config_updates_total
-                    .with_label_values(&[&name, "rejected"])
-                    .inc();
-                self.event(
-                    &reference,
-                    EventType::Warning,
-                    "InvalidConfiguration",
-                    message,
-                )
-                .await;
+                self.config_rejected(&namespace, &name, "InvalidConfiguration", message)
+                    .await;
             }
         }
     }
@@ -921,21 +913,7 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
     use wva_engine::{Action, FallbackSource, MetricsCondition, MetricsReason, Reason};
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("capture").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// Two events that differ only in their note are two Events, each with its note.
     #[tokio::test]
@@ -1010,14 +988,7 @@ mod tests {
                 message: "down".into(),
             },
         };
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || log_safety_net(&decision));
-        let log = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf-8");
+        let log = crate::telemetry::logging::captured(|| log_safety_net(&decision));
         assert!(
             log.contains(
                 "Safety net activated: emitted fallback metrics variant=my-va namespace=llm-d currentReplicas=2 desiredReplicas=2 accelerator=H100 fallbackSource=current-replicas"

@@ -49,18 +49,10 @@ pub fn init(verbosity: u8, json: bool) {
     drop(result);
 }
 
+/// Runs `emit` under the plain text subscriber of `wva run` at verbosity 2 and returns what it
+/// logged, for tests of log lines.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verbosity_maps_to_levels() {
-        assert_eq!(level(0), LevelFilter::WARN);
-        assert_eq!(level(2), LevelFilter::INFO);
-        assert_eq!(level(4), LevelFilter::DEBUG);
-        assert_eq!(level(9), LevelFilter::TRACE);
-    }
-
+pub(crate) fn captured(emit: impl FnOnce()) -> String {
     #[derive(Clone, Default)]
     struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
@@ -81,14 +73,28 @@ mod tests {
         }
     }
 
+    let capture = Capture::default();
+    tracing::subscriber::with_default(text(2, capture.clone(), false).finish(), emit);
+    String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbosity_maps_to_levels() {
+        assert_eq!(level(0), LevelFilter::WARN);
+        assert_eq!(level(2), LevelFilter::INFO);
+        assert_eq!(level(4), LevelFilter::DEBUG);
+        assert_eq!(level(9), LevelFilter::TRACE);
+    }
+
     #[test]
     fn a_piped_log_is_plain_text_with_greppable_fields() {
-        let capture = Capture::default();
-        let subscriber = text(2, capture.clone(), false).finish();
-        tracing::subscriber::with_default(subscriber, || {
+        let log = captured(|| {
             tracing::info!(configmap = %"ns/wva-saturation-scaling-config", oldEntries = 0, "Updated saturation config");
         });
-        let log = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf-8");
         assert!(!log.contains('\u{1b}'), "no escape codes: {log:?}");
         assert!(
             log.contains("INFO Updated saturation config configmap=ns/wva-saturation-scaling-config oldEntries=0"),

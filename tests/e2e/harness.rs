@@ -85,7 +85,7 @@ impl Cluster {
             .await;
     }
 
-    /// Creates a VA for `deployment` serving `model`.
+    /// Creates a VA for `deployment` serving `model`, labelled with its accelerator.
     pub async fn create_va(
         &self,
         name: &str,
@@ -94,24 +94,45 @@ impl Cluster {
         cost: &str,
         accelerator: &str,
     ) {
+        let labels = json!({"inference.optimization/acceleratorName": accelerator});
+        self.create_va_in(&self.namespace, name, deployment, model, cost, labels)
+            .await;
+    }
+
+    /// Creates a VA in `namespace` for `deployment` serving `model`, with `labels` (a JSON
+    /// object).
+    pub async fn create_va_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        deployment: &str,
+        model: &str,
+        cost: &str,
+        labels: Value,
+    ) {
         let va: VariantAutoscaling = serde_json::from_value(json!({
             "apiVersion": "llmd.ai/v1alpha1",
             "kind": "VariantAutoscaling",
-            "metadata": {"name": name, "namespace": self.namespace, "labels": {"inference.optimization/acceleratorName": accelerator}},
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
             "spec": {"scaleTargetRef": {"kind": "Deployment", "name": deployment}, "modelID": model, "variantCost": cost}
         }))
         .expect("va");
-        self.vas()
+        Api::<VariantAutoscaling>::namespaced(self.client.clone(), namespace)
             .create(&PostParams::default(), &va)
             .await
             .expect("VA created");
     }
 
-    /// Creates a Deployment with `replicas` ready replicas and their pods (no kubelet is
+    /// Creates a Deployment with `pods.len()` ready replicas and those pods (no kubelet is
     /// assumed: the scenario writes the status and the pods itself).
     pub async fn create_deployment(&self, name: &str, pods: &[&str]) {
+        self.create_deployment_in(&self.namespace, name, pods).await;
+    }
+
+    /// [`Cluster::create_deployment`] in `namespace`.
+    pub async fn create_deployment_in(&self, namespace: &str, name: &str, pods: &[&str]) {
         let deployment: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": self.namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "replicas": pods.len(),
                 "selector": {"matchLabels": {"app": name}},
@@ -119,50 +140,55 @@ impl Cluster {
             }
         }))
         .expect("deployment");
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
-        api.create(&PostParams::default(), &deployment)
+        Api::<Deployment>::namespaced(self.client.clone(), namespace)
+            .create(&PostParams::default(), &deployment)
             .await
             .expect("Deployment created");
-        let replicas = i64::try_from(pods.len()).unwrap_or(0);
-        let status = json!({"status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas}});
-        api.patch_status(name, &PatchParams::default(), &Patch::Merge(status))
-            .await
-            .expect("Deployment status");
-        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        for pod in pods {
-            let object: Pod = serde_json::from_value(json!({
-                "metadata": {"name": pod, "namespace": self.namespace, "labels": {"app": name}},
-                "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
-            }))
-            .expect("pod");
-            pod_api
-                .create(&PostParams::default(), &object)
-                .await
-                .expect("Pod created");
-        }
+        self.roll_out(namespace, name, pods).await;
     }
 
     /// Acts as the HPA and the Deployment controller: sets the Deployment to `pods.len()` ready
-    /// replicas and creates the pods that do not exist yet (pods beyond are not removed).
+    /// replicas; the listed pods exist and its other pods are deleted.
     pub async fn scale_deployment(&self, name: &str, pods: &[&str]) {
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
         let replicas = i64::try_from(pods.len()).unwrap_or(0);
-        api.patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
-        )
-        .await
-        .expect("Deployment scaled");
+        Api::<Deployment>::namespaced(self.client.clone(), &self.namespace)
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+            )
+            .await
+            .expect("Deployment scaled");
+        self.roll_out(&self.namespace, name, pods).await;
+    }
+
+    /// Writes a rolled-out status of `pods.len()` ready replicas and makes the Deployment's pods
+    /// exactly `pods`.
+    async fn roll_out(&self, namespace: &str, name: &str, pods: &[&str]) {
+        let replicas = i64::try_from(pods.len()).unwrap_or(0);
         let status = json!({"status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas}});
-        api.patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+        Api::<Deployment>::namespaced(self.client.clone(), namespace)
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
             .await
             .expect("Deployment status");
-        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let existing = pod_api
+            .list(&ListParams::default().labels(&format!("app={name}")))
+            .await
+            .expect("pods listed");
+        for pod in existing.items {
+            let pod_name = pod.metadata.name.unwrap_or_default();
+            if !pods.contains(&pod_name.as_str()) {
+                pod_api
+                    .delete(&pod_name, &DeleteParams::default())
+                    .await
+                    .expect("pod deleted");
+            }
+        }
         for pod in pods {
             if pod_api.get_opt(pod).await.expect("pod lookup").is_none() {
                 let object: Pod = serde_json::from_value(json!({
-                    "metadata": {"name": pod, "namespace": self.namespace, "labels": {"app": name}},
+                    "metadata": {"name": pod, "namespace": namespace, "labels": {"app": name}},
                     "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
                 }))
                 .expect("pod");
@@ -187,10 +213,15 @@ impl Cluster {
             .expect("pods deleted");
     }
 
-    /// Events of the scenario's namespace as (reason, note), oldest first.
-    pub async fn events(&self) -> Vec<(String, String)> {
+    /// Events of the scenario's namespace, oldest first.
+    pub async fn events(&self) -> Vec<Event> {
+        self.events_in(&self.namespace).await
+    }
+
+    /// Events of `namespace`, oldest first.
+    pub async fn events_in(&self, namespace: &str) -> Vec<Event> {
         let api: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(self.client.clone(), &self.namespace);
+            Api::namespaced(self.client.clone(), namespace);
         let mut events = api
             .list(&ListParams::default())
             .await
@@ -199,8 +230,33 @@ impl Cluster {
         events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
         events
             .into_iter()
-            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .map(|e| Event {
+                type_: e.type_.unwrap_or_default(),
+                reason: e.reason.unwrap_or_default(),
+                object: e.regarding.and_then(|r| r.name).unwrap_or_default(),
+                note: e.note.unwrap_or_default(),
+            })
             .collect()
+    }
+
+    /// Waits until an event with `reason` about `object` whose note starts with `note`
+    /// exists in the scenario's namespace; returns it.
+    pub async fn wait_event(&self, reason: &str, object: &str, note: &str) -> Event {
+        let start = Instant::now();
+        loop {
+            let events = self.events().await;
+            if let Some(event) = events
+                .iter()
+                .find(|e| e.reason == reason && e.object == object && e.note.starts_with(note))
+            {
+                return event.clone();
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for event {reason} on {object} starting with {note:?}; events: {events:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// The VA API of the scenario's namespace.
@@ -215,10 +271,22 @@ impl Cluster {
         what: &str,
         check: impl Fn(&VariantAutoscaling) -> bool,
     ) -> VariantAutoscaling {
+        self.wait_va_in(&self.namespace, name, what, check).await
+    }
+
+    /// [`Cluster::wait_va`] for VA `name` in `namespace`.
+    pub async fn wait_va_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        check: impl Fn(&VariantAutoscaling) -> bool,
+    ) -> VariantAutoscaling {
+        let api: Api<VariantAutoscaling> = Api::namespaced(self.client.clone(), namespace);
         let start = Instant::now();
         let mut last = None;
         while start.elapsed() < DEADLINE {
-            if let Ok(va) = self.vas().get(name).await {
+            if let Ok(va) = api.get(name).await {
                 if check(&va) {
                     return va;
                 }
@@ -226,8 +294,21 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("timed out waiting for VA {name}: {what}; last seen: {last:#?}");
+        panic!("timed out waiting for VA {namespace}/{name}: {what}; last seen: {last:#?}");
     }
+}
+
+/// An event as `kubectl get events` shows it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// `Normal` or `Warning`.
+    pub type_: String,
+    /// The reason, e.g. `ScaledUp`.
+    pub reason: String,
+    /// Name of the object the event is about.
+    pub object: String,
+    /// The message.
+    pub note: String,
 }
 
 /// The condition `kind` of a VA as (status, reason).
@@ -379,6 +460,19 @@ impl Wva {
         response
     }
 
+    /// Engine cycles finished so far (`wva_engine_cycle_duration_seconds_count`), 0 while the
+    /// endpoint is not up.
+    pub fn cycles(&self) -> u64 {
+        cycles(&self.metrics())
+    }
+
+    /// Waits until `n` more engine cycles have finished; returns the metrics text then.
+    pub async fn wait_cycles(&self, n: u64) -> String {
+        let target = self.cycles() + n;
+        self.wait_metrics(&format!("{n} more engine cycles"), |m| cycles(m) >= target)
+            .await
+    }
+
     /// Waits until the log contains `needle`; returns the log.
     pub async fn wait_log(&self, needle: &str) -> String {
         let start = Instant::now();
@@ -428,6 +522,20 @@ impl Drop for Wva {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Engine cycles finished according to a `/metrics` text (with or without a
+/// `controller_instance` label).
+pub fn cycles(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix("wva_engine_cycle_duration_seconds_count")?;
+            rest.starts_with([' ', '{'])
+                .then(|| rest.rsplit(' ').next()?.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
 }
 
 /// A loopback port nothing listens on.

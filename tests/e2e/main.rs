@@ -122,15 +122,7 @@ async fn deployment_deleted_then_recreated() {
     })
     .await;
     // Later cycles keep saying so.
-    let cycles = |m: &str| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("wva_engine_cycle_duration_seconds_count "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let now = cycles(&wva.metrics());
-    wva.wait_metrics("two more cycles", |m| cycles(m) >= now + 2)
-        .await;
+    wva.wait_cycles(2).await;
     let va = cluster
         .wait_va("llama-8b-autoscaler", "status", |va| va.status.is_some())
         .await;
@@ -218,8 +210,9 @@ async fn scale_up_under_load_then_down_once_safe() {
     );
     let events = cluster.events().await;
     assert!(
-        events.iter().any(|(reason, note)| reason == "ScaledUp"
-            && note.starts_with("Scaled up from 2 to 3 replicas")),
+        events.iter().any(|e| e.reason == "ScaledUp"
+            && e.object == "llama-8b-autoscaler"
+            && e.note.starts_with("Scaled up from 2 to 3 replicas")),
         "{events:?}"
     );
     assert!(
@@ -243,14 +236,13 @@ async fn scale_up_under_load_then_down_once_safe() {
         .await;
     let events = cluster.events().await;
     assert!(
-        events.iter().any(|(reason, note)| reason == "ScaledDown"
-            && note.starts_with("Scaled down from 3 to 2 replicas")),
+        events.iter().any(|e| e.reason == "ScaledDown"
+            && e.object == "llama-8b-autoscaler"
+            && e.note.starts_with("Scaled down from 3 to 2 replicas")),
         "{events:?}"
     );
     assert!(
-        !events
-            .iter()
-            .any(|(_, note)| note.contains("to 4 replicas")),
+        !events.iter().any(|e| e.note.contains("to 4 replicas")),
         "{events:?}"
     );
     assert!(
@@ -303,14 +295,8 @@ async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
             r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}} {n}"#
         )
     };
-    let cycles = |m: &str| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("wva_engine_cycle_duration_seconds_count "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
     wva.wait_metrics("steady at 2 under the 0.90 threshold", |m| {
-        m.contains(&desired(2)) && cycles(m) >= 2
+        m.contains(&desired(2)) && harness::cycles(m) >= 2
     })
     .await;
 
@@ -322,24 +308,13 @@ async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
         )
         .await
         .expect("ConfigMap updated");
-    let start = std::time::Instant::now();
-    let rejection = loop {
-        let events = cluster.events().await;
-        if let Some((_, note)) = events.iter().find(|(r, _)| r == "InvalidConfiguration") {
-            break note.clone();
-        }
-        assert!(
-            start.elapsed() < harness::DEADLINE,
-            "no InvalidConfiguration event: {events:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
-    assert!(rejection.contains("default"), "{rejection}");
-    assert!(rejection.contains("kvCacheThreshold"), "{rejection}");
-    let now = cycles(&wva.metrics());
-    let m = wva
-        .wait_metrics("two cycles after the rejection", |m| cycles(m) >= now + 2)
+    let rejection = cluster
+        .wait_event("InvalidConfiguration", "wva-saturation-scaling-config", "")
         .await;
+    assert_eq!(rejection.type_, "Warning");
+    assert!(rejection.note.contains("default"), "{rejection:?}");
+    assert!(rejection.note.contains("kvCacheThreshold"), "{rejection:?}");
+    let m = wva.wait_cycles(2).await;
     assert!(
         m.contains(&desired(2)),
         "the last good entry (0.90) stays:\n{m}"
@@ -365,13 +340,15 @@ async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
         m.contains(&unknown)
     })
     .await;
-    let events = cluster.events().await;
+    let warning = cluster
+        .wait_event("AcceleratorNotResolved", "other-autoscaler", "")
+        .await;
+    assert_eq!(warning.type_, "Warning");
     assert!(
-        events
-            .iter()
-            .any(|(reason, note)| reason == "AcceleratorNotResolved"
-                && note.contains("inference.optimization/acceleratorName")),
-        "{events:?}"
+        warning
+            .note
+            .contains("inference.optimization/acceleratorName"),
+        "{warning:?}"
     );
 
     cluster

@@ -9,11 +9,9 @@
 #[path = "../e2e/harness.rs"]
 mod harness;
 
-use harness::{Cluster, DEADLINE, Fleet, Wva, condition};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use harness::{Cluster, DEADLINE, Event, Fleet, Wva, condition};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,47 +57,10 @@ impl Cluster {
     /// Creates a Deployment in `namespace` with its pods, rolled out and ready (no kubelet is
     /// assumed), and a VA for it serving `MODEL` on H100.
     async fn create_variant(&self, namespace: &str, deployment: &str, va: &str, pods: &[&str]) {
-        let object: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": deployment, "namespace": namespace},
-            "spec": {
-                "replicas": pods.len(),
-                "selector": {"matchLabels": {"app": deployment}},
-                "template": {"metadata": {"labels": {"app": deployment}}, "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}
-            }
-        }))
-        .expect("deployment");
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
-        api.create(&PostParams::default(), &object)
-            .await
-            .expect("Deployment created");
-        let n = pods.len();
-        let status = json!({"status": {"replicas": n, "readyReplicas": n, "availableReplicas": n, "updatedReplicas": n}});
-        api.patch_status(deployment, &PatchParams::default(), &Patch::Merge(status))
-            .await
-            .expect("Deployment status");
-        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        for pod in pods {
-            let object: Pod = serde_json::from_value(json!({
-                "metadata": {"name": pod, "namespace": namespace, "labels": {"app": deployment}},
-                "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
-            }))
-            .expect("pod");
-            pod_api
-                .create(&PostParams::default(), &object)
-                .await
-                .expect("Pod created");
-        }
-        let object: VariantAutoscaling = serde_json::from_value(json!({
-            "apiVersion": "llmd.ai/v1alpha1",
-            "kind": "VariantAutoscaling",
-            "metadata": {"name": va, "namespace": namespace, "labels": {"inference.optimization/acceleratorName": "H100"}},
-            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": deployment}, "modelID": MODEL, "variantCost": "10.0"}
-        }))
-        .expect("va");
-        Api::<VariantAutoscaling>::namespaced(self.client.clone(), namespace)
-            .create(&PostParams::default(), &object)
-            .await
-            .expect("VA created");
+        self.create_deployment_in(namespace, deployment, pods).await;
+        let labels = json!({"inference.optimization/acceleratorName": "H100"});
+        self.create_va_in(namespace, va, deployment, MODEL, "10.0", labels)
+            .await;
     }
 
     /// The ConfigMap API of `namespace`.
@@ -134,41 +95,6 @@ impl Cluster {
             )
             .await
             .expect("ConfigMap updated");
-    }
-
-    /// Waits until `check` accepts VA `name` in `namespace`.
-    async fn wait_va_in(
-        &self,
-        namespace: &str,
-        name: &str,
-        what: &str,
-        check: impl Fn(&VariantAutoscaling) -> bool,
-    ) -> VariantAutoscaling {
-        let api: Api<VariantAutoscaling> = Api::namespaced(self.client.clone(), namespace);
-        let start = Instant::now();
-        let mut last = None;
-        while start.elapsed() < DEADLINE {
-            if let Ok(va) = api.get(name).await {
-                if check(&va) {
-                    return va;
-                }
-                last = Some(va);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("timed out waiting for VA {namespace}/{name}: {what}; last seen: {last:#?}");
-    }
-
-    /// Events in `namespace`, oldest first.
-    async fn events_in(&self, namespace: &str) -> Vec<Event> {
-        let api: Api<Event> = Api::namespaced(self.client.clone(), namespace);
-        let mut events = api
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default();
-        events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
-        events
     }
 }
 
@@ -318,8 +244,8 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
     let scaled = |events: &[Event]| -> Vec<String> {
         events
             .iter()
-            .filter(|e| matches!(e.reason.as_deref(), Some("ScaledUp" | "ScaledDown")))
-            .map(|e| e.note.clone().unwrap_or_default())
+            .filter(|e| matches!(e.reason.as_str(), "ScaledUp" | "ScaledDown"))
+            .map(|e| e.note.clone())
             .collect()
     };
     let global_scaled = scaled(&cluster.events_in(&global_ns).await);
@@ -511,23 +437,16 @@ async fn main_config_map_interval_applies_live_and_url_change_is_rejected() {
     let events = cluster.events_in(&ns).await;
     let warnings: Vec<&Event> = events
         .iter()
-        .filter(|e| e.reason.as_deref() == Some("ImmutableConfigChangeRejected"))
+        .filter(|e| e.reason == "ImmutableConfigChangeRejected")
         .collect();
     assert_eq!(warnings.len(), 1, "{events:#?}");
     let warning = warnings[0];
-    assert_eq!(warning.type_.as_deref(), Some("Warning"));
-    let regarding = warning.regarding.as_ref().expect("regarding");
+    assert_eq!(warning.type_, "Warning");
+    assert_eq!(warning.object, MAIN);
     assert_eq!(
-        (regarding.kind.as_deref(), regarding.name.as_deref()),
-        (Some("ConfigMap"), Some(MAIN))
-    );
-    assert_eq!(
-        warning.note.as_deref(),
-        Some(
-            format!(
-                r#"ConfigMap {ns}/{MAIN} attempted to change immutable parameters that require controller restart: [PROMETHEUS_BASE_URL (old: "{url}", new: "http://127.0.0.1:1")]. These changes were rejected. Mutable parameter updates were still applied."#
-            )
-            .as_str()
+        warning.note,
+        format!(
+            r#"ConfigMap {ns}/{MAIN} attempted to change immutable parameters that require controller restart: [PROMETHEUS_BASE_URL (old: "{url}", new: "http://127.0.0.1:1")]. These changes were rejected. Mutable parameter updates were still applied."#
         )
     );
     let metrics = wva.metrics();

@@ -111,7 +111,7 @@ async fn scale_up_goes_to_the_cheaper_variant() {
 
     // The HPA gives the standard variant its second replica; the load stays, and the next
     // replica again goes to the cheaper variant.
-    cluster.resize_deployment("llama-70b-a100", &a100).await;
+    cluster.scale_deployment("llama-70b-a100", &a100).await;
     let metrics = wva
         .wait_metrics("the standard variant grows to 3", |m| {
             standard(m) == Some(3.0)
@@ -127,7 +127,7 @@ async fn scale_up_goes_to_the_cheaper_variant() {
         .await;
     let va = cluster.vas().get("llama-70b-premium").await.expect("VA");
     assert_eq!(alloc(&va), Some(1), "{va:#?}");
-    let events = cluster.seen_events().await;
+    let events = cluster.events().await;
     assert!(
         !events
             .iter()
@@ -277,7 +277,7 @@ async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
     );
     assert_eq!(alloc(&va), Some(3));
     // Decisions resume: the HPA applies 3, the load stays, the next decision asks for 4.
-    cluster.resize_deployment("llama-8b", &pods[..3]).await;
+    cluster.scale_deployment("llama-8b", &pods[..3]).await;
     wva.wait_metrics("scaled up to 4", |m| desired(m) == Some(4.0))
         .await;
     cluster
@@ -422,7 +422,7 @@ async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when
     assert_eq!(alloc(&va), Some(1), "{va:#?}");
 
     // The HPA applies 0: chat has no pod left, and it stays at 0.
-    cluster.resize_deployment("chat", &[]).await;
+    cluster.scale_deployment("chat", &[]).await;
     let cycles = log_lines(&wva, &["Optimization completed successfully"]).len();
     wait_log_lines(&wva, &["Optimization completed successfully"], cycles + 3).await;
     let metrics = wva.metrics();
@@ -466,7 +466,7 @@ async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when
             alloc(va) == Some(1)
         })
         .await;
-    let events = cluster.seen_events().await;
+    let events = cluster.events().await;
     assert!(
         !events
             .iter()

@@ -5,7 +5,7 @@
 use crate::harness::{Cluster, DEADLINE, Wva};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -80,44 +80,17 @@ impl Cluster {
     pub async fn create_variant(&self, v: &Variant) {
         let mut labels: BTreeMap<&str, String> = v.labels.iter().cloned().collect();
         labels.insert("inference.optimization/acceleratorName", "H100".into());
-        let va: VariantAutoscaling = serde_json::from_value(json!({
-            "apiVersion": "llmd.ai/v1alpha1",
-            "kind": "VariantAutoscaling",
-            "metadata": {"name": v.va, "namespace": v.namespace, "labels": labels},
-            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": v.deployment}, "modelID": v.model, "variantCost": "10.0"}
-        }))
-        .expect("va");
-        Api::<VariantAutoscaling>::namespaced(self.client.clone(), &v.namespace)
-            .create(&PostParams::default(), &va)
-            .await
-            .expect("VA created");
-
-        let deployment: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": v.deployment, "namespace": v.namespace},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": v.deployment}},
-                "template": {"metadata": {"labels": {"app": v.deployment}}, "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}
-            }
-        }))
-        .expect("deployment");
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &v.namespace);
-        api.create(&PostParams::default(), &deployment)
-            .await
-            .expect("Deployment created");
-        let status = json!({"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}});
-        api.patch_status(v.deployment, &PatchParams::default(), &Patch::Merge(status))
-            .await
-            .expect("Deployment status");
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {"name": v.pod(), "namespace": v.namespace, "labels": {"app": v.deployment}},
-            "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
-        }))
-        .expect("pod");
-        Api::<Pod>::namespaced(self.client.clone(), &v.namespace)
-            .create(&PostParams::default(), &pod)
-            .await
-            .expect("Pod created");
+        self.create_va_in(
+            &v.namespace,
+            v.va,
+            v.deployment,
+            v.model,
+            "10.0",
+            json!(labels),
+        )
+        .await;
+        self.create_deployment_in(&v.namespace, v.deployment, &[&v.pod()])
+            .await;
     }
 
     /// Sets a label of the variant's VA.
@@ -156,38 +129,16 @@ impl Cluster {
         what: &str,
         check: impl Fn(&VariantAutoscaling) -> bool,
     ) -> VariantAutoscaling {
-        let start = Instant::now();
-        let mut last = None;
-        while start.elapsed() < DEADLINE {
-            let va = self.variant_va(v).await;
-            if check(&va) {
-                return va;
-            }
-            last = Some(va);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!(
-            "timed out waiting for VA {}/{}: {what}; last seen: {last:#?}",
-            v.namespace, v.va
-        );
+        self.wait_va_in(&v.namespace, v.va, what, check).await
     }
 
     /// Events about the variant's VA as (reason, note).
     pub async fn variant_events(&self, v: &Variant) -> Vec<(String, String)> {
-        let api: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(self.client.clone(), &v.namespace);
-        api.list(&ListParams::default())
+        self.events_in(&v.namespace)
             .await
-            .expect("events listed")
-            .items
             .into_iter()
-            .filter(|e| {
-                e.regarding.as_ref().is_some_and(|r| {
-                    r.name.as_deref() == Some(v.va)
-                        && r.kind.as_deref() == Some("VariantAutoscaling")
-                })
-            })
-            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .filter(|e| e.object == v.va)
+            .map(|e| (e.reason, e.note))
             .collect()
     }
 
@@ -315,28 +266,10 @@ pub fn mentions(all: &[Sample], v: &Variant) -> bool {
     })
 }
 
-/// The number of completed engine cycles, from the cycle-duration histogram.
-pub fn cycles(all: &[Sample]) -> u64 {
-    all.iter()
-        .find(|s| s.name == "wva_engine_cycle_duration_seconds_count")
-        .map_or(0, |s| s.value as u64)
-}
-
 impl Wva {
     /// The parsed `/metrics` samples (none while the endpoint is not up).
     pub fn samples(&self) -> Vec<Sample> {
         samples(&self.metrics())
-    }
-
-    /// Waits until at least `n` more engine cycles have completed than now, so that at least
-    /// one whole cycle ran after this call: afterwards, whatever a cycle would have done has
-    /// been done.
-    pub async fn wait_cycles(&self, n: u64) {
-        let from = cycles(&self.samples());
-        self.wait_metrics(&format!("{n} more engine cycles after {from}"), |m| {
-            cycles(&samples(m)) >= from + n
-        })
-        .await;
     }
 
     /// Waits until `wva_desired_replicas` of the variant is published; returns its sample.

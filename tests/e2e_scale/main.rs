@@ -31,13 +31,8 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// Waits until the controller has finished `k` engine cycles; returns its metrics then.
-async fn at_cycle(wva: &Wva, k: f64) -> String {
-    wva.wait_metrics("next cycle", |m| cycles(m) >= k).await
-}
-
 fn cycles(text: &str) -> f64 {
-    metric_sum(text, "wva_engine_cycle_duration_seconds_count")
+    harness::cycles(text) as f64
 }
 
 /// Resident memory of a process in KiB (Linux).
@@ -121,11 +116,9 @@ async fn measure(n: usize) -> PerCycle {
     }
     let startup = started.elapsed();
     // Let the status writes' watch events settle, then count over three full cycles.
-    let now = cycles(&wva.metrics());
-    let first = at_cycle(&wva, now + 2.0).await;
+    let first = wva.wait_cycles(2).await;
     let before: RequestCounts = double.request_counts();
-    let measured = 3.0;
-    let last = at_cycle(&wva, cycles(&first) + measured).await;
+    let last = wva.wait_cycles(3).await;
     let delta = double.request_counts().since(&before);
     let done = cycles(&last) - cycles(&first);
     let queries = metric_sum(&last, "wva_prometheus_queries_total")

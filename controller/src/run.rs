@@ -21,6 +21,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use prometheus::Registry;
@@ -358,10 +359,10 @@ impl Controller {
             Trigger::Va {
                 namespace, name, ..
             } if leading => {
-                let va = self.caches.vas.state().into_iter().find(|v| {
-                    v.metadata.namespace.as_deref() == Some(&namespace)
-                        && v.metadata.name.as_deref() == Some(&name)
-                });
+                let va = self
+                    .caches
+                    .vas
+                    .get(&ObjectRef::new(&name).within(&namespace));
                 match va {
                     Some(va) => self.reconcile(&va).await,
                     None => false,
@@ -399,10 +400,11 @@ impl Controller {
             va.metadata.name.clone().unwrap_or_default(),
         );
         let target_name = va.spec.scale_target_ref.name.clone();
-        let exists = self.caches.deployments.state().iter().any(|d| {
-            d.metadata.namespace.as_deref() == Some(&namespace)
-                && d.metadata.name.as_deref() == Some(&target_name)
-        });
+        let exists = self
+            .caches
+            .deployments
+            .get(&ObjectRef::new(&target_name).within(&namespace))
+            .is_some();
         let target = if exists {
             Target::Found(&target_name)
         } else {
@@ -432,13 +434,7 @@ impl Controller {
     /// whose namespace the cache does not hold yet waits: the namespace may be excluded.
     fn in_scope(&self, va: &VariantAutoscaling) -> bool {
         let namespace = va.metadata.namespace.as_deref().unwrap_or_default();
-        let Some(ns) = self
-            .caches
-            .namespaces
-            .state()
-            .into_iter()
-            .find(|n| n.metadata.name.as_deref() == Some(namespace))
-        else {
+        let Some(ns) = self.caches.namespaces.get(&ObjectRef::new(namespace)) else {
             return false;
         };
         self.scope.owns_va(va.metadata.labels.as_ref())
@@ -814,9 +810,7 @@ impl Controller {
         let data = self
             .caches
             .controller_config_maps
-            .state()
-            .into_iter()
-            .find(|cm| cm.metadata.name.as_deref() == Some(name.as_str()))
+            .get(&ObjectRef::new(&name).within(&namespace))
             .and_then(|cm| cm.data.clone())
             .unwrap_or_default();
         match apply_config_map(&self.config, &self.startup, data) {

@@ -481,6 +481,12 @@ async fn disconnected_watches_resume_and_injected_failures_are_retried() {
     })
     .await;
 
+    // Seeing "a" can come from the initial list alone: wait until the watch is open, so the
+    // injected failure hits the re-watch and not the first watch.
+    eventually(10, "the first watch", || async {
+        (api.request_count("watch", "configmaps") >= 1).then_some(())
+    })
+    .await;
     // The next watch call fails once; the watcher backs off and retries.
     api.inject_failure("watch", "configmaps", 503, 1);
     api.disconnect_watches();

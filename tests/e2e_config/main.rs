@@ -23,7 +23,7 @@ const SATURATION: &str = "wva-saturation-scaling-config";
 const MAIN: &str = "wva-variantautoscaling-config";
 const PODS: [&str; 2] = ["llama-8b-0", "llama-8b-1"];
 
-/// The global saturation ConfigMap of the seed (the built-in defaults, spelled out).
+/// The global saturation ConfigMap: the built-in defaults, spelled out.
 const GLOBAL_THRESHOLDS: &str =
     "kvCacheThreshold: 0.80\nqueueLengthThreshold: 5\nkvSpareTrigger: 0.10\nqueueSpareTrigger: 3\n";
 /// A relaxed namespace-local override (a staging namespace, say): saturated at 90% KV cache.

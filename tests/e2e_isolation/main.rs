@@ -1,6 +1,7 @@
-//! End-to-end scenarios of isolation between controllers and namespaces: two controller
-//! instances side by side (scenario 6, seed 002) and namespace exclusion with its
-//! `--watch-namespace` override (scenario 7, seed 004). The real `wva` binary against a
+//! End-to-end scenarios of isolation between controllers and namespaces (numbered as in
+//! docs/testing.md; the rules are in docs/controller.md): two controller instances side by
+//! side (scenario 6) and namespace exclusion with its `--watch-namespace` override
+//! (scenario 7). The real `wva` binary against a
 //! Kubernetes API (the in-memory double, or `WVA_E2E_KUBECONFIG`) and a real Prometheus.
 //!
 //! Against a real cluster, run these scenarios one at a time (`--test-threads 1`) and without
@@ -106,7 +107,8 @@ async fn controller_instances_manage_only_their_labelled_vas() {
     cluster.assert_untouched(&plain, "unlabelled").await;
     let samples = a.samples();
     assert!(!mentions(&samples, &beta) && !mentions(&samples, &plain));
-    // The four per-variant metrics of seed 002 are all there, labelled (checked below).
+    // The four per-variant metrics (generated/docs/metrics.md) are all there, labelled
+    // (checked below).
     for metric in [
         "wva_desired_replicas",
         "wva_current_replicas",

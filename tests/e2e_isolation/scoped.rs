@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use wva_api::crd::VariantAutoscaling;
 use wva_testkit::{Prometheus, VllmEmulator};
 
-/// The VA label that assigns a VA to a controller instance (seed 002).
+/// The VA label that assigns a VA to a controller instance (docs/controller.md).
 pub const INSTANCE_LABEL: &str = "wva.llmd.ai/controller-instance";
-/// The namespace annotation that excludes a namespace (seed 004).
+/// The namespace annotation that excludes a namespace (docs/controller.md).
 pub const EXCLUDE_ANNOTATION: &str = "wva.llmd.ai/exclude";
 
 /// One variant: a VA, its Deployment with one pod, and the vLLM replica behind the pod.

@@ -1,5 +1,6 @@
 //! events.k8s.io/v1 Events are served from the core/v1 Event storage, as the API server does:
-//! the same objects under both groups, with the field renames of the upstream conversion.
+//! the same objects under both groups, with the field renames Kubernetes' own conversion
+//! between the two versions applies (`RENAMES`).
 
 use crate::resources::ResourceType;
 use serde_json::{Map, Value, json};

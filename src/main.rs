@@ -36,17 +36,13 @@ fn main() -> ExitCode {
     match matches.subcommand() {
         Some(("run", run)) => run_controller(run),
         Some(("config", m)) => check_config(m),
-        Some(("params", params)) => {
+        Some(("params", params)) => print_rendered(
             match params.get_one::<String>("format").map(String::as_str) {
-                Some("json") => println!("{}", render::parameters_json()),
-                _ => print!("{}", render::parameters_markdown()),
-            }
-            ExitCode::SUCCESS
-        }
-        Some(("crd", _)) => {
-            print!("{}", render::crd_yaml());
-            ExitCode::SUCCESS
-        }
+                Some("json") => render::parameters_json().map(|json| json + "\n"),
+                _ => render::parameters_markdown(),
+            },
+        ),
+        Some(("crd", _)) => print_rendered(render::crd_yaml()),
         Some(("simulate", m)) => ExitCode::from(wva_sim::cli::run_simulate(
             m,
             &mut std::io::stdout(),
@@ -144,4 +140,18 @@ fn read_config_map(path: &str) -> Result<std::collections::BTreeMap<String, Stri
     let cm: ConfigMap = serde_saphyr::from_str(&text)
         .map_err(|e| format!("--config-map {path} is not a ConfigMap manifest: {e}"))?;
     Ok(cm.data.unwrap_or_default())
+}
+
+/// Prints a rendered artefact; on a render error prints the error and exits 1.
+fn print_rendered(rendered: Result<String, render::RenderError>) -> ExitCode {
+    match rendered {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
+    }
 }

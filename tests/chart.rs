@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wva_api::config::{DynamicConfig, StaticConfig};
-use wva_api::helm_values::{self, LogLevel};
+use wva_api::helm_values::{self, LogLevel, render};
 use wva_api::params::{Params, Sources};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -1127,7 +1127,7 @@ fn every_option_at_once_renders_valid_objects() {
     );
 }
 
-/// The install commands of the chart README and seeds 002/003, flag for flag.
+/// The install commands of the chart README (`README.md.in`), flag for flag.
 #[test]
 fn documented_install_commands_render_valid_objects() {
     let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
@@ -1341,7 +1341,8 @@ fn template_references() -> BTreeSet<String> {
 #[test]
 fn every_declared_value_is_used_by_a_template_and_every_used_value_is_declared() {
     let refs = template_references();
-    let declared: Vec<String> = helm_values::value_docs()
+    let declared: Vec<String> = render::value_docs()
+        .expect("values render")
         .into_iter()
         .map(|d| d.path)
         .collect();
@@ -1371,8 +1372,10 @@ fn every_declared_value_is_used_by_a_template_and_every_used_value_is_declared()
     );
 }
 
-/// Seed 003's values table (key → default) plus the keys its text uses.
-const SEED_003_VALUES: &str = r#"{
+/// The defaults an install relies on without setting them (key → default). Changing one
+/// changes every install, so it must be deliberate: the declarations must keep each key with
+/// this default and the chart README must list it.
+const DOCUMENTED_DEFAULTS: &str = r#"{
     "hpa.behavior.scaleDown.policies": [{"periodSeconds":150,"type":"Pods","value":10}],
     "hpa.behavior.scaleDown.selectPolicy": "Max",
     "hpa.behavior.scaleDown.stabilizationWindowSeconds": 240,
@@ -1419,19 +1422,23 @@ const SEED_003_VALUES: &str = r#"{
 }"#;
 
 #[test]
-fn generated_chart_files_are_current_and_cover_seed_003() {
+fn generated_chart_files_are_current_and_keep_the_documented_defaults() {
     let read = |name: &str| std::fs::read_to_string(chart_dir().join(name)).expect(name);
     assert_eq!(
         read("values.yaml"),
-        helm_values::values_yaml(),
+        render::values_yaml().expect("values.yaml renders"),
         "run cargo build"
     );
     assert_eq!(
         read("values.schema.json"),
-        helm_values::values_schema_json(),
+        render::values_schema_json().expect("values.schema.json renders"),
         "run cargo build"
     );
-    assert_eq!(read("README.md"), helm_values::readme(), "run cargo build");
+    assert_eq!(
+        read("README.md"),
+        render::readme().expect("README renders"),
+        "run cargo build"
+    );
     let chart = read("Chart.yaml");
     let version = env!("CARGO_PKG_VERSION");
     assert!(
@@ -1443,14 +1450,15 @@ fn generated_chart_files_are_current_and_cover_seed_003() {
         "Chart.yaml appVersion"
     );
 
-    // Every key of seed 003's values table, with its default (except insecureSkipVerify, which
-    // the seed's prose makes false in production values).
-    let docs: BTreeMap<String, Value> = helm_values::value_docs()
+    // Every documented default is declared with that value; `insecureSkipVerify` is false
+    // because the default values are production values (values-dev.yaml sets it true).
+    let docs: BTreeMap<String, Value> = render::value_docs()
+        .expect("values render")
         .into_iter()
         .map(|d| (d.path, d.default))
         .collect();
-    let seed: Value = serde_json::from_str(SEED_003_VALUES).expect("seed table");
-    for (key, default) in seed.as_object().expect("seed") {
+    let documented: Value = serde_json::from_str(DOCUMENTED_DEFAULTS).expect("defaults table");
+    for (key, default) in documented.as_object().expect("defaults table") {
         let got = docs
             .get(key)
             .unwrap_or_else(|| panic!("{key} is not declared"));
@@ -1458,10 +1466,10 @@ fn generated_chart_files_are_current_and_cover_seed_003() {
             (Some(a), Some(b)) => a == b,
             _ => got == default,
         };
-        assert!(same, "{key}: default {got}, seed 003 says {default}");
+        assert!(same, "{key}: default {got}, documented {default}");
     }
     let readme = read("README.md");
-    for key in seed.as_object().expect("seed").keys() {
+    for key in documented.as_object().expect("defaults table").keys() {
         assert!(
             readme.contains(&format!("| {key} |")),
             "README table lacks {key}"
@@ -1471,7 +1479,8 @@ fn generated_chart_files_are_current_and_cover_seed_003() {
 
 /// The monitoring namespace of the default values (where the adapter runs on OpenShift).
 fn adapter_namespace() -> Value {
-    helm_values::default_values()["wva"]["prometheus"]["monitoringNamespace"].clone()
+    render::default_values().expect("defaults render")["wva"]["prometheus"]["monitoringNamespace"]
+        .clone()
 }
 
 #[test]
@@ -1599,7 +1608,8 @@ fn every_controller_parameter_is_a_helm_value_written_to_the_main_config_map() {
     }
     let r = template("parameters", &[]);
     let data = string_map(&r.main_config_map().expect("main ConfigMap")["data"]);
-    let values = &helm_values::default_values()["wva"]["parameters"];
+    let defaults = render::default_values().expect("defaults render");
+    let values = &defaults["wva"]["parameters"];
     for spec in wva_api::render::parameters() {
         let offered_here = offered().any(|p| p.key == spec.key);
         if spec.env_only || spec.secret || CHART_SET.contains(&spec.key) {

@@ -101,13 +101,15 @@ impl JsonSchema for ParameterValues {
         let properties: Map<String, Value> = offered()
             .map(|p| (p.key.to_string(), property(p)))
             .collect();
-        let schema = json!({
-            "type": "object",
-            "description": "Every other controller parameter, by ConfigMap key, written into the main ConfigMap (an empty string leaves the key out). Derived from the parameter table (docs/parameters.md); unknown keys are rejected.",
-            "properties": properties,
-            "additionalProperties": false,
-        });
-        Schema::try_from(schema).unwrap_or_default()
+        let mut schema = Schema::default();
+        schema.insert("type".into(), json!("object"));
+        schema.insert(
+            "description".into(),
+            json!("Every other controller parameter, by ConfigMap key, written into the main ConfigMap (an empty string leaves the key out). Derived from the parameter table (docs/parameters.md); unknown keys are rejected."),
+        );
+        schema.insert("properties".into(), Value::Object(properties));
+        schema.insert("additionalProperties".into(), json!(false));
+        schema
     }
 }
 

@@ -4,12 +4,14 @@
 //! * [`config`]: the controller's static (restart-only) and dynamic (live) parameters.
 //! * [`saturation`]: entries of the saturation-scaling and scale-to-zero ConfigMaps.
 //! * [`metrics`]: the Prometheus metrics the controller emits.
-//! * [`helm_values`]: the Helm chart's values.
+//! * [`helm_values`]: the Helm chart's values; [`helm_parameters`]: its `wva.parameters`,
+//!   derived from the parameter table.
 //!
 //! The derives in `wva-macros` turn these declarations into tables; [`render`] turns the
-//! tables into the artefacts people read (CRD YAML, parameter and metric references). The
-//! root `build.rs` and the `wva` binary both call [`render`], so the docs and the program can
-//! never disagree.
+//! tables into the artefacts people read (CRD YAML, parameter and metric references) and
+//! [`helm_values::render`] the values into the chart's files. The root `build.rs` and the `wva`
+//! binary both call them, so the docs and the program can never disagree; a render that fails
+//! returns a [`render::RenderError`] and fails the build.
 
 extern crate self as wva_api;
 

@@ -188,6 +188,7 @@ fn unlanded_features_and_secrets_are_marked() {
     assert_eq!(token.display_value("abc"), "<redacted>");
     assert!(
         wva_api::render::parameters_markdown()
+            .expect("parameter reference renders")
             .contains("Not effective yet: scale-from-zero has not landed")
     );
 }

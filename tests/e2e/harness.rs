@@ -67,7 +67,8 @@ impl Cluster {
     }
 
     async fn apply_crd(&self) {
-        let crd: Value = serde_saphyr::from_str(&wva_api::render::crd_yaml()).expect("crd yaml");
+        let crd: Value = serde_saphyr::from_str(&wva_api::render::crd_yaml().expect("CRD renders"))
+            .expect("crd yaml");
         let api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
             Api::all(self.client.clone());
         let params = PatchParams::apply("wva-e2e").force();

@@ -1,8 +1,8 @@
 //! Renders the declarations into the artefacts people read and deploy.
 //!
 //! The root `build.rs` writes every [`ARTEFACTS`] entry into `generated/` and the chart; the
-//! `wva` binary prints the same text (`wva crd`, `wva params`), so both always agree. Every
-//! renderer returns a [`RenderError`] instead of partial text, so a failed render stops the
+//! `wva` binary prints the same text (`wva crd`, `wva params`), so both always agree. On failure
+//! every renderer returns a [`RenderError`] instead of partial text, so a failed render stops the
 //! build rather than committing a broken file.
 
 use crate::config::{DynamicConfig, StaticConfig};

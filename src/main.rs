@@ -3,6 +3,7 @@
 use clap::{Arg, ArgMatches, Command};
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::process::ExitCode;
+use wva_api::config::StaticConfig;
 use wva_api::params::Sources;
 use wva_api::render;
 use wva_controller::config;
@@ -72,8 +73,8 @@ fn startup_sources(matches: &ArgMatches) -> Sources {
 /// `wva run`: the controller. Exit 1 when it cannot start.
 fn run_controller(matches: &ArgMatches) -> ExitCode {
     let sources = startup_sources(matches);
-    let verbosity = config::resolve_one::<u8>("V", &sources).unwrap_or(2);
-    let json = config::resolve_one::<bool>("LOG_JSON", &sources).unwrap_or(false);
+    let verbosity = StaticConfig::V.resolve(&sources).unwrap_or(2);
+    let json = StaticConfig::LOG_JSON.resolve(&sources).unwrap_or(false);
     wva_controller::telemetry::logging::init(verbosity, json);
     // One TLS crypto provider for every client (Kubernetes, Prometheus) and server.
     drop(rustls::crypto::ring::default_provider().install_default());

@@ -41,8 +41,9 @@ const REPORTER: &str = "workload-variant-autoscaler";
 /// Runs the controller until SIGTERM or SIGINT. The error is what a user must fix; the
 /// caller prints it and exits 1.
 pub async fn run(mut startup: Sources) -> Result<(), String> {
-    let rest_timeout =
-        config::resolve_one("REST_CLIENT_TIMEOUT", &startup).map_err(|e| e.to_string())?;
+    let rest_timeout = wva_api::config::StaticConfig::REST_CLIENT_TIMEOUT
+        .resolve(&startup)
+        .map_err(|e| e.to_string())?;
     let (namespace, cm_name) = config::config_map_location(&startup);
     let client = crate::k8s::client::client(rest_timeout).await?;
     startup.config_map = read_main_config_map(&client, &namespace, &cm_name).await?;

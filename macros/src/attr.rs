@@ -1,39 +1,56 @@
 //! Parsing of `#[name(key, key = value, key(list))]` attributes with prescriptive errors.
 
 use crate::ctxt::Ctxt;
+use std::collections::HashSet;
 use syn::meta::ParseNestedMeta;
 
 /// Runs `handle` for every key of every `#[name(...)]` attribute in `attrs`.
 ///
 /// `handle` returns `Ok(false)` for a key it does not know; the key is then reported with a
 /// did-you-mean suggestion taken from `known`, and its value is skipped so parsing goes on.
+/// A known key given a second time is reported on its second occurrence and not handled, so
+/// the first value stays. Returns `true` when every key was read; after a rejected key the
+/// caller must not report a key as missing, since the rejected one may be it.
 pub fn for_each_key(
     cx: &Ctxt,
     attrs: &[syn::Attribute],
     name: &str,
     known: &[&str],
     mut handle: impl FnMut(&ParseNestedMeta) -> syn::Result<bool>,
-) {
+) -> bool {
+    let mut complete = true;
+    let mut seen = HashSet::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident(name)) {
         if let syn::Meta::Path(_) = attr.meta {
             continue; // a bare `#[name]` carries no keys
         }
         let result = attr.parse_nested_meta(|meta| {
-            if handle(&meta)? {
-                return Ok(());
-            }
             let key = meta
                 .path
                 .get_ident()
                 .map(ToString::to_string)
                 .unwrap_or_default();
+            if known.contains(&key.as_str()) && !seen.insert(key.clone()) {
+                complete = false;
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("duplicate key `{key}` in #[{name}(...)]: keep only one"),
+                );
+                return skip_value(&meta);
+            }
+            if handle(&meta)? {
+                return Ok(());
+            }
+            complete = false;
             cx.error_spanned_by(&meta.path, unknown_key_message(name, &key, known));
             skip_value(&meta)
         });
         if let Err(error) = result {
+            complete = false;
             cx.syn_error(error);
         }
     }
+    complete
 }
 
 /// The message for an unknown key, with the closest known key when one is close.

@@ -2,14 +2,22 @@
 
 /// A doc comment split into its first paragraph and the remaining text.
 pub struct Doc {
-    /// The first paragraph, joined into one line.
+    /// The first paragraph, joined into one line; empty when there is no doc comment.
     pub summary: String,
-    /// Everything after the first blank line, paragraphs kept.
+    /// Everything after the first blank line: one line per paragraph, paragraphs separated by
+    /// a blank line.
     pub details: String,
 }
 
-/// Reads the `///` lines of `attrs`. Returns `None` when there are none.
-pub fn read(attrs: &[syn::Attribute]) -> Option<Doc> {
+impl Doc {
+    /// True when the item has no doc comment (or only blank `///` lines).
+    pub fn is_missing(&self) -> bool {
+        self.summary.is_empty()
+    }
+}
+
+/// Reads the `///` lines of `attrs`.
+pub fn read(attrs: &[syn::Attribute]) -> Doc {
     let lines: Vec<String> = attrs
         .iter()
         .filter(|a| a.path().is_ident("doc"))
@@ -24,14 +32,11 @@ pub fn read(attrs: &[syn::Attribute]) -> Option<Doc> {
             _ => None,
         })
         .collect();
-    if lines.iter().all(String::is_empty) {
-        return None;
-    }
     let mut paragraphs = lines
         .split(String::is_empty)
         .filter(|p| !p.is_empty())
         .map(|p| p.join(" "));
     let summary = paragraphs.next().unwrap_or_default();
     let details = paragraphs.collect::<Vec<_>>().join("\n\n");
-    Some(Doc { summary, details })
+    Doc { summary, details }
 }

@@ -2,9 +2,11 @@
 //! precedence resolver (explicit flag > env > ConfigMap > default) and configuration diffs.
 
 pub mod grammar;
+mod key;
 mod resolve;
 mod value;
 
+pub use key::Key;
 pub use resolve::{FieldError, LoadError, Source, Sources, resolve};
 pub use value::{BindAddress, ParamValue};
 
@@ -39,7 +41,8 @@ pub struct ParamSpec {
     pub pending: Option<&'static str>,
     /// First paragraph of the doc comment: the short help.
     pub summary: &'static str,
-    /// The rest of the doc comment: the long help.
+    /// The rest of the doc comment: the long help (`--help`), after the summary. Paragraphs
+    /// are separated by a blank line; empty when the doc comment has one paragraph.
     pub details: &'static str,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Every parameter with a flag becomes an argument whose help line shows its env var /
 //! ConfigMap key, default and mutability; parameters without a flag are listed after the
-//! options. No argument has a clap default, so an argument is present in the matches exactly
+//! options. `-h` shows the first paragraph of each parameter's doc comment, `--help` also the
+//! paragraphs after it. No argument has a clap default, so an argument is present in the matches exactly
 //! when it was passed explicitly, which is what the precedence rules need.
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -57,6 +58,9 @@ fn argument(spec: &'static ParamSpec) -> Option<Arg> {
         .value_name(spec.value_type.to_uppercase())
         .help(help_line(spec))
         .action(ArgAction::Set);
+    if !spec.details.is_empty() {
+        arg = arg.long_help(format!("{}\n\n{}", help_line(spec), spec.details));
+    }
     if let Some(long) = spec.flag {
         arg = arg.long(long);
     }
@@ -93,6 +97,9 @@ fn env_only_help() -> String {
     let mut text = String::from("Parameters set by env var or main ConfigMap key only:\n");
     for spec in parameters().filter(|s| s.flag.is_none() && s.short.is_none()) {
         text.push_str(&format!("  {:<48} {}\n", spec.key, help_line(spec)));
+        for paragraph in spec.details.split("\n\n").filter(|p| !p.is_empty()) {
+            text.push_str(&format!("  {:<48} {paragraph}\n", ""));
+        }
     }
     text
 }
@@ -106,4 +113,45 @@ pub fn explicit_flags(matches: &ArgMatches) -> BTreeMap<String, String> {
             Some((spec.field.to_string(), value.clone()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parameter whose doc comment has a second paragraph.
+    static DETAILED: ParamSpec = ParamSpec {
+        field: "workers",
+        key: "WORKERS",
+        flag: Some("workers"),
+        short: None,
+        value_type: "int",
+        default: Some("4"),
+        min: None,
+        required: false,
+        env_only: false,
+        secret: false,
+        mutable: false,
+        pending: None,
+        summary: "Worker threads.",
+        details: "One per core is plenty.",
+    };
+
+    #[test]
+    fn the_doc_paragraphs_after_the_first_are_the_long_help() {
+        let arg = argument(&DETAILED).expect("has a flag");
+        let mut command = Command::new("run").arg(arg);
+        let short = command.render_help().to_string();
+        let long = command.render_long_help().to_string();
+        assert!(
+            short.contains("Worker threads. [env/ConfigMap key: WORKERS]"),
+            "{short}"
+        );
+        assert!(!short.contains("One per core is plenty."), "{short}");
+        assert!(
+            long.contains("Worker threads. [env/ConfigMap key: WORKERS]"),
+            "{long}"
+        );
+        assert!(long.contains("One per core is plenty."), "{long}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use wva_api::config::{DynamicConfig, StaticConfig};
-use wva_api::params::{LoadError, ParamValue, Params, Sources, resolve};
+use wva_api::params::{LoadError, Params, Sources};
 
 /// The resolved configuration: restart-only and live parts.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,22 +35,14 @@ pub fn load(sources: &Sources) -> Result<Config, LoadError> {
     }
 }
 
-/// Resolves one parameter by its key from `sources` alone, before the whole configuration can
-/// be loaded (e.g. the REST timeout and the location of the main ConfigMap).
-pub fn resolve_one<T: ParamValue>(key: &str, sources: &Sources) -> Result<T, LoadError> {
-    let spec = StaticConfig::SPECS
-        .iter()
-        .chain(DynamicConfig::SPECS)
-        .find(|s| s.key == key)
-        .ok_or_else(|| LoadError::new(Vec::new()))?;
-    let mut errors = Vec::new();
-    resolve::<T>(spec, sources, &mut errors).ok_or_else(|| LoadError::new(errors))
-}
-
 /// `namespace/name` of the main ConfigMap, from `POD_NAMESPACE` and `CONFIG_MAP_NAME`.
 pub fn config_map_location(sources: &Sources) -> (String, String) {
-    let namespace = resolve_one::<String>("POD_NAMESPACE", sources).unwrap_or_default();
-    let name = resolve_one::<String>("CONFIG_MAP_NAME", sources).unwrap_or_default();
+    let namespace = StaticConfig::POD_NAMESPACE
+        .resolve(sources)
+        .unwrap_or_default();
+    let name = StaticConfig::CONFIG_MAP_NAME
+        .resolve(sources)
+        .unwrap_or_default();
     (namespace, name)
 }
 

@@ -7,4 +7,4 @@ mod load;
 
 pub use cli::{config_command, explicit_flags, run_command};
 pub use live::{Update, applied_message, apply_config_map, rejection_message};
-pub use load::{Config, config_map_location, load, resolve_one};
+pub use load::{Config, config_map_location, load};

@@ -1,6 +1,6 @@
 //! Code generation for `MetricSet`: the metric table and registration.
 
-use super::parse::{Declaration, Kind, Metric};
+use super::model::{Declaration, Kind, Metric};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -26,7 +26,8 @@ pub fn implementation(decl: &Declaration) -> TokenStream {
 }
 
 fn spec(m: &Metric) -> TokenStream {
-    let (name, help, labels) = (&m.name, &m.help, &m.labels);
+    let (name, help) = (m.name(), &m.doc.summary);
+    let labels = m.labels().iter().map(syn::LitStr::value);
     let kind = m.kind.prometheus_type();
     quote! {
         ::wva_api::metrics::MetricSpec {
@@ -42,8 +43,8 @@ fn spec(m: &Metric) -> TokenStream {
 fn build(index: usize, m: &Metric) -> TokenStream {
     let ty = collector_type(m.kind);
     let opts = if m.kind.is_histogram() {
-        let buckets = match &m.buckets {
-            Some(b) => quote!(.buckets(::std::vec![#(#b),*])),
+        let buckets = match &m.keys.buckets {
+            Some((_, b)) => quote!(.buckets(::std::vec![#(#b),*])),
             None => quote!(),
         };
         quote!(::wva_api::metrics::prometheus::HistogramOpts::new(spec.name, spec.help)

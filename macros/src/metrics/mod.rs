@@ -1,24 +1,17 @@
-//! `#[derive(MetricSet)]`: parse the declaration, check it, generate the table and registration.
+//! `#[derive(MetricSet)]`: parse the declaration into a model, check the model, generate the
+//! table and the registration.
 
+mod check;
 mod expand;
+mod model;
 mod parse;
 
-use proc_macro2::TokenStream;
+use crate::derive::Passes;
 
-/// Entry point of the derive.
-pub fn derive(input: TokenStream) -> TokenStream {
-    let input = match syn::parse2::<syn::DeriveInput>(input) {
-        Ok(input) => input,
-        Err(error) => return error.to_compile_error(),
-    };
-    let cx = crate::ctxt::Ctxt::default();
-    let decl = parse::declaration(&cx, &input);
-    match (cx.check(), decl) {
-        (Ok(()), Some(decl)) => expand::implementation(&decl),
-        (Err(errors), _) => {
-            let stub = expand::stub(&input.ident);
-            quote::quote!(#errors #stub)
-        }
-        (Ok(()), None) => expand::stub(&input.ident),
-    }
-}
+/// The passes of `#[derive(MetricSet)]`.
+pub const PASSES: Passes<model::Declaration> = Passes {
+    parse: parse::declaration,
+    check: check::declaration,
+    expand: expand::implementation,
+    stub: expand::stub,
+};

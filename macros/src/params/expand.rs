@@ -1,11 +1,18 @@
 //! Code generation for `ConfigParams`: the parameter table, the loader and the value dump.
 
-use super::parse::{Declaration, Param};
+use super::model::{Declaration, Param};
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
-/// The `Params` impl of a checked declaration.
+/// The `Params` impl of a checked declaration, and its typed keys.
 pub fn implementation(decl: &Declaration) -> TokenStream {
+    let params = params_impl(decl);
+    let keys = keys_impl(decl);
+    quote!(#params #keys)
+}
+
+/// The `Params` impl: the table, the loader and the value dump.
+fn params_impl(decl: &Declaration) -> TokenStream {
     let ident = &decl.ident;
     let specs = decl.params.iter().map(|p| spec(p, decl.mutable));
     let fields: Vec<&syn::Ident> = decl.params.iter().map(|p| &p.field).collect();
@@ -40,20 +47,46 @@ pub fn implementation(decl: &Declaration) -> TokenStream {
     }
 }
 
+/// One typed key per field, named like its env var / ConfigMap key: `Self::REST_CLIENT_TIMEOUT`
+/// is a `Key<Duration>`, so looking one parameter up is checked by the compiler.
+fn keys_impl(decl: &Declaration) -> TokenStream {
+    let ident = &decl.ident;
+    let keys = decl.params.iter().enumerate().map(|(index, p)| {
+        let (vis, ty, field) = (&p.vis, &p.ty, &p.field);
+        let name = format_ident!("{}", p.key, span = p.field.span());
+        let doc = format!(
+            "The typed key of [`{field}`](Self::{field}): env var / ConfigMap key `{}`.",
+            p.key
+        );
+        quote! {
+            #[doc = #doc]
+            #vis const #name: ::wva_api::params::Key<#ty> = ::wva_api::params::Key::new(
+                &<Self as ::wva_api::params::Params>::SPECS[#index],
+            );
+        }
+    });
+    quote! {
+        // A struct need not look every one of its keys up.
+        #[allow(dead_code)]
+        impl #ident {
+            #(#keys)*
+        }
+    }
+}
+
 fn spec(p: &Param, mutable: bool) -> TokenStream {
     let field = p.field.to_string();
     let key = &p.key;
     let ty = &p.ty;
-    let flag = option(p.flag.as_deref());
-    let short = match p.short {
-        Some(c) => quote!(::core::option::Option::Some(#c)),
-        None => quote!(::core::option::Option::None),
-    };
-    let default = option(p.default.as_deref());
-    let min = option(p.min.as_deref());
-    let pending = option(p.pending.as_deref());
-    let (required, env_only, secret) = (p.required, p.env_only, p.secret);
-    let (summary, details) = (&p.summary, &p.details);
+    let keys = &p.keys;
+    let flag = option(keys.flag.clone());
+    let short = option(keys.short.as_ref().map(syn::LitChar::value));
+    let default = option(keys.default.as_ref().map(syn::LitStr::value));
+    let min = option(keys.min.as_ref().map(syn::LitStr::value));
+    let pending = option(keys.pending.as_ref().map(syn::LitStr::value));
+    let required = keys.required.is_some();
+    let (env_only, secret) = (keys.env_only, keys.secret);
+    let (summary, details) = (&p.doc.summary, &p.doc.details);
     quote! {
         ::wva_api::params::ParamSpec {
             field: #field,
@@ -74,7 +107,7 @@ fn spec(p: &Param, mutable: bool) -> TokenStream {
     }
 }
 
-fn option(value: Option<&str>) -> TokenStream {
+fn option(value: Option<impl quote::ToTokens>) -> TokenStream {
     match value {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),

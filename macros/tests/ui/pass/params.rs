@@ -1,12 +1,17 @@
 use std::time::Duration;
 use wva_api::ConfigParams;
-use wva_api::params::{BindAddress, Params, Sources};
+use wva_api::params::{BindAddress, Key, Params, Sources};
 
 /// Settings of a test struct.
 #[derive(ConfigParams, Debug)]
 #[params(mutable)]
 struct Demo {
     /// How often to run.
+    ///
+    /// Each run reads every source again.
+    /// It never overlaps the previous run.
+    ///
+    /// A second paragraph of long help.
     #[param(flag, default = "60s", min = "1s")]
     interval: Duration,
     /// Where to listen.
@@ -30,6 +35,12 @@ fn main() {
     assert_eq!(Demo::SPECS.len(), 6);
     assert_eq!(Demo::SPECS[0].key, "INTERVAL");
     assert_eq!(Demo::SPECS[0].flag, Some("interval"));
+    assert_eq!(Demo::SPECS[0].summary, "How often to run.");
+    assert_eq!(
+        Demo::SPECS[0].details,
+        "Each run reads every source again. It never overlaps the previous run.\n\nA second paragraph of long help."
+    );
+    assert_eq!(Demo::SPECS[1].details, "");
     assert_eq!(Demo::SPECS[1].flag, Some("listen"));
     assert_eq!(Demo::SPECS[2].short, Some('v'));
     assert!(Demo::SPECS.iter().all(|s| s.mutable));
@@ -41,4 +52,11 @@ fn main() {
     assert_eq!(demo.base_url, "https://p");
     assert_eq!(demo.token, None);
     assert!(!demo.enable_thing && demo.v == 2 && demo.listen_address.socket_addr().is_some());
+    // One typed key per field, named like its env var / ConfigMap key.
+    let interval: Key<Duration> = Demo::INTERVAL;
+    assert_eq!(interval.name(), "INTERVAL");
+    assert_eq!(Demo::LISTEN_ADDRESS.spec().flag, Some("listen"));
+    let token: Key<Option<String>> = Demo::TOKEN;
+    assert_eq!(token.resolve(&sources), Ok(None));
+    assert_eq!(Demo::V.resolve(&sources), Ok(2));
 }

@@ -1,0 +1,11 @@
+use wva_api::metrics::prometheus::GaugeVec;
+
+/// Metrics.
+#[derive(wva_api::MetricSet)]
+struct Metrics {
+    /// Desired replicas
+    #[metric(labels("variant-name"))]
+    wva_desired_replicas: GaugeVec,
+}
+
+fn main() {}

@@ -23,4 +23,6 @@ pub mod keys;
 pub mod run;
 pub mod scope;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod workload;

@@ -268,41 +268,25 @@ fn version(resource_version: Option<&str>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wva_engine::{Action, FallbackSource, MetricsCondition, MetricsReason, Reason};
+    use wva_engine::{FallbackSource, MetricsCondition, MetricsReason, Reason};
 
     fn time(secs: i64) -> Time {
         Time(jiff::Timestamp::from_second(secs).expect("valid"))
     }
 
     fn decision(desired: u32, safety_net: bool) -> Decision {
-        Decision {
-            namespace: "llm-d".into(),
-            model_id: "meta/llama".into(),
-            variant: "llama-8b".into(),
-            accelerator: Some("H100".into()),
-            current_replicas: 2,
-            desired_replicas: desired,
-            action: Action::ScaleUp,
-            reason: if safety_net {
-                Reason::SafetyNet
-            } else {
-                Reason::ScaleUp
-            },
-            message: "KV spare low".into(),
-            safety_net,
-            fallback_source: safety_net.then_some(FallbackSource::PreviousDesired),
-            limited: false,
-            clamped: false,
-            metrics_available: MetricsCondition {
-                status: !safety_net,
-                reason: if safety_net {
-                    MetricsReason::PrometheusError
-                } else {
-                    MetricsReason::MetricsFound
-                },
+        let mut d = crate::testing::decision(2, desired);
+        if safety_net {
+            d.reason = Reason::SafetyNet;
+            d.safety_net = true;
+            d.fallback_source = Some(FallbackSource::PreviousDesired);
+            d.metrics_available = MetricsCondition {
+                status: false,
+                reason: MetricsReason::PrometheusError,
                 message: "m".into(),
-            },
+            };
         }
+        d
     }
 
     fn condition<'a>(s: &'a VariantAutoscalingStatus, kind: &str) -> (&'a str, &'a str, &'a str) {

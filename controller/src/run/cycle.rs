@@ -279,10 +279,7 @@ mod tests {
     #[test]
     fn the_safety_net_line_has_the_fields_of_the_user_guide_unquoted() {
         let decision = Decision {
-            namespace: "llm-d".into(),
-            model_id: "meta/llama".into(),
             variant: "my-va".into(),
-            accelerator: Some("H100".into()),
             current_replicas: 2,
             desired_replicas: 2,
             action: Action::NoChange,
@@ -290,13 +287,12 @@ mod tests {
             message: "safety net keeps 2 replicas (current-replicas)".into(),
             safety_net: true,
             fallback_source: Some(FallbackSource::CurrentReplicas),
-            limited: false,
-            clamped: false,
             metrics_available: MetricsCondition {
                 status: false,
                 reason: MetricsReason::PrometheusError,
                 message: "down".into(),
             },
+            ..crate::testing::decision(2, 2)
         };
         let log = crate::telemetry::logging::captured(|| log_safety_net(&decision));
         assert!(

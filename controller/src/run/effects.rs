@@ -196,30 +196,8 @@ pub fn condition_is(status: Option<&VariantAutoscalingStatus>, kind: &str, value
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wva_engine::{Action, FallbackSource, MetricsCondition, MetricsReason};
-
-    fn decision(current: u32, desired: u32) -> Decision {
-        Decision {
-            namespace: "llm-d".into(),
-            model_id: "m".into(),
-            variant: "llama-8b".into(),
-            accelerator: Some("H100".into()),
-            current_replicas: current,
-            desired_replicas: desired,
-            action: Action::ScaleUp,
-            reason: wva_engine::Reason::ScaleUp,
-            message: "KV spare low".into(),
-            safety_net: false,
-            fallback_source: None,
-            limited: false,
-            clamped: false,
-            metrics_available: MetricsCondition {
-                status: true,
-                reason: MetricsReason::MetricsFound,
-                message: "found".into(),
-            },
-        }
-    }
+    use crate::testing::decision;
+    use wva_engine::{FallbackSource, MetricsCondition, MetricsReason};
 
     fn va() -> VariantAutoscaling {
         serde_json::from_value(serde_json::json!({

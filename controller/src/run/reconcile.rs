@@ -10,7 +10,7 @@ use crate::keys::{self, VaRef};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Api, Resource};
 use tokio::time::Instant;
-use wva_api::crd::{VariantAutoscaling, conditions};
+use wva_api::crd::{VariantAutoscaling, VariantAutoscalingStatus, conditions};
 use wva_engine::Decision;
 
 /// Brings one VA's status in line with its target; returns true when the target just
@@ -53,8 +53,9 @@ pub async fn retry_due(ctx: &Context, state: &mut State, now: Instant) -> bool {
     soon
 }
 
-/// Writes the status `va` should have and applies the error policy: a failed write is
-/// logged and the VA requeued with backoff, a successful one ends its retries.
+/// Writes the status `va` should have, only when it differs from the newest known one, then
+/// publishes the warnings of conditions that turned False. The error policy: a failed write
+/// is logged and the VA requeued with backoff; a successful one ends its retries.
 pub async fn sync_status(
     ctx: &Context,
     state: &mut State,
@@ -63,44 +64,42 @@ pub async fn sync_status(
     decision: Option<&Decision>,
 ) {
     let key = keys::of(va);
-    match write_status(ctx, state, va, target, decision).await {
-        Ok(()) => state.retries.forget(&key),
-        Err(error) => requeue(state, key, &error),
-    }
-}
-
-/// Writes the status `va` should have, only when it differs from the newest known one, then
-/// publishes the warnings of conditions that turned False.
-pub async fn write_status(
-    ctx: &Context,
-    state: &mut State,
-    va: &VariantAutoscaling,
-    target: Target<'_>,
-    decision: Option<&Decision>,
-) -> Result<(), Error> {
     let now = Time(jiff::Timestamp::now());
     let previous = state.written.latest(va);
     let Some(StatusEffects { status, events }) =
         effects::status_effects(va, previous.as_ref(), target, decision, &now)
     else {
-        return Ok(());
+        state.retries.forget(&key);
+        return;
     };
+    match write(ctx, va, &status).await {
+        Ok(version) => {
+            state.written.record(va, version.as_deref(), status);
+            state.retries.forget(&key);
+            let regarding = va.object_ref(&());
+            for event in events {
+                ctx.events.publish(&regarding, event).await;
+            }
+        }
+        Err(error) => requeue(state, key, &error),
+    }
+}
+
+/// Writes `status` to `va`; returns the resourceVersion the write answered with.
+async fn write(
+    ctx: &Context,
+    va: &VariantAutoscaling,
+    status: &VariantAutoscalingStatus,
+) -> Result<Option<String>, Error> {
     let namespace = va.metadata.namespace.as_deref().unwrap_or_default();
     let name = va.metadata.name.as_deref().unwrap_or_default();
     let api: Api<VariantAutoscaling> = Api::namespaced(ctx.client.clone(), namespace);
-    let version =
-        status::write(&api, name, &status)
-            .await
-            .map_err(|source| Error::WriteStatus {
-                va: keys::display(&keys::of(va)).to_string(),
-                source,
-            })?;
-    state.written.record(va, version.as_deref(), status);
-    let regarding = va.object_ref(&());
-    for event in events {
-        ctx.events.publish(&regarding, event).await;
-    }
-    Ok(())
+    status::write(&api, name, status)
+        .await
+        .map_err(|source| Error::WriteStatus {
+            va: keys::display(&keys::of(va)).to_string(),
+            source,
+        })
 }
 
 /// The error policy: logs `error` and requeues `va` with backoff.
@@ -120,12 +119,21 @@ fn requeue(state: &mut State, va: VaRef, error: &Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::context::testing::Fixture;
     use crate::run::triggers::Trigger;
+    use crate::testing::Fixture;
     use std::time::Duration;
 
     fn condition(status: &str, reason: &str, message: &str) -> Option<(String, String, String)> {
         Some((status.into(), reason.into(), message.into()))
+    }
+
+    /// `TargetResolved` of a VA whose Deployment `llama` is missing.
+    fn target_not_found() -> Option<(String, String, String)> {
+        condition(
+            "False",
+            "TargetNotFound",
+            "Scale target Deployment llama not found",
+        )
     }
 
     fn event(kind: &str, reason: &str, note: &str, on: &str) -> (String, String, String, String) {
@@ -139,11 +147,7 @@ mod tests {
         assert!(!reconcile(&f.ctx, &mut f.state, &va).await);
         assert_eq!(
             f.condition("llama-8b", conditions::TARGET_RESOLVED),
-            condition(
-                "False",
-                "TargetNotFound",
-                "Scale target Deployment llama not found"
-            )
+            target_not_found()
         );
         assert_eq!(
             f.condition("llama-8b", conditions::READY),
@@ -227,11 +231,7 @@ mod tests {
         assert_eq!(f.state.retries.next_due(), None, "written: no more retries");
         assert_eq!(
             f.condition("llama-8b", conditions::TARGET_RESOLVED),
-            condition(
-                "False",
-                "TargetNotFound",
-                "Scale target Deployment llama not found"
-            )
+            target_not_found()
         );
         assert_eq!(f.events().len(), 1, "the warning follows the write");
     }

@@ -4,9 +4,10 @@
 use crate::k8s::caches::Streams;
 use crate::keys::{self, DeploymentRef, VaRef};
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher::Event;
+use kube::runtime::watcher::{self, Event};
 use tokio::sync::mpsc;
 
 /// What a watch event asks the controller to do.
@@ -34,58 +35,59 @@ pub fn spawn(
     triggers: mpsc::UnboundedSender<Trigger>,
     main_config_map: ObjectRef<ConfigMap>,
 ) {
-    let tx = triggers.clone();
-    tokio::spawn(streams.vas.for_each(move |event| {
-        let trigger = match event {
-            Ok(Event::Apply(va) | Event::InitApply(va)) => Some(Trigger::VaApplied {
+    drive(
+        streams.vas,
+        "VariantAutoscaling",
+        triggers.clone(),
+        |event| match event {
+            Event::Apply(va) | Event::InitApply(va) => Some(Trigger::VaApplied {
                 va: keys::of(&va),
                 target: keys::target(&va),
             }),
-            Ok(Event::Delete(va)) => Some(Trigger::VaDeleted(keys::of(&va))),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(%error, "VariantAutoscaling watch error; retrying");
-                None
-            }
-        };
-        send(&tx, trigger);
-        async {}
-    }));
-    let tx = triggers.clone();
-    tokio::spawn(streams.deployments.for_each(move |event| {
-        let trigger = match event {
-            Ok(Event::Apply(d) | Event::Delete(d)) => Some(Trigger::Deployment(keys::of(&d))),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(%error, "Deployment watch error; retrying");
-                None
-            }
-        };
-        send(&tx, trigger);
-        async {}
-    }));
-    tokio::spawn(streams.config_maps.for_each(move |event| {
-        let trigger = match event {
-            Ok(Event::Apply(cm) | Event::Delete(cm) | Event::InitApply(cm))
+            Event::Delete(va) => Some(Trigger::VaDeleted(keys::of(&va))),
+            _ => None,
+        },
+    );
+    drive(
+        streams.deployments,
+        "Deployment",
+        triggers.clone(),
+        |event| match event {
+            Event::Apply(d) | Event::Delete(d) => Some(Trigger::Deployment(keys::of(&d))),
+            _ => None,
+        },
+    );
+    drive(
+        streams.config_maps,
+        "ConfigMap",
+        triggers,
+        move |event| match event {
+            Event::Apply(cm) | Event::Delete(cm) | Event::InitApply(cm)
                 if keys::of(&cm) == main_config_map =>
             {
                 Some(Trigger::MainConfigMap)
             }
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(%error, "ConfigMap watch error; retrying");
-                None
-            }
-        };
-        send(&triggers, trigger);
-        async {}
-    }));
+            _ => None,
+        },
+    );
     tokio::spawn(streams.others.for_each(|()| async {}));
 }
 
-/// Sends `trigger`; a closed channel means the controller is shutting down.
-fn send(triggers: &mpsc::UnboundedSender<Trigger>, trigger: Option<Trigger>) {
-    if let Some(trigger) = trigger {
-        drop(triggers.send(trigger));
-    }
+/// Drives one watch stream of `kind` objects in its own task: each event `trigger` maps to a
+/// trigger is sent (a closed channel means the controller is shutting down); watch errors
+/// are logged (the watcher retries with backoff).
+fn drive<K: Send + 'static>(
+    stream: BoxStream<'static, watcher::Result<Event<K>>>,
+    kind: &'static str,
+    triggers: mpsc::UnboundedSender<Trigger>,
+    trigger: impl Fn(Event<K>) -> Option<Trigger> + Send + 'static,
+) {
+    tokio::spawn(stream.for_each(move |event| {
+        match event.map(&trigger) {
+            Ok(Some(t)) => drop(triggers.send(t)),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "{kind} watch error; retrying"),
+        }
+        async {}
+    }));
 }

@@ -135,28 +135,12 @@ mod tests {
     use super::*;
     use prometheus::{Encoder, Registry, TextEncoder};
     use wva_api::metrics::MetricSet;
-    use wva_engine::{Action, MetricsCondition, MetricsReason, Reason};
 
     fn decision(accelerator: &str, desired: u32, current: u32) -> Decision {
         Decision {
-            namespace: "llm-d".into(),
-            model_id: "m".into(),
-            variant: "llama-8b".into(),
             accelerator: Some(accelerator.into()),
-            current_replicas: current,
-            desired_replicas: desired,
-            action: Action::ScaleUp,
-            reason: Reason::ScaleUp,
-            message: String::new(),
-            safety_net: false,
-            fallback_source: None,
-            limited: false,
-            clamped: false,
-            metrics_available: MetricsCondition {
-                status: true,
-                reason: MetricsReason::MetricsFound,
-                message: String::new(),
-            },
+            model_id: "m".into(),
+            ..crate::testing::decision(current, desired)
         }
     }
 

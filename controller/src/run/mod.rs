@@ -72,7 +72,9 @@ async fn drive(
                 }
             }
             () = sleep_until(retry_at) => {
-                if *leading.borrow() && reconcile::retry_due(ctx, state, Instant::now()).await {
+                if !*leading.borrow() {
+                    state.retries.clear();
+                } else if reconcile::retry_due(ctx, state, Instant::now()).await {
                     ticker.reset_immediately();
                 }
             }

@@ -3,7 +3,7 @@
 //!
 //! [`desired_status`] is pure: the same inputs give the same status, condition transition
 //! times and `lastRunTime` only move when something changed, so a steady state writes
-//! nothing. [`write`] sends the whole status object as one merge patch of `/status`.
+//! nothing. [`write()`] sends the whole status object as one merge patch of `/status`.
 
 use crate::keys::{self, VaRef};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};

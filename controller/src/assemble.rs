@@ -4,11 +4,12 @@
 //! Deployment's selector (no API call per pod); [`snapshot`] joins the collected signals.
 //! Both are pure, so the same inputs always give the same snapshot.
 
+use crate::keys::{self, DeploymentRef};
 use crate::workload;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::core::PartialObjectMeta;
+use kube::core::{PartialObjectMeta, Selector, SelectorExt};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wva_api::crd::VariantAutoscaling;
@@ -54,26 +55,17 @@ pub struct Plan<'a> {
 /// Plans a cycle over `vas` (already filtered by scope).
 pub fn plan<'a>(
     vas: &[&'a VariantAutoscaling],
-    deployments: &HashMap<(String, String), &'a Deployment>,
+    deployments: &HashMap<DeploymentRef, &'a Deployment>,
     pods: &[&PartialObjectMeta<Pod>],
     config: &EngineConfig,
     watch_namespace: Option<&str>,
 ) -> Plan<'a> {
     let mut members: Vec<Member<'a>> = vas
         .iter()
-        .map(|va| {
-            let namespace = va.metadata.namespace.clone().unwrap_or_default();
-            let target = va.spec.scale_target_ref.name.clone();
-            let key: VariantKey = format!(
-                "{namespace}/{}",
-                va.metadata.name.as_deref().unwrap_or_default()
-            )
-            .into();
-            Member {
-                va,
-                deployment: deployments.get(&(namespace, target)).copied(),
-                key,
-            }
+        .map(|va| Member {
+            va,
+            deployment: deployments.get(&keys::target(va)).copied(),
+            key: keys::display(&keys::of(*va)).to_string().into(),
         })
         .collect();
     members.sort_by(|a, b| a.key.cmp(&b.key));
@@ -93,13 +85,13 @@ pub fn plan<'a>(
         let Some(selector) = member
             .deployment
             .and_then(|d| d.spec.as_ref())
-            .map(|s| &s.selector)
+            .map(|s| PodSelector::new(&s.selector))
         else {
             continue;
         };
         let model: Arc<str> = member.va.spec.model_id.as_str().into();
         for pod in by_namespace.get(member.namespace()).into_iter().flatten() {
-            if selects(selector, pod.metadata.labels.as_ref()) {
+            if selector.selects(pod.metadata.labels.as_ref()) {
                 let name = pod.metadata.name.as_deref().unwrap_or_default();
                 index.insert(member.namespace(), name, member.key.clone(), model.clone());
             }
@@ -119,29 +111,30 @@ pub fn plan<'a>(
     }
 }
 
-/// True when `labels` match the selector (matchLabels and matchExpressions). An empty
-/// selector matches nothing, as Deployments require a non-empty one.
-pub fn selects(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    let match_labels = selector.match_labels.as_ref();
-    let expressions = selector.match_expressions.as_deref().unwrap_or_default();
-    if match_labels.is_none_or(BTreeMap::is_empty) && expressions.is_empty() {
-        return false;
+/// A Deployment's pod selector, matched with kube's [`Selector`], except that a selector
+/// that selects everything (empty) or cannot be parsed (an unknown operator, `In` without
+/// values) matches nothing: Deployments require a non-empty, valid selector, and adopting
+/// every pod of the namespace would mix other workloads' metrics into the variant.
+#[derive(Debug, Clone)]
+pub struct PodSelector(Option<Selector>);
+
+impl PodSelector {
+    /// The selector of `selector` (`matchLabels` and `matchExpressions`).
+    pub fn new(selector: &LabelSelector) -> Self {
+        PodSelector(
+            Selector::try_from(selector.clone())
+                .ok()
+                .filter(|s| !s.selects_all()),
+        )
     }
-    let labels_match = match_labels.is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
-    labels_match
-        && expressions.iter().all(|e| {
-            let values = e.values.as_deref().unwrap_or_default();
-            let value = labels.get(&e.key);
-            match e.operator.as_str() {
-                "In" => value.is_some_and(|v| values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                _ => false,
-            }
-        })
+
+    /// True when `labels` match.
+    pub fn selects(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        let empty = BTreeMap::new();
+        self.0
+            .as_ref()
+            .is_some_and(|s| s.matches(labels.unwrap_or(&empty)))
+    }
 }
 
 /// The engine snapshot of a planned cycle, with the collected `signals`.
@@ -256,6 +249,10 @@ mod tests {
             .collect()
     }
 
+    fn selects(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+        PodSelector::new(selector).selects(labels)
+    }
+
     #[test]
     fn selectors_match_labels_and_expressions_and_empty_matches_nothing() {
         let selector = LabelSelector {
@@ -279,5 +276,14 @@ mod tests {
             &LabelSelector::default(),
             Some(&labels(&[("app", "llama")]))
         ));
+        let invalid = LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "Near".into(),
+                values: None,
+            }]),
+        };
+        assert!(!selects(&invalid, Some(&labels(&[("tier", "decode")]))));
     }
 }

@@ -8,9 +8,11 @@
 //! * An invalid entry is rejected with a Warning (once per ConfigMap version) and its last good
 //!   version stays in force; a removed key or a deleted ConfigMap takes effect at once.
 
+use crate::keys;
 use crate::scope::{Scope, is_config_enabled};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use kube::runtime::reflector::ObjectRef;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use wva_api::saturation::{
     EntryError, ParsedEntries, SATURATION_CONFIG_MAP, SCALE_TO_ZERO_CONFIG_MAP, SaturationEntry,
     ScaleToZeroEntry, parse_saturation, parse_scale_to_zero,
@@ -22,8 +24,8 @@ pub enum Notice {
     /// The entries in force for a ConfigMap changed: log `Updated saturation config` (or
     /// `Updated scale-to-zero config`) with the old and new entry counts.
     Updated {
-        /// `namespace/name` of the ConfigMap.
-        config_map: String,
+        /// The ConfigMap.
+        config_map: ObjectRef<ConfigMap>,
         /// The log message.
         message: &'static str,
         /// Entries before.
@@ -33,10 +35,8 @@ pub enum Notice {
     },
     /// Entries were rejected: a Warning event `InvalidConfiguration` on the ConfigMap.
     Invalid {
-        /// Namespace of the ConfigMap.
-        namespace: String,
-        /// Name of the ConfigMap.
-        name: String,
+        /// The ConfigMap.
+        config_map: ObjectRef<ConfigMap>,
         /// The event message: every rejected key and why, and what stays in force.
         message: String,
     },
@@ -45,8 +45,8 @@ pub enum Notice {
 /// Entries in force per ConfigMap, remembered across updates.
 #[derive(Debug, Default)]
 pub struct ConfigMapState {
-    saturation: HashMap<String, Versioned<SaturationEntry>>,
-    scale_to_zero: HashMap<String, Versioned<ScaleToZeroEntry>>,
+    saturation: HashMap<ObjectRef<ConfigMap>, Versioned<SaturationEntry>>,
+    scale_to_zero: HashMap<ObjectRef<ConfigMap>, Versioned<ScaleToZeroEntry>>,
 }
 
 #[derive(Debug)]
@@ -87,7 +87,7 @@ impl ConfigMapState {
     pub fn refresh(&mut self, inputs: &Inputs<'_>) -> (Resolved, Vec<Notice>) {
         let mut resolved = Resolved::default();
         let mut notices = Vec::new();
-        let mut seen = BTreeSet::new();
+        let mut seen = HashSet::new();
         for cm in inputs.config_maps {
             let (Some(namespace), Some(name)) = (
                 cm.metadata.namespace.as_deref(),
@@ -99,7 +99,7 @@ impl ConfigMapState {
             if !global && !counts_locally(inputs, namespace) {
                 continue;
             }
-            let id = format!("{namespace}/{name}");
+            let id = keys::of(*cm);
             seen.insert(id.clone());
             let empty = BTreeMap::new();
             let data = cm.data.as_ref().unwrap_or(&empty);
@@ -112,8 +112,6 @@ impl ConfigMapState {
                     parse_saturation(data),
                     "Updated saturation config",
                     &mut notices,
-                    namespace,
-                    name,
                 );
                 if global {
                     resolved.saturation = entries;
@@ -130,8 +128,6 @@ impl ConfigMapState {
                     parse_scale_to_zero(data),
                     "Updated scale-to-zero config",
                     &mut notices,
-                    namespace,
-                    name,
                 );
                 if global {
                     resolved.scale_to_zero = entries;
@@ -170,16 +166,13 @@ fn counts_locally(inputs: &Inputs<'_>, namespace: &str) -> bool {
 
 /// Applies a new version of one ConfigMap: valid entries replace, rejected entries keep their
 /// last good version, removed keys go. Returns the entries in force.
-#[allow(clippy::too_many_arguments)]
 fn update<E: Clone + PartialEq>(
-    state: &mut HashMap<String, Versioned<E>>,
-    id: &str,
+    state: &mut HashMap<ObjectRef<ConfigMap>, Versioned<E>>,
+    id: &ObjectRef<ConfigMap>,
     version: Option<String>,
     parsed: ParsedEntries<E>,
     message: &'static str,
     notices: &mut Vec<Notice>,
-    namespace: &str,
-    name: &str,
 ) -> BTreeMap<String, E> {
     let known = state.get(id);
     if let Some(known) = known
@@ -212,24 +205,24 @@ fn update<E: Clone + PartialEq>(
             )
         };
         notices.push(Notice::Invalid {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
+            config_map: id.clone(),
             message: format!(
-                "Rejected invalid entries of ConfigMap {id}: {}.{kept}",
+                "Rejected invalid entries of ConfigMap {}: {}.{kept}",
+                keys::display(id),
                 problems.join("; ")
             ),
         });
     }
     if entries != old || known.is_none() {
         notices.push(Notice::Updated {
-            config_map: id.to_string(),
+            config_map: id.clone(),
             message,
             old_entries: old.len(),
             new_entries: entries.len(),
         });
     }
     state.insert(
-        id.to_string(),
+        id.clone(),
         Versioned {
             version,
             entries: entries.clone(),
@@ -240,12 +233,12 @@ fn update<E: Clone + PartialEq>(
 
 /// Drops ConfigMaps that are gone (deleted, or no longer honoured), saying so.
 fn forget_unseen<E>(
-    state: &mut HashMap<String, Versioned<E>>,
-    seen: &BTreeSet<String>,
+    state: &mut HashMap<ObjectRef<ConfigMap>, Versioned<E>>,
+    seen: &HashSet<ObjectRef<ConfigMap>>,
     message: &'static str,
     notices: &mut Vec<Notice>,
 ) {
-    let gone: Vec<String> = state
+    let gone: Vec<ObjectRef<ConfigMap>> = state
         .keys()
         .filter(|id| !seen.contains(*id))
         .cloned()
@@ -390,7 +383,7 @@ mod tests {
         assert_eq!(
             notices,
             [Notice::Updated {
-                config_map: "wva-system/wva-saturation-scaling-config".into(),
+                config_map: ObjectRef::new(SATURATION_CONFIG_MAP).within("wva-system"),
                 message: "Updated saturation config",
                 old_entries: 0,
                 new_entries: 1,
@@ -437,7 +430,7 @@ mod tests {
         assert_eq!(
             notices,
             [Notice::Updated {
-                config_map: "prod/wva-saturation-scaling-config".into(),
+                config_map: ObjectRef::new(SATURATION_CONFIG_MAP).within("prod"),
                 message: "Updated saturation config",
                 old_entries: 1,
                 new_entries: 0,

@@ -4,9 +4,11 @@
 //! * [`config`]: the `wva run` command line built from the parameter table, and loading of
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
 //! * [`configmaps`]: global and namespace-local saturation / scale-to-zero ConfigMaps.
+//! * [`error`]: the controller's error type.
 //! * [`gpus`]: free GPUs per accelerator type from Nodes and Pods (limited mode).
 //! * [`k8s`]: the Kubernetes client and the informer caches.
-//! * [`run`]: `wva run`, the controller loop.
+//! * [`keys`]: typed keys of the objects the controller tracks.
+//! * [`run`]: `wva run`, the controller loop and its steps.
 //! * [`scope`]: which VAs and namespaces this controller manages.
 //! * [`telemetry`]: logs and health probes.
 //! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
@@ -14,9 +16,13 @@
 pub mod assemble;
 pub mod config;
 pub mod configmaps;
+pub mod error;
 pub mod gpus;
 pub mod k8s;
+pub mod keys;
 pub mod run;
 pub mod scope;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod workload;

@@ -3,8 +3,9 @@
 //!
 //! [`desired_status`] is pure: the same inputs give the same status, condition transition
 //! times and `lastRunTime` only move when something changed, so a steady state writes
-//! nothing. [`write`] sends the whole status object as one merge patch of `/status`.
+//! nothing. [`write()`] sends the whole status object as one merge patch of `/status`.
 
+use crate::keys::{self, VaRef};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Error};
@@ -223,14 +224,14 @@ pub async fn write(
 /// older status. Deciding from it would repeat a write, repeat its events, or mistake "no longer
 /// exists" for "does not exist yet".
 #[derive(Debug, Default)]
-pub struct WrittenStatuses(HashMap<(String, String), (u64, VariantAutoscalingStatus)>);
+pub struct WrittenStatuses(HashMap<VaRef, (u64, VariantAutoscalingStatus)>);
 
 impl WrittenStatuses {
     /// The newest known status of `va`: the one written last while the cached object is older
     /// than that write, else the cached one. resourceVersions are compared as the integers
     /// API servers use; when either is not one, the cache wins.
     pub fn latest(&mut self, va: &VariantAutoscaling) -> Option<VariantAutoscalingStatus> {
-        let key = key(va);
+        let key = keys::of(va);
         let cached = version(va.metadata.resource_version.as_deref());
         match (self.0.get(&key), cached) {
             (Some((written, status)), Some(cached)) if cached < *written => Some(status.clone()),
@@ -251,10 +252,10 @@ impl WrittenStatuses {
     ) {
         match version(resource_version) {
             Some(written) => {
-                self.0.insert(key(va), (written, status));
+                self.0.insert(keys::of(va), (written, status));
             }
             None => {
-                self.0.remove(&key(va));
+                self.0.remove(&keys::of(va));
             }
         }
     }
@@ -264,51 +265,28 @@ fn version(resource_version: Option<&str>) -> Option<u64> {
     resource_version.and_then(|v| v.parse().ok())
 }
 
-fn key(va: &VariantAutoscaling) -> (String, String) {
-    (
-        va.metadata.namespace.clone().unwrap_or_default(),
-        va.metadata.name.clone().unwrap_or_default(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wva_engine::{Action, FallbackSource, MetricsCondition, MetricsReason, Reason};
+    use wva_engine::{FallbackSource, MetricsCondition, MetricsReason, Reason};
 
     fn time(secs: i64) -> Time {
         Time(jiff::Timestamp::from_second(secs).expect("valid"))
     }
 
     fn decision(desired: u32, safety_net: bool) -> Decision {
-        Decision {
-            namespace: "llm-d".into(),
-            model_id: "meta/llama".into(),
-            variant: "llama-8b".into(),
-            accelerator: Some("H100".into()),
-            current_replicas: 2,
-            desired_replicas: desired,
-            action: Action::ScaleUp,
-            reason: if safety_net {
-                Reason::SafetyNet
-            } else {
-                Reason::ScaleUp
-            },
-            message: "KV spare low".into(),
-            safety_net,
-            fallback_source: safety_net.then_some(FallbackSource::PreviousDesired),
-            limited: false,
-            clamped: false,
-            metrics_available: MetricsCondition {
-                status: !safety_net,
-                reason: if safety_net {
-                    MetricsReason::PrometheusError
-                } else {
-                    MetricsReason::MetricsFound
-                },
+        let mut d = crate::testing::decision(2, desired);
+        if safety_net {
+            d.reason = Reason::SafetyNet;
+            d.safety_net = true;
+            d.fallback_source = Some(FallbackSource::PreviousDesired);
+            d.metrics_available = MetricsCondition {
+                status: false,
+                reason: MetricsReason::PrometheusError,
                 message: "m".into(),
-            },
+            };
         }
+        d
     }
 
     fn condition<'a>(s: &'a VariantAutoscalingStatus, kind: &str) -> (&'a str, &'a str, &'a str) {
@@ -320,14 +298,17 @@ mod tests {
     fn va_created_before_its_deployment_then_deployment_created_then_deleted() {
         let waiting = desired_status(None, Some(1), Target::Missing("llama-8b"), None, &time(10));
         assert_eq!(
-            condition(&waiting, "TargetResolved"),
+            condition(&waiting, conditions::TARGET_RESOLVED),
             (
                 "False",
                 "TargetNotFound",
                 "Scale target Deployment llama-8b not found"
             )
         );
-        assert_eq!(condition(&waiting, "Ready").1, "DeploymentNotFound");
+        assert_eq!(
+            condition(&waiting, conditions::READY).1,
+            "DeploymentNotFound"
+        );
         let found = desired_status(
             Some(&waiting),
             Some(1),
@@ -336,14 +317,17 @@ mod tests {
             &time(20),
         );
         assert_eq!(
-            condition(&found, "Ready"),
+            condition(&found, conditions::READY),
             (
                 "True",
                 "AutoscalingActive",
                 "wva_desired_replicas is published for this variant: 3 replicas"
             )
         );
-        assert_eq!(condition(&found, "MetricsAvailable").1, "MetricsFound");
+        assert_eq!(
+            condition(&found, conditions::METRICS_AVAILABLE).1,
+            "MetricsFound"
+        );
         assert_eq!(found.desired_optimized_alloc.num_replicas, Some(3));
         let deleted = desired_status(
             Some(&found),
@@ -353,7 +337,7 @@ mod tests {
             &time(30),
         );
         assert_eq!(
-            condition(&deleted, "Ready"),
+            condition(&deleted, conditions::READY),
             (
                 "False",
                 "DeploymentNotFound",
@@ -395,7 +379,7 @@ mod tests {
             changed.desired_optimized_alloc.last_run_time,
             Some(time(130))
         );
-        let ready = find(&changed.conditions, "Ready").expect("ready");
+        let ready = find(&changed.conditions, conditions::READY).expect("ready");
         assert_eq!(ready.last_transition_time, time(10), "Ready stayed True");
     }
 
@@ -408,9 +392,12 @@ mod tests {
             Some(&decision(2, true)),
             &time(10),
         );
-        assert_eq!(condition(&s, "MetricsAvailable").0, "False");
-        assert_eq!(condition(&s, "MetricsAvailable").1, "PrometheusError");
-        let (status, reason, message) = condition(&s, "OptimizationReady");
+        assert_eq!(condition(&s, conditions::METRICS_AVAILABLE).0, "False");
+        assert_eq!(
+            condition(&s, conditions::METRICS_AVAILABLE).1,
+            "PrometheusError"
+        );
+        let (status, reason, message) = condition(&s, conditions::OPTIMIZATION_READY);
         assert_eq!((status, reason), ("False", "OptimizationFailed"));
         assert!(
             message.ends_with("(safety net kept 2 replicas, fallbackSource=previous-desired)"),
@@ -449,7 +436,7 @@ mod tests {
         let ready = deleted
             .conditions
             .iter()
-            .find(|c| c.type_ == "Ready")
+            .find(|c| c.type_ == conditions::READY)
             .expect("Ready");
         assert_eq!(ready.message, "Target deployment 'd' no longer exists");
         let again = desired_status(

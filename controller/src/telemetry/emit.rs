@@ -1,40 +1,32 @@
 //! Publishing decisions as `wva_*` metrics, and removing the series of variants that are gone.
 
-use std::collections::BTreeMap;
+use crate::keys::{self, VaRef};
+use crate::run::effects::Scaling;
+use std::collections::HashMap;
 use wva_api::metrics::WvaMetrics;
 use wva_engine::Decision;
 
 /// The label value when a variant's accelerator is unknown.
 const UNKNOWN: &str = "unknown";
 
-/// Publishes decisions; remembers which series exist so that stale ones can be deleted.
-pub struct Emitter {
-    metrics: WvaMetrics,
-    /// (namespace, VA) → accelerator label of the series currently exported.
-    series: BTreeMap<(String, String), String>,
-    /// (namespace, VA) → (direction, reason) label pairs of the scaling counter.
-    counted: BTreeMap<(String, String), Vec<(String, String)>>,
-    /// (namespace, VA) → fallback sources of the safety-net counter.
-    fallbacks: BTreeMap<(String, String), Vec<String>>,
+/// Which series are exported per VA, so that stale ones can be deleted. The metrics handles
+/// are passed in: this is plain bookkeeping.
+#[derive(Debug, Default)]
+pub struct Series {
+    /// VA → accelerator label of the series currently exported.
+    gauges: HashMap<VaRef, String>,
+    /// VA → (direction, reason) label pairs of the scaling counter.
+    counted: HashMap<VaRef, Vec<(&'static str, String)>>,
+    /// VA → fallback sources of the safety-net counter.
+    fallbacks: HashMap<VaRef, Vec<String>>,
 }
 
-impl Emitter {
-    /// An emitter writing to `metrics`.
-    pub fn new(metrics: WvaMetrics) -> Self {
-        Emitter {
-            metrics,
-            series: BTreeMap::new(),
-            counted: BTreeMap::new(),
-            fallbacks: BTreeMap::new(),
-        }
-    }
-
+impl Series {
     /// Sets the three gauges of `decision`. When the variant's accelerator label changed, the
-    /// new series is set before the old one is deleted, so an HPA never sees none. When the
-    /// desired replicas differ from `previous_desired` (the last published decision), the
-    /// scaling counter counts one operation.
-    pub fn publish(&mut self, decision: &Decision, previous_desired: Option<u32>) {
-        let key = (decision.namespace.clone(), decision.variant.clone());
+    /// new series is set before the old one is deleted, so an HPA never sees none. A
+    /// `scaling` counts one operation in the scaling counter.
+    pub fn publish(&mut self, metrics: &WvaMetrics, decision: &Decision, scaling: Option<Scaling>) {
+        let key = keys::decided(decision);
         let accelerator = decision
             .accelerator
             .as_deref()
@@ -47,11 +39,11 @@ impl Emitter {
         ];
         let desired = f64::from(decision.desired_replicas);
         let current = f64::from(decision.current_replicas);
-        self.metrics
+        metrics
             .wva_desired_replicas
             .with_label_values(&labels)
             .set(desired);
-        self.metrics
+        metrics
             .wva_current_replicas
             .with_label_values(&labels)
             .set(current);
@@ -60,26 +52,23 @@ impl Emitter {
         } else {
             desired
         };
-        self.metrics
+        metrics
             .wva_desired_ratio
             .with_label_values(&labels)
             .set(ratio);
-        if let Some(old) = self.series.insert(key.clone(), accelerator.to_string())
+        if let Some(old) = self.gauges.insert(key.clone(), accelerator.to_string())
             && old != accelerator
         {
-            self.delete_gauges(&key, &old);
+            delete_gauges(metrics, &key, &old);
         }
-        let before = previous_desired.unwrap_or(decision.current_replicas);
-        if decision.desired_replicas != before {
-            let direction = if decision.desired_replicas > before {
-                "scale-up"
-            } else {
-                "scale-down"
-            };
-            let pair = (direction.to_string(), decision.reason.as_str().to_string());
-            self.metrics
+        if let Some(scaling) = scaling {
+            let pair = (
+                scaling.direction.metric_label(),
+                decision.reason.as_str().to_string(),
+            );
+            metrics
                 .wva_replica_scaling_total
-                .with_label_values(&[&decision.variant, &decision.namespace, &pair.0, &pair.1])
+                .with_label_values(&[&decision.variant, &decision.namespace, pair.0, &pair.1])
                 .inc();
             let counted = self.counted.entry(key).or_default();
             if !counted.contains(&pair) {
@@ -89,36 +78,35 @@ impl Emitter {
     }
 
     /// Counts one safety-net activation of `decision`'s variant.
-    pub fn count_safety_net(&mut self, decision: &Decision) {
+    pub fn count_safety_net(&mut self, metrics: &WvaMetrics, decision: &Decision) {
         let source = decision.fallback_source.map_or("", |f| f.as_str());
-        self.metrics
+        metrics
             .wva_safety_net_activations_total
             .with_label_values(&[&decision.variant, &decision.namespace, source])
             .inc();
-        let key = (decision.namespace.clone(), decision.variant.clone());
-        let sources = self.fallbacks.entry(key).or_default();
+        let sources = self.fallbacks.entry(keys::decided(decision)).or_default();
         if !sources.iter().any(|s| s == source) {
             sources.push(source.to_string());
         }
     }
 
     /// Deletes every series of a variant (its Deployment or VA is gone).
-    pub fn forget(&mut self, namespace: &str, variant: &str) {
-        let key = (namespace.to_string(), variant.to_string());
-        if let Some(accelerator) = self.series.remove(&key) {
-            self.delete_gauges(&key, &accelerator);
+    pub fn forget(&mut self, metrics: &WvaMetrics, va: &VaRef) {
+        let (namespace, variant) = (keys::namespace(va), va.name.as_str());
+        if let Some(accelerator) = self.gauges.remove(va) {
+            delete_gauges(metrics, va, &accelerator);
         }
-        for (direction, reason) in self.counted.remove(&key).unwrap_or_default() {
+        for (direction, reason) in self.counted.remove(va).unwrap_or_default() {
             // Absent label sets are not an error worth reporting.
             drop(
-                self.metrics
+                metrics
                     .wva_replica_scaling_total
-                    .remove_label_values(&[variant, namespace, &direction, &reason]),
+                    .remove_label_values(&[variant, namespace, direction, &reason]),
             );
         }
-        for source in self.fallbacks.remove(&key).unwrap_or_default() {
+        for source in self.fallbacks.remove(va).unwrap_or_default() {
             drop(
-                self.metrics
+                metrics
                     .wva_safety_net_activations_total
                     .remove_label_values(&[variant, namespace, &source]),
             );
@@ -126,19 +114,19 @@ impl Emitter {
     }
 
     /// Variants that currently have series.
-    pub fn published(&self) -> impl Iterator<Item = &(String, String)> {
-        self.series.keys()
+    pub fn published(&self) -> impl Iterator<Item = &VaRef> {
+        self.gauges.keys()
     }
+}
 
-    fn delete_gauges(&self, (namespace, variant): &(String, String), accelerator: &str) {
-        let labels = [variant.as_str(), namespace.as_str(), accelerator];
-        for gauge in [
-            &self.metrics.wva_desired_replicas,
-            &self.metrics.wva_current_replicas,
-            &self.metrics.wva_desired_ratio,
-        ] {
-            drop(gauge.remove_label_values(&labels));
-        }
+fn delete_gauges(metrics: &WvaMetrics, va: &VaRef, accelerator: &str) {
+    let labels = [va.name.as_str(), keys::namespace(va), accelerator];
+    for gauge in [
+        &metrics.wva_desired_replicas,
+        &metrics.wva_current_replicas,
+        &metrics.wva_desired_ratio,
+    ] {
+        drop(gauge.remove_label_values(&labels));
     }
 }
 
@@ -147,28 +135,12 @@ mod tests {
     use super::*;
     use prometheus::{Encoder, Registry, TextEncoder};
     use wva_api::metrics::MetricSet;
-    use wva_engine::{Action, MetricsCondition, MetricsReason, Reason};
 
     fn decision(accelerator: &str, desired: u32, current: u32) -> Decision {
         Decision {
-            namespace: "llm-d".into(),
-            model_id: "m".into(),
-            variant: "llama-8b".into(),
             accelerator: Some(accelerator.into()),
-            current_replicas: current,
-            desired_replicas: desired,
-            action: Action::ScaleUp,
-            reason: Reason::ScaleUp,
-            message: String::new(),
-            safety_net: false,
-            fallback_source: None,
-            limited: false,
-            clamped: false,
-            metrics_available: MetricsCondition {
-                status: true,
-                reason: MetricsReason::MetricsFound,
-                message: String::new(),
-            },
+            model_id: "m".into(),
+            ..crate::testing::decision(current, desired)
         }
     }
 
@@ -183,14 +155,18 @@ mod tests {
     #[test]
     fn publishes_gauges_counts_changes_and_deletes_series() {
         let registry = Registry::new();
-        let mut emitter = Emitter::new(WvaMetrics::register(&registry, None).expect("registers"));
-        emitter.publish(&decision("H100", 3, 2), Some(2));
-        emitter.publish(&decision("H100", 3, 2), Some(3));
+        let metrics = WvaMetrics::register(&registry, None).expect("registers");
+        let mut series = Series::default();
+        let publish = |series: &mut Series, d: &Decision, previous: Option<u32>| {
+            series.publish(&metrics, d, Scaling::of(d, previous));
+        };
+        publish(&mut series, &decision("H100", 3, 2), Some(2));
+        publish(&mut series, &decision("H100", 3, 2), Some(3));
         let out = text(&registry);
         assert!(out.contains(r#"wva_desired_replicas{accelerator_type="H100",namespace="llm-d",variant_name="llama-8b"} 3"#), "{out}");
         assert!(out.contains(r#"wva_desired_ratio{accelerator_type="H100",namespace="llm-d",variant_name="llama-8b"} 1.5"#), "{out}");
         assert!(out.contains(r#"wva_replica_scaling_total{direction="scale-up",namespace="llm-d",reason="scale-up",variant_name="llama-8b"} 1"#), "{out}");
-        emitter.publish(&decision("A100", 3, 0), Some(3));
+        publish(&mut series, &decision("A100", 3, 0), Some(3));
         let out = text(&registry);
         assert!(
             !out.contains(r#"accelerator_type="H100""#),
@@ -200,9 +176,12 @@ mod tests {
         let mut fallback = decision("A100", 3, 3);
         fallback.safety_net = true;
         fallback.fallback_source = Some(wva_engine::FallbackSource::PreviousDesired);
-        emitter.count_safety_net(&fallback);
+        series.count_safety_net(&metrics, &fallback);
         assert!(text(&registry).contains(r#"wva_safety_net_activations_total{fallback_source="previous-desired",namespace="llm-d",variant_name="llama-8b"} 1"#));
-        emitter.forget("llm-d", "llama-8b");
+        series.forget(
+            &metrics,
+            &kube::runtime::reflector::ObjectRef::new("llama-8b").within("llm-d"),
+        );
         let out = text(&registry);
         assert!(!out.contains("llama-8b"), "{out}");
     }

@@ -3,6 +3,7 @@
 //! `/healthz` answers 200 while the process serves requests. `/readyz` answers 200 only once
 //! the configuration is loaded and the caches are synced, and 503 with the reason before.
 
+use crate::error::Error;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
@@ -45,10 +46,14 @@ pub async fn serve(
 }
 
 /// Binds the probe address; the error names the address and the parameter.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on HEALTH_PROBE_BIND_ADDRESS {addr}: {e}"))
+        .map_err(|source| Error::Listen {
+            key: "HEALTH_PROBE_BIND_ADDRESS",
+            addr,
+            source,
+        })
 }
 
 fn respond<B>(request: &Request<B>, ready: Readiness) -> Response<Full<Bytes>> {

@@ -6,6 +6,7 @@
 //! a SubjectAccessReview authorizes for `get` on the non-resource URL `/metrics` (else 403).
 //! HTTP/2 is offered only with `ENABLE_HTTP2`.
 
+use crate::error::Error;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode, header};
@@ -128,24 +129,24 @@ pub fn tls_config(
     cert_name: &str,
     key_name: &str,
     http2: bool,
-) -> Result<Arc<ServerConfig>, String> {
+) -> Result<Arc<ServerConfig>, Error> {
     let (certs, key) = match cert_dir {
         Some(dir) => {
             let cert_path = Path::new(dir).join(cert_name);
             let key_path = Path::new(dir).join(key_name);
             let certs = CertificateDer::pem_file_iter(&cert_path)
                 .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| {
-                    format!(
-                        "cannot read METRICS_CERT_PATH/METRICS_CERT_NAME {}: {e}",
-                        cert_path.display()
-                    )
+                .map_err(|source| Error::ReadMetricsCertificate {
+                    keys: "METRICS_CERT_PATH/METRICS_CERT_NAME",
+                    path: cert_path,
+                    source,
                 })?;
-            let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
-                format!(
-                    "cannot read METRICS_CERT_PATH/METRICS_CERT_KEY {}: {e}",
-                    key_path.display()
-                )
+            let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|source| {
+                Error::ReadMetricsCertificate {
+                    keys: "METRICS_CERT_PATH/METRICS_CERT_KEY",
+                    path: key_path,
+                    source,
+                }
             })?;
             (certs, key)
         }
@@ -154,7 +155,7 @@ pub fn tls_config(
     let mut config = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("the metrics certificate and key do not match: {e}"))?;
+        .map_err(|source| Error::MetricsCertificate { source })?;
     config.alpn_protocols = if http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
@@ -163,11 +164,11 @@ pub fn tls_config(
     Ok(Arc::new(config))
 }
 
-fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
-        .map_err(|e| format!("cannot generate a self-signed metrics certificate: {e}"))?;
+        .map_err(|source| Error::SelfSignedCertificate { source })?;
     let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der())
-        .map_err(|e| format!("cannot use the self-signed key: {e}"))?;
+        .map_err(|reason| Error::SelfSignedKey { reason })?;
     Ok((vec![certified.cert.der().clone()], key))
 }
 
@@ -322,7 +323,7 @@ mod tests {
         let missing =
             tls_config(Some("/nonexistent"), "tls.crt", "tls.key", false).expect_err("missing");
         assert!(
-            missing.starts_with(
+            missing.to_string().starts_with(
                 "cannot read METRICS_CERT_PATH/METRICS_CERT_NAME /nonexistent/tls.crt"
             ),
             "{missing}"

@@ -24,11 +24,12 @@
 //! Everything here is pure: the controller calls [`inventory`] on its caches each cycle, and
 //! stores only what it reads ([`slim_node`], [`slim_pod`]).
 
+mod slim;
+
+pub use slim::{slim_node, slim_pod};
+
 use crate::workload::{ACCELERATOR_NODE_LABELS, GPU_RESOURCES, gpu_count, gpu_quantities};
-use k8s_openapi::api::core::v1::{
-    Container, Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus, ResourceRequirements,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use wva_engine::accelerator_type;
@@ -308,87 +309,6 @@ fn container_gpus(c: &Container, pod: impl Fn() -> String) -> Result<u64, SkipRe
     })
 }
 
-/// Keeps of a Node only what [`inventory`] reads: name, product labels,
-/// `spec.unschedulable`, allocatable GPUs and the `Ready` condition. The limited-mode cache
-/// stores Nodes this way (a Node's images and labels run to kilobytes).
-pub fn slim_node(node: &mut Node) {
-    let mut meta = std::mem::take(&mut node.metadata);
-    let labels = meta.labels.take().map(|labels| {
-        labels
-            .into_iter()
-            .filter(|(k, _)| ACCELERATOR_NODE_LABELS.contains(&k.as_str()))
-            .collect()
-    });
-    node.metadata = ObjectMeta {
-        labels,
-        ..identity(meta)
-    };
-    node.spec = node.spec.take().map(|s| NodeSpec {
-        unschedulable: s.unschedulable,
-        ..NodeSpec::default()
-    });
-    node.status = node.status.take().map(|s| NodeStatus {
-        allocatable: s.allocatable.map(|a| {
-            a.into_iter()
-                .filter(|(k, _)| GPU_RESOURCES.contains(&k.as_str()))
-                .collect()
-        }),
-        conditions: s
-            .conditions
-            .map(|c| c.into_iter().filter(|c| c.type_ == "Ready").collect()),
-        ..NodeStatus::default()
-    });
-}
-
-/// Keeps of a Pod only what [`inventory`] reads: name, namespace, `spec.nodeName`, the GPU
-/// resources of its containers (and init containers' restart policy) and `status.phase`.
-pub fn slim_pod(pod: &mut Pod) {
-    pod.metadata = identity(std::mem::take(&mut pod.metadata));
-    pod.spec = pod.spec.take().map(|s| PodSpec {
-        node_name: s.node_name,
-        containers: s.containers.into_iter().map(slim_container).collect(),
-        init_containers: s
-            .init_containers
-            .map(|c| c.into_iter().map(slim_container).collect()),
-        ..PodSpec::default()
-    });
-    pod.status = pod.status.take().map(|s| PodStatus {
-        phase: s.phase,
-        ..PodStatus::default()
-    });
-}
-
-/// Name, namespace, uid and resourceVersion.
-fn identity(meta: ObjectMeta) -> ObjectMeta {
-    ObjectMeta {
-        name: meta.name,
-        namespace: meta.namespace,
-        uid: meta.uid,
-        resource_version: meta.resource_version,
-        ..ObjectMeta::default()
-    }
-}
-
-fn slim_container(c: Container) -> Container {
-    let gpus_only = |q: Option<BTreeMap<_, _>>| {
-        q.map(|q: BTreeMap<String, _>| {
-            q.into_iter()
-                .filter(|(k, _)| GPU_RESOURCES.contains(&k.as_str()))
-                .collect()
-        })
-    };
-    Container {
-        name: c.name,
-        restart_policy: c.restart_policy,
-        resources: c.resources.map(|r| ResourceRequirements {
-            requests: gpus_only(r.requests),
-            limits: gpus_only(r.limits),
-            ..ResourceRequirements::default()
-        }),
-        ..Container::default()
-    }
-}
-
 /// The product label keys, for messages: `nvidia.com/gpu.product, amd.com/...`.
 pub fn product_labels() -> String {
     ACCELERATOR_NODE_LABELS.join(", ")
@@ -397,8 +317,11 @@ pub fn product_labels() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::NodeCondition;
+    use k8s_openapi::api::core::v1::{
+        NodeCondition, NodeSpec, NodeStatus, PodSpec, PodStatus, ResourceRequirements,
+    };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     const H100: &str = "NVIDIA-H100-80GB-HBM3";
 

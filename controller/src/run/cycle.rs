@@ -1,0 +1,305 @@
+//! One engine cycle on the leader: the caches and one batch of Prometheus queries give a
+//! snapshot, the engine decides, and each decision becomes metrics, events and a status.
+
+use super::context::{Context, State};
+use super::effects::{self, DecisionEffects};
+use super::events::Reason;
+use super::reconcile::sync_status;
+use super::reload::config_rejected;
+use crate::assemble;
+use crate::configmaps::{Inputs, Notice};
+use crate::gpus;
+use crate::k8s::status::Target;
+use crate::keys::{self, DeploymentRef, VaRef};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Resource;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+use wva_api::crd::VariantAutoscaling;
+use wva_engine::{Decision, EngineConfig, ModelReport};
+
+/// Runs one engine cycle.
+pub async fn run(ctx: &Context, state: &mut State) {
+    let started = Instant::now();
+    let vas: Vec<Arc<VariantAutoscaling>> = ctx
+        .caches
+        .vas
+        .state()
+        .into_iter()
+        .filter(|va| ctx.in_scope(va))
+        .collect();
+    let engine_config = engine_config(ctx, state, &vas).await;
+    let deployments_state = ctx.caches.deployments.state();
+    let deployments: HashMap<DeploymentRef, &Deployment> = deployments_state
+        .iter()
+        .map(|d| (keys::of(d.as_ref()), d.as_ref()))
+        .collect();
+    let pods_state = ctx.caches.pods.state();
+    let pods: Vec<_> = pods_state.iter().map(AsRef::as_ref).collect();
+    let va_refs: Vec<&VariantAutoscaling> = vas.iter().map(AsRef::as_ref).collect();
+    let plan = assemble::plan(
+        &va_refs,
+        &deployments,
+        &pods,
+        &engine_config,
+        ctx.scope.watch_namespace.as_deref(),
+    );
+    let signals = ctx.collector.collect(&plan.scope, &plan.pods).await;
+    for (signal, error) in [
+        ("kv_cache_usage", &signals.kv_error),
+        ("queue_length", &signals.queue_error),
+    ] {
+        let result = if error.is_some() { "error" } else { "success" };
+        ctx.metrics
+            .wva_prometheus_queries_total
+            .with_label_values(&[signal, result])
+            .inc();
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let free_gpus = free_gpus(ctx, state);
+    let snapshot = assemble::snapshot(&plan, &signals, engine_config, now, free_gpus);
+    let cycle = wva_engine::decide(&snapshot);
+    for report in &cycle.models {
+        log_notes(report);
+    }
+    let by_key: HashMap<VaRef, &Decision> = cycle
+        .decisions
+        .iter()
+        .map(|d| (keys::decided(d), d))
+        .collect();
+    let mut present = HashSet::new();
+    for member in &plan.members {
+        let key = keys::of(member.va);
+        let target = member.va.spec.scale_target_ref.name.as_str();
+        match (member.deployment, by_key.get(&key)) {
+            (None, _) => {
+                state.forget_decision(&ctx.metrics, &key);
+                sync_status(ctx, state, member.va, Target::Missing(target), None).await;
+            }
+            (Some(_), Some(decision)) => {
+                publish(ctx, state, member.va, decision).await;
+                // Recorded before the write, so a retry of a failed write writes it.
+                state.decisions.insert(key.clone(), (*decision).clone());
+                sync_status(ctx, state, member.va, Target::Found(target), Some(decision)).await;
+            }
+            (Some(_), None) => {
+                sync_status(ctx, state, member.va, Target::Found(target), None).await;
+            }
+        }
+        present.insert(key);
+    }
+    let stale: Vec<VaRef> = state
+        .series
+        .published()
+        .filter(|k| !present.contains(*k))
+        .cloned()
+        .collect();
+    for key in stale {
+        state.series.forget(&ctx.metrics, &key);
+    }
+    ctx.metrics
+        .wva_engine_cycle_duration_seconds
+        .observe(started.elapsed().as_secs_f64());
+    tracing::info!(
+        models = cycle.models.len(),
+        decisions = cycle.decisions.len(),
+        queries = signals.stats.queries,
+        "Optimization completed successfully"
+    );
+}
+
+/// Publishes one decision: metrics, safety-net log line, scaling log line and events.
+async fn publish(ctx: &Context, state: &mut State, va: &VariantAutoscaling, decision: &Decision) {
+    let key = keys::of(va);
+    let DecisionEffects {
+        scaling,
+        safety_net,
+        events,
+    } = effects::decision_effects(
+        decision,
+        effects::previous_desired(va),
+        state.warned_accelerator.contains(&key),
+    );
+    state.series.publish(&ctx.metrics, decision, scaling);
+    if safety_net {
+        state.series.count_safety_net(&ctx.metrics, decision);
+        log_safety_net(decision);
+    }
+    let regarding = va.object_ref(&());
+    for event in events {
+        if event.reason == Reason::AcceleratorNotResolved {
+            state.warned_accelerator.insert(key.clone());
+        }
+        if let Some(s) = scaling.filter(|s| s.direction.reason() == event.reason) {
+            tracing::info!(variant = %decision.variant, namespace = %decision.namespace, from = s.from, to = s.to, reason = decision.reason.as_str(), "{}", event.note);
+        }
+        ctx.events.publish(&regarding, event).await;
+    }
+}
+
+/// Logs the engine's notes about one model.
+fn log_notes(report: &ModelReport) {
+    let transition = report
+        .analysis
+        .as_ref()
+        .and_then(|a| a.transition.as_deref());
+    for note in &report.notes {
+        match transition {
+            Some(why) if note == wva_engine::LOG_IN_TRANSITION => {
+                tracing::info!(namespace = %report.namespace, model = %report.model_id, reason = %why, "{note}");
+            }
+            _ => {
+                tracing::info!(namespace = %report.namespace, model = %report.model_id, "{note}");
+            }
+        }
+    }
+}
+
+/// The safety-net log line, values unquoted as the user guide shows them
+/// (`fallbackSource=current-replicas`), so a `grep` for them finds it.
+fn log_safety_net(decision: &Decision) {
+    tracing::warn!(
+        variant = %decision.variant,
+        namespace = %decision.namespace,
+        currentReplicas = decision.current_replicas,
+        desiredReplicas = decision.desired_replicas,
+        accelerator = %decision.accelerator.as_deref().unwrap_or("unknown"),
+        fallbackSource = %decision.fallback_source.map_or("", |f| f.as_str()),
+        "{}",
+        wva_engine::LOG_SAFETY_NET
+    );
+}
+
+/// Free GPUs per accelerator type from the Node and Pod caches (limited mode; `None`
+/// otherwise). Logged at info when they change, at debug otherwise.
+fn free_gpus(ctx: &Context, state: &mut State) -> Option<BTreeMap<String, u32>> {
+    let inventory = ctx.caches.gpus.as_ref()?.inventory();
+    for skipped in &inventory.skipped {
+        tracing::debug!(
+            node = %skipped.node,
+            accelerator = skipped.accelerator.as_deref().unwrap_or("unknown"),
+            "GPU node not counted in the inventory: {}",
+            skipped.reason
+        );
+    }
+    let free = inventory.free_gpus();
+    if state.last_free_gpus.as_ref() == Some(&free) {
+        tracing::debug!(inventory = %inventory, "Collected cluster accelerator inventory (Limited Mode)");
+    } else if free.is_empty() {
+        tracing::warn!(
+            skipped = inventory.skipped.len(),
+            "Limited mode: no schedulable, Ready node carries a GPU product label ({}); scale-ups get no GPUs",
+            gpus::product_labels()
+        );
+    } else {
+        tracing::info!(inventory = %inventory, "Collected cluster accelerator inventory (Limited Mode)");
+    }
+    state.last_free_gpus = Some(free.clone());
+    Some(free)
+}
+
+/// The saturation and scale-to-zero entries in force, with their notices handled.
+async fn engine_config(
+    ctx: &Context,
+    state: &mut State,
+    vas: &[Arc<VariantAutoscaling>],
+) -> EngineConfig {
+    let va_namespaces: BTreeSet<String> = vas
+        .iter()
+        .filter_map(|v| v.metadata.namespace.clone())
+        .collect();
+    let namespaces_state = ctx.caches.namespaces.state();
+    let namespaces = namespaces_state
+        .iter()
+        .map(|n| (n.metadata.name.clone().unwrap_or_default(), n.as_ref()))
+        .collect();
+    let maps: Vec<Arc<ConfigMap>> = ctx
+        .caches
+        .controller_config_maps
+        .state()
+        .into_iter()
+        .chain(ctx.caches.local_saturation.state())
+        .chain(ctx.caches.local_scale_to_zero.state())
+        .collect();
+    let unique: BTreeMap<(Option<&str>, Option<&str>), &ConfigMap> = maps
+        .iter()
+        .map(|cm| {
+            let meta = &cm.metadata;
+            (
+                (meta.namespace.as_deref(), meta.name.as_deref()),
+                cm.as_ref(),
+            )
+        })
+        .collect();
+    let config_maps: Vec<&ConfigMap> = unique.into_values().collect();
+    let (resolved, notices) = state.configmaps.refresh(&Inputs {
+        controller_namespace: ctx.namespace(),
+        scope: &ctx.scope,
+        va_namespaces: &va_namespaces,
+        namespaces: &namespaces,
+        config_maps: &config_maps,
+    });
+    for notice in notices {
+        match notice {
+            Notice::Updated {
+                config_map,
+                message,
+                old_entries,
+                new_entries,
+            } => {
+                tracing::info!(configmap = %keys::display(&config_map), oldEntries = old_entries, newEntries = new_entries, "{message}");
+            }
+            Notice::Invalid {
+                config_map,
+                message,
+            } => {
+                tracing::warn!(configmap = %keys::display(&config_map), "{message}");
+                config_rejected(ctx, &config_map, Reason::InvalidConfiguration, message).await;
+            }
+        }
+    }
+    let s = &state.config.static_config;
+    EngineConfig {
+        saturation: resolved.saturation,
+        namespace_saturation: resolved.namespace_saturation,
+        scale_to_zero: resolved.scale_to_zero,
+        namespace_scale_to_zero: resolved.namespace_scale_to_zero,
+        scale_to_zero_enabled: s.wva_scale_to_zero,
+        limited_mode: s.wva_limited_mode,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wva_engine::{Action, FallbackSource, MetricsCondition, MetricsReason};
+
+    #[test]
+    fn the_safety_net_line_has_the_fields_of_the_user_guide_unquoted() {
+        let decision = Decision {
+            variant: "my-va".into(),
+            current_replicas: 2,
+            desired_replicas: 2,
+            action: Action::NoChange,
+            reason: wva_engine::Reason::SafetyNet,
+            message: "safety net keeps 2 replicas (current-replicas)".into(),
+            safety_net: true,
+            fallback_source: Some(FallbackSource::CurrentReplicas),
+            metrics_available: MetricsCondition {
+                status: false,
+                reason: MetricsReason::PrometheusError,
+                message: "down".into(),
+            },
+            ..crate::testing::decision(2, 2)
+        };
+        let log = crate::telemetry::logging::captured(|| log_safety_net(&decision));
+        assert!(
+            log.contains(
+                "Safety net activated: emitted fallback metrics variant=my-va namespace=llm-d currentReplicas=2 desiredReplicas=2 accelerator=H100 fallbackSource=current-replicas"
+            ),
+            "{log}"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Live reload of the main ConfigMap: mutable parameters take effect at once, restart-only
+//! ones are rejected with a Warning event; and the counting and reporting of every rejected
+//! ConfigMap update.
+
+use super::context::{Context, State};
+use super::events::{Event, Reason};
+use crate::config::{applied_message, apply_config_map, rejection_message};
+use crate::keys;
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use kube::runtime::reflector::ObjectRef;
+
+/// Applies the main ConfigMap as the cache holds it now.
+pub async fn main_config_map(ctx: &Context, state: &mut State) {
+    let id = keys::display(&ctx.main_config_map).to_string();
+    let data = ctx
+        .caches
+        .controller_config_maps
+        .get(&ctx.main_config_map)
+        .and_then(|cm| cm.data.clone())
+        .unwrap_or_default();
+    match apply_config_map(&state.config, &ctx.startup, data) {
+        Ok(update) => {
+            for change in &update.applied {
+                tracing::info!(
+                    key = change.spec.key,
+                    old = %change.spec.display_value(&change.old),
+                    new = %change.spec.display_value(&change.new),
+                    "{}",
+                    applied_message(change)
+                );
+            }
+            if !update.applied.is_empty() {
+                ctx.metrics
+                    .wva_config_updates_total
+                    .with_label_values(&[&ctx.main_config_map.name, "applied"])
+                    .inc();
+            }
+            if !update.rejected.is_empty() {
+                let message = rejection_message(&id, &update.rejected);
+                tracing::error!(configmap = %id, "Attempted to change immutable parameters: {message}");
+                tracing::info!(
+                    "Rejected immutable parameter changes, continuing with mutable parameter updates"
+                );
+                config_rejected(
+                    ctx,
+                    &ctx.main_config_map,
+                    Reason::ImmutableConfigChangeRejected,
+                    message,
+                )
+                .await;
+            }
+            state.config = update.config;
+        }
+        Err(error) => {
+            let message =
+                format!("ConfigMap {id} was not applied, the running configuration stays: {error}");
+            tracing::warn!("{message}");
+            config_rejected(
+                ctx,
+                &ctx.main_config_map,
+                Reason::InvalidConfiguration,
+                message,
+            )
+            .await;
+        }
+    }
+}
+
+/// Counts a rejected ConfigMap update and says why in a Warning event on the ConfigMap.
+pub async fn config_rejected(
+    ctx: &Context,
+    config_map: &ObjectRef<ConfigMap>,
+    reason: Reason,
+    message: String,
+) {
+    ctx.metrics
+        .wva_config_updates_total
+        .with_label_values(&[&config_map.name, "rejected"])
+        .inc();
+    // By kind, namespace and name only (no uid or resourceVersion of one version).
+    let bare = ObjectRef::<ConfigMap>::new(&config_map.name).within(keys::namespace(config_map));
+    let regarding = ObjectReference::from(bare);
+    ctx.events
+        .publish(&regarding, Event::new(reason, message))
+        .await;
+}

@@ -1,0 +1,93 @@
+//! From watch events to triggers: every watch is driven in its own task so the caches stay
+//! current during a cycle, and the interesting events are sent to the controller loop.
+
+use crate::k8s::caches::Streams;
+use crate::keys::{self, DeploymentRef, VaRef};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher::{self, Event};
+use tokio::sync::mpsc;
+
+/// What a watch event asks the controller to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// A VA was created or changed; it scales `target`.
+    VaApplied {
+        /// The VA.
+        va: VaRef,
+        /// Its scale target.
+        target: DeploymentRef,
+    },
+    /// A VA was deleted.
+    VaDeleted(VaRef),
+    /// A Deployment was created, changed or deleted.
+    Deployment(DeploymentRef),
+    /// The main ConfigMap changed.
+    MainConfigMap,
+}
+
+/// Drives every stream of `streams`, sending triggers to `triggers`; `main_config_map` is the
+/// ConfigMap whose changes are reloaded.
+pub fn spawn(
+    streams: Streams,
+    triggers: mpsc::UnboundedSender<Trigger>,
+    main_config_map: ObjectRef<ConfigMap>,
+) {
+    drive(
+        streams.vas,
+        "VariantAutoscaling",
+        triggers.clone(),
+        |event| match event {
+            Event::Apply(va) | Event::InitApply(va) => Some(Trigger::VaApplied {
+                va: keys::of(&va),
+                target: keys::target(&va),
+            }),
+            Event::Delete(va) => Some(Trigger::VaDeleted(keys::of(&va))),
+            _ => None,
+        },
+    );
+    drive(
+        streams.deployments,
+        "Deployment",
+        triggers.clone(),
+        |event| match event {
+            Event::Apply(d) | Event::Delete(d) => Some(Trigger::Deployment(keys::of(&d))),
+            _ => None,
+        },
+    );
+    drive(
+        streams.config_maps,
+        "ConfigMap",
+        triggers,
+        move |event| match event {
+            Event::Apply(cm) | Event::Delete(cm) | Event::InitApply(cm)
+                if keys::of(&cm) == main_config_map =>
+            {
+                Some(Trigger::MainConfigMap)
+            }
+            _ => None,
+        },
+    );
+    tokio::spawn(streams.others.for_each(|()| async {}));
+}
+
+/// Drives one watch stream of `kind` objects in its own task: each event `trigger` maps to a
+/// trigger is sent (a closed channel means the controller is shutting down); watch errors
+/// are logged (the watcher retries with backoff).
+fn drive<K: Send + 'static>(
+    stream: BoxStream<'static, watcher::Result<Event<K>>>,
+    kind: &'static str,
+    triggers: mpsc::UnboundedSender<Trigger>,
+    trigger: impl Fn(Event<K>) -> Option<Trigger> + Send + 'static,
+) {
+    tokio::spawn(stream.for_each(move |event| {
+        match event.map(&trigger) {
+            Ok(Some(t)) => drop(triggers.send(t)),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "{kind} watch error; retrying"),
+        }
+        async {}
+    }));
+}

@@ -1,0 +1,201 @@
+//! Test support: engine decisions to start from, and a controller against the Kubernetes API
+//! double whose caches the test fills (no watch runs) and whose status writes and events go
+//! to the double.
+
+use crate::k8s::caches::Caches;
+use crate::run::events::Events;
+use crate::run::{Context, State, startup};
+use crate::scope::Scope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::CustomResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use wva_api::crd::VariantAutoscaling;
+use wva_api::metrics::{MetricSet, WvaMetrics};
+use wva_api::params::Sources;
+use wva_engine::{Action, Decision, MetricsCondition, MetricsReason, Reason};
+use wva_kube_double::KubeDouble;
+
+/// The namespace test objects live in.
+pub const NAMESPACE: &str = "default";
+
+/// A controller, the double it talks to, and the writers of its caches.
+pub struct Fixture {
+    /// The API double.
+    pub double: KubeDouble,
+    /// The controller's effect handles.
+    pub ctx: Context,
+    /// The controller's state.
+    pub state: State,
+    vas: Writer<VariantAutoscaling>,
+    deployments: Writer<Deployment>,
+}
+
+impl Fixture {
+    /// A controller with default configuration, the VA CRD installed and namespace
+    /// [`NAMESPACE`] cached.
+    pub async fn start() -> Fixture {
+        let double = KubeDouble::start().await;
+        let crd = serde_json::to_value(VariantAutoscaling::crd()).expect("CRD as JSON");
+        double.create(crd).expect("CRD");
+        let client = double.client();
+        let (vas_store, vas) = reflector::store();
+        let (deployments_store, deployments) = reflector::store();
+        let (namespaces, mut namespace_writer) = reflector::store::<Namespace>();
+        let namespace = double
+            .object("namespaces", "", NAMESPACE)
+            .expect("namespace");
+        namespace_writer.apply_watcher_event(&watcher::Event::Apply(typed(namespace)));
+        let caches = Caches {
+            vas: vas_store,
+            deployments: deployments_store,
+            pods: reflector::store().0,
+            namespaces,
+            controller_config_maps: reflector::store().0,
+            local_saturation: reflector::store().0,
+            local_scale_to_zero: reflector::store().0,
+            gpus: None,
+        };
+        let config = startup::test_config();
+        let registry = prometheus::Registry::new();
+        let ctx = Context {
+            events: Events::new(client.clone(), None),
+            client,
+            caches,
+            collector: startup::collector(&config.static_config).expect("collector"),
+            metrics: WvaMetrics::register(&registry, None).expect("metrics"),
+            scope: Scope::default(),
+            main_config_map: ObjectRef::new("wva-config").within("wva-system"),
+            startup: Sources::default(),
+        };
+        Fixture {
+            double,
+            ctx,
+            state: State::new(config),
+            vas,
+            deployments,
+        }
+    }
+
+    /// Creates a VA scaling Deployment `target`, and caches it.
+    pub fn create_va(&mut self, name: &str, target: &str) -> VariantAutoscaling {
+        let created = self
+            .double
+            .create(json!({
+                "apiVersion": "llmd.ai/v1alpha1",
+                "kind": "VariantAutoscaling",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {
+                    "scaleTargetRef": {"kind": "Deployment", "name": target},
+                    "modelID": "meta/llama"
+                }
+            }))
+            .expect("VA");
+        self.cache_va(created)
+    }
+
+    /// Caches the VA as the double holds it now (as its watch would deliver it).
+    pub fn refresh_va(&mut self, name: &str) -> VariantAutoscaling {
+        let stored = self
+            .double
+            .object("variantautoscalings.llmd.ai", NAMESPACE, name)
+            .expect("VA");
+        self.cache_va(stored)
+    }
+
+    fn cache_va(&mut self, object: Value) -> VariantAutoscaling {
+        let va: VariantAutoscaling = typed(object);
+        self.vas
+            .apply_watcher_event(&watcher::Event::Apply(va.clone()));
+        va
+    }
+
+    /// Creates a Deployment, and caches it.
+    pub fn create_deployment(&mut self, name: &str) {
+        let created = self
+            .double
+            .create(json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {
+                        "metadata": {"labels": {"app": name}},
+                        "spec": {"containers": [{"name": "vllm", "image": "vllm"}]}
+                    }
+                }
+            }))
+            .expect("Deployment");
+        self.deployments
+            .apply_watcher_event(&watcher::Event::Apply(typed(created)));
+    }
+
+    /// The condition `kind` of a VA's stored status as (status, reason, message).
+    pub fn condition(&self, va: &str, kind: &str) -> Option<(String, String, String)> {
+        let stored = self
+            .double
+            .object("variantautoscalings.llmd.ai", NAMESPACE, va)?;
+        let conditions = stored["status"]["conditions"].as_array()?.clone();
+        conditions.into_iter().find(|c| c["type"] == kind).map(|c| {
+            let text = |field: &str| c[field].as_str().unwrap_or_default().to_string();
+            (text("status"), text("reason"), text("message"))
+        })
+    }
+
+    /// The published events as (type, reason, note, regarding name), oldest first.
+    pub fn events(&self) -> Vec<(String, String, String, String)> {
+        let mut events = self.double.objects("events.events.k8s.io");
+        events.sort_by_key(|e| {
+            e["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+        events
+            .iter()
+            .map(|e| {
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                (
+                    text(&e["type"]),
+                    text(&e["reason"]),
+                    text(&e["note"]),
+                    text(&e["regarding"]["name"]),
+                )
+            })
+            .collect()
+    }
+}
+
+fn typed<K: DeserializeOwned>(object: Value) -> K {
+    serde_json::from_value(object).expect("a valid object")
+}
+
+/// A decision for VA `llm-d/llama-8b` (model `meta/llama`, H100) from `current` to `desired`
+/// replicas, metrics found; tests change the fields they are about.
+pub fn decision(current: u32, desired: u32) -> Decision {
+    Decision {
+        namespace: "llm-d".into(),
+        model_id: "meta/llama".into(),
+        variant: "llama-8b".into(),
+        accelerator: Some("H100".into()),
+        current_replicas: current,
+        desired_replicas: desired,
+        action: Action::ScaleUp,
+        reason: Reason::ScaleUp,
+        message: "KV spare low".into(),
+        safety_net: false,
+        fallback_source: None,
+        limited: false,
+        clamped: false,
+        metrics_available: MetricsCondition {
+            status: true,
+            reason: MetricsReason::MetricsFound,
+            message: "found".into(),
+        },
+    }
+}

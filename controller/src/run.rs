@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 use wva_api::crd::VariantAutoscaling;
 use wva_api::metrics::{MetricSet, WvaMetrics};
 use wva_api::params::Sources;
-use wva_collector::{Collector, CollectorSettings};
+use wva_collector::Collector;
 use wva_engine::{Decision, EngineConfig};
 
 /// The name events are reported under.
@@ -51,7 +51,7 @@ pub async fn run(mut startup: Sources) -> Result<(), String> {
         tracing::warn!("{warning}");
     }
     let s = &config.static_config;
-    let collector = Collector::new(CollectorSettings::from_config(s)).map_err(|e| e.to_string())?;
+    let collector = Collector::new(config::collector_settings(s)).map_err(|e| e.to_string())?;
     tracing::info!(url = %collector.base_url(), "Checking Prometheus connectivity");
     collector.check_connectivity().await.map_err(|e| {
         format!("CRITICAL: Failed to connect to Prometheus - WVA requires Prometheus connectivity for autoscaling decisions: {e}")
@@ -602,7 +602,7 @@ impl Controller {
                 .and_then(|a| a.transition.as_deref());
             for note in &report.notes {
                 match transition {
-                    Some(why) if note == wva_engine::LOG_IN_TRANSITION => {
+                    Some(why) if *note == wva_engine::Note::InTransition => {
                         tracing::info!(namespace = %report.namespace, model = %report.model_id, reason = %why, "{note}");
                     }
                     _ => {
@@ -896,7 +896,7 @@ fn log_safety_net(decision: &Decision) {
         accelerator = %decision.accelerator.as_deref().unwrap_or("unknown"),
         fallbackSource = %decision.fallback_source.map_or("", |f| f.as_str()),
         "{}",
-        wva_engine::LOG_SAFETY_NET
+        wva_engine::Note::SafetyNet
     );
 }
 

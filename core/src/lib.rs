@@ -1,12 +1,14 @@
-//! What the engine, the collector and the derives share, with no Kubernetes in it.
+//! What the decision engine (`wva-engine`) and the derives (`wva-macros`) need from the
+//! declarations, with no Kubernetes in it.
 //!
 //! * [`saturation`]: entries of the saturation-scaling and scale-to-zero ConfigMaps, the
 //!   thresholds they resolve to, and their parsing and lookup by model.
 //! * [`params`]: the text grammar of parameter values and the value types a parameter may
 //!   have.
 //!
-//! `wva-api` re-exports both at the same paths (`wva_api::saturation`, `wva_api::params`), next
-//! to the declarations that need Kubernetes. The `schema` feature adds `schemars::JsonSchema`
+//! `wva-api` re-exports them at the same paths (`wva_api::saturation`, and
+//! `wva_api::params::{grammar, BindAddress, ParamValue}`), next to the declarations that need
+//! Kubernetes. The `schema` feature adds `schemars::JsonSchema`
 //! to the ConfigMap entries.
 
 pub mod params;

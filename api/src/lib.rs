@@ -2,7 +2,8 @@
 //!
 //! * [`crd`]: the `VariantAutoscaling` custom resource (`llmd.ai/v1alpha1`).
 //! * [`config`]: the controller's static (restart-only) and dynamic (live) parameters.
-//! * [`saturation`]: entries of the saturation-scaling and scale-to-zero ConfigMaps.
+//! * [`saturation`]: entries of the saturation-scaling and scale-to-zero ConfigMaps (from
+//!   `wva-core`, which has no Kubernetes in it).
 //! * [`metrics`]: the Prometheus metrics the controller emits.
 //! * [`helm_values`]: the Helm chart's values; [`helm_parameters`]: its `wva.parameters`,
 //!   derived from the parameter table.
@@ -22,6 +23,7 @@ pub mod helm_values;
 pub mod metrics;
 pub mod params;
 pub mod render;
-pub mod saturation;
+
+pub use wva_core::saturation;
 
 pub use wva_macros::{ConfigParams, MetricSet};

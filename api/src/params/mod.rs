@@ -1,14 +1,13 @@
 //! Runtime side of `#[derive(ConfigParams)]`: the parameter table type, value parsing, the
 //! precedence resolver (explicit flag > env > ConfigMap > default) and configuration diffs.
+//! The value grammar and value types come from `wva-core` and are re-exported here.
 
-pub mod grammar;
 mod key;
 mod resolve;
-mod value;
 
 pub use key::Key;
 pub use resolve::{FieldError, LoadError, Source, Sources, resolve};
-pub use value::{BindAddress, ParamValue};
+pub use wva_core::params::{BindAddress, ParamValue, grammar};
 
 use serde::Serialize;
 

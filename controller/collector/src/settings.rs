@@ -1,11 +1,11 @@
-//! The collector's settings, resolved from the parameter table.
+//! The collector's settings.
 
 use std::path::PathBuf;
 use std::time::Duration;
-use wva_api::config::StaticConfig;
 
-/// Everything the collector needs to reach Prometheus. Build it with
-/// [`CollectorSettings::from_config`] in the controller, or [`CollectorSettings::new`] in tests.
+/// Everything the collector needs to reach Prometheus. The controller builds it from the loaded
+/// configuration (`wva_controller::config::collector_settings`), so every value and default
+/// comes from the parameter table; each field names the parameter it comes from.
 #[derive(Clone, PartialEq)]
 pub struct CollectorSettings {
     /// `PROMETHEUS_BASE_URL`, e.g. `https://prometheus:9090` (a path prefix is kept).
@@ -42,46 +42,6 @@ pub struct CollectorSettings {
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 impl CollectorSettings {
-    /// Settings for `base_url` with the parameter table's defaults and nothing else set.
-    pub fn new(base_url: impl Into<String>) -> Self {
-        CollectorSettings {
-            base_url: base_url.into(),
-            allow_http: false,
-            insecure_skip_verify: false,
-            ca_cert_path: None,
-            client_cert_path: None,
-            client_key_path: None,
-            server_name: None,
-            bearer_token: None,
-            token_path: None,
-            query_timeout: Duration::from_secs(10),
-            query_retries: 2,
-            retry_backoff: Duration::from_millis(500),
-            startup_check_retries: 6,
-        }
-    }
-
-    /// The settings the loaded configuration gives; empty strings count as unset.
-    pub fn from_config(config: &StaticConfig) -> Self {
-        let text = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
-        let path = |value: &Option<String>| text(value).map(PathBuf::from);
-        CollectorSettings {
-            base_url: config.prometheus_base_url.clone(),
-            allow_http: config.prometheus_allow_http,
-            insecure_skip_verify: config.prometheus_tls_insecure_skip_verify,
-            ca_cert_path: path(&config.prometheus_ca_cert_path),
-            client_cert_path: path(&config.prometheus_client_cert_path),
-            client_key_path: path(&config.prometheus_client_key_path),
-            server_name: text(&config.prometheus_server_name),
-            bearer_token: text(&config.prometheus_bearer_token),
-            token_path: path(&config.prometheus_token_path),
-            query_timeout: config.prometheus_query_timeout,
-            query_retries: config.prometheus_query_retries,
-            retry_backoff: config.prometheus_retry_backoff,
-            startup_check_retries: config.prometheus_startup_check_retries,
-        }
-    }
-
     /// The wait before retry number `retry` (0-based): the backoff doubled `retry` times,
     /// capped at [`MAX_BACKOFF`].
     pub fn backoff(&self, retry: u32) -> Duration {

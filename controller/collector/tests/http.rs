@@ -203,22 +203,22 @@ fn startup_error(settings: CollectorSettings) -> String {
 
 #[test]
 fn startup_validation_names_the_parameter() {
-    let text = startup_error(CollectorSettings::new("http://prometheus:9090"));
+    let text = startup_error(common::defaults("http://prometheus:9090"));
     assert!(
         text.contains("PROMETHEUS_BASE_URL") && text.contains("PROMETHEUS_ALLOW_HTTP=true"),
         "{text}"
     );
-    let text = startup_error(CollectorSettings::new("prometheus:9090"));
+    let text = startup_error(common::defaults("prometheus:9090"));
     assert!(
         text.contains("PROMETHEUS_BASE_URL \"prometheus:9090\""),
         "{text}"
     );
-    let text = startup_error(CollectorSettings::new("ftp://prometheus"));
+    let text = startup_error(common::defaults("ftp://prometheus"));
     assert!(text.contains("scheme"), "{text}");
-    let text = startup_error(CollectorSettings::new(""));
+    let text = startup_error(common::defaults(""));
     assert!(text.contains("PROMETHEUS_BASE_URL"), "{text}");
 
-    let https = CollectorSettings::new("https://prometheus:9090");
+    let https = common::defaults("https://prometheus:9090");
     let text = startup_error(CollectorSettings {
         client_cert_path: Some("/tmp/client.crt".into()),
         ..https.clone()
@@ -263,30 +263,4 @@ fn startup_validation_names_the_parameter() {
         ),
         "{text}"
     );
-}
-
-#[test]
-fn settings_come_from_the_parameter_table() {
-    use wva_api::config::StaticConfig;
-    use wva_api::params::{Params, Sources};
-    let mut sources = Sources::default();
-    for (key, value) in [
-        ("PROMETHEUS_BASE_URL", "https://prom:9090"),
-        ("PROMETHEUS_BEARER_TOKEN", "secret"),
-        ("PROMETHEUS_CA_CERT_PATH", ""),
-        ("PROMETHEUS_QUERY_TIMEOUT", "3s"),
-    ] {
-        sources.env.insert(key.to_string(), value.to_string());
-    }
-    let config = StaticConfig::resolve(&sources).expect("config");
-    let settings = CollectorSettings::from_config(&config);
-    assert_eq!(settings.base_url, "https://prom:9090");
-    assert_eq!(settings.ca_cert_path, None, "empty is unset");
-    assert_eq!(settings.query_timeout, Duration::from_secs(3));
-    assert_eq!(settings.query_retries, 2);
-    assert_eq!(settings.retry_backoff, Duration::from_millis(500));
-    assert!(!format!("{settings:?}").contains("secret"));
-    assert_eq!(settings.backoff(0), Duration::from_millis(500));
-    assert_eq!(settings.backoff(2), Duration::from_secs(2));
-    assert_eq!(settings.backoff(40), Duration::from_secs(30));
 }

@@ -396,7 +396,7 @@ async fn real_prometheus_over_mutual_tls_with_a_token() {
         server_name: Some("prometheus.monitoring.svc".to_string()),
         bearer_token: Some("ignored-by-prometheus".to_string()),
         query_retries: 0,
-        ..CollectorSettings::new(prometheus.url())
+        ..common::defaults(&prometheus.url())
     };
 
     let without_client_certificate = Collector::new(settings.clone()).unwrap();

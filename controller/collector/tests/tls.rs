@@ -21,7 +21,7 @@ fn settings(stub: &StubServer, ca: Option<PathBuf>) -> CollectorSettings {
     CollectorSettings {
         ca_cert_path: ca,
         query_retries: 0,
-        ..CollectorSettings::new(stub.url())
+        ..common::defaults(&stub.url())
     }
 }
 
@@ -137,7 +137,7 @@ fn a_client_key_that_does_not_match_is_a_startup_error() {
     let error = Collector::new(CollectorSettings {
         client_cert_path: Some(cert),
         client_key_path: Some(key),
-        ..CollectorSettings::new("https://127.0.0.1:1")
+        ..common::defaults("https://127.0.0.1:1")
     })
     .unwrap_err();
     assert_eq!(error.metric_label(), "tls");

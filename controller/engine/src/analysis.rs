@@ -1,8 +1,9 @@
-//! Per-replica classification and the model-level saturation analysis (reference §3.4).
+//! Per-replica classification and the model-level saturation analysis: steps 2, 4 and 6 of
+//! "Algorithm, per model" in `docs/engine.md`.
 
 use crate::snapshot::{ReplicaSignals, Variant};
 use std::cmp::Ordering;
-use wva_api::saturation::SaturationThresholds;
+use wva_core::saturation::SaturationThresholds;
 
 /// The largest replica count the `sized` step asks for (a guard against absurd inputs).
 pub(crate) const MAX_SIZED_REPLICAS: u32 = 100_000;
@@ -136,7 +137,8 @@ impl VariantStats {
     }
 }
 
-/// The model-level numbers of reference §3.4.
+/// The model-level numbers: replica counts by state, the average spares over the non-saturated
+/// replicas, whether to scale up, whether scale-down is safe, and the `sized` target.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct ModelNumbers {
     pub reporting: u32,

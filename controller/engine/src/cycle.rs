@@ -2,7 +2,7 @@
 
 use crate::snapshot::ScaleToZeroPolicy;
 use serde::{Serialize, Serializer};
-use wva_api::saturation::{SaturationThresholds, ScaleUpStep};
+use wva_core::saturation::{SaturationThresholds, ScaleUpStep};
 
 /// The result of one engine cycle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -198,9 +198,68 @@ pub struct ModelReport {
     pub scale_to_zero: ScaleToZeroPolicy,
     /// The saturation analysis; `None` when the safety net decided.
     pub analysis: Option<Analysis>,
-    /// Log lines for the controller, verbatim (e.g. `Model in transition, blocking scaling
-    /// decisions`).
-    pub notes: Vec<String>,
+    /// Log lines for the controller, in the order the engine reached them; each serializes
+    /// as its text.
+    pub notes: Vec<Note>,
+}
+
+/// A log line the engine asks the controller to emit for one model. [`Note::as_str`] (and
+/// `Display`, and the serialized form) is the exact text of the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// A previous decision is not actuated yet or replicas are not all reporting.
+    InTransition,
+    /// Scale-to-zero applied.
+    ScaleToZero,
+    /// Scale-to-zero disabled and every target was zero.
+    MinimumReplica,
+    /// The GPU limiter reduced a scale-up.
+    Limited,
+    /// No usable saturation signals for the model (the safety net decides).
+    NoMetrics,
+    /// The saturation query failed (the safety net decides).
+    CollectionFailed,
+    /// The safety net decided; the controller also emits this line per safety-net decision,
+    /// with `variant`, `currentReplicas`, `desiredReplicas`, `accelerator` and
+    /// `fallbackSource` from the [`Decision`].
+    SafetyNet,
+    /// Scale-to-zero is enabled but the request count is unknown.
+    RequestCountUnknown,
+    /// Limited mode without a GPU inventory.
+    NoInventory,
+}
+
+impl Note {
+    /// The text of the log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Note::InTransition => "Model in transition, blocking scaling decisions",
+            Note::ScaleToZero => "No requests in retention period, scaling to zero",
+            Note::MinimumReplica => {
+                "Preserving minimum replica on cheapest variant (scale-to-zero disabled)"
+            }
+            Note::Limited => "Decision was limited by GPU availability",
+            Note::NoMetrics => "No saturation metrics available for model, skipping analysis",
+            Note::CollectionFailed => "Saturation metrics collection failed, using safety net",
+            Note::SafetyNet => "Safety net activated: emitted fallback metrics",
+            Note::RequestCountUnknown => {
+                "Request count unavailable, not scaling to zero (unknown is not zero)"
+            }
+            Note::NoInventory => "GPU inventory unavailable, scale-ups not limited",
+        }
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Note {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// The saturation analysis of one model.

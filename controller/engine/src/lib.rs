@@ -15,7 +15,7 @@ pub use accelerator::accelerator_type;
 
 pub use cycle::{
     Action, Analysis, Cycle, Decision, FallbackSource, MetricsCondition, MetricsReason,
-    ModelReport, Reason,
+    ModelReport, Note, Reason,
 };
 pub use snapshot::{
     DEFAULT_COST, EngineConfig, ModelGroup, PolicySource, ReplicaSignals, ScaleToZeroPolicy,
@@ -25,29 +25,7 @@ pub use snapshot::{
 use analysis::{ModelNumbers, VariantStats};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use wva_api::saturation::{SaturationThresholds, ScaleUpStep};
-
-/// Log line: a previous decision is not actuated yet or replicas are not all reporting.
-pub const LOG_IN_TRANSITION: &str = "Model in transition, blocking scaling decisions";
-/// Log line: scale-to-zero applied.
-pub const LOG_SCALE_TO_ZERO: &str = "No requests in retention period, scaling to zero";
-/// Log line: scale-to-zero disabled and every target was zero.
-pub const LOG_MINIMUM_REPLICA: &str =
-    "Preserving minimum replica on cheapest variant (scale-to-zero disabled)";
-/// Log line: the GPU limiter reduced a scale-up.
-pub const LOG_LIMITED: &str = "Decision was limited by GPU availability";
-/// Log line: no usable saturation signals for the model (the safety net decides).
-pub const LOG_NO_METRICS: &str = "No saturation metrics available for model, skipping analysis";
-/// Log line: the saturation query failed (the safety net decides).
-pub const LOG_COLLECTION_FAILED: &str = "Saturation metrics collection failed, using safety net";
-/// Log line the controller emits per safety-net decision, with `variant`, `currentReplicas`,
-/// `desiredReplicas`, `accelerator` and `fallbackSource` from the [`Decision`].
-pub const LOG_SAFETY_NET: &str = "Safety net activated: emitted fallback metrics";
-/// Log line: scale-to-zero is enabled but the request count is unknown.
-pub const LOG_REQUEST_COUNT_UNKNOWN: &str =
-    "Request count unavailable, not scaling to zero (unknown is not zero)";
-/// Log line: limited mode without a GPU inventory.
-pub const LOG_NO_INVENTORY: &str = "GPU inventory unavailable, scale-ups not limited";
+use wva_core::saturation::{SaturationThresholds, ScaleUpStep};
 
 /// Runs one engine cycle.
 pub fn decide(snapshot: &Snapshot) -> Cycle {
@@ -99,7 +77,9 @@ impl VariantPlan<'_> {
     fn min(&self) -> u32 {
         self.v.min_replicas.unwrap_or(0)
     }
-    /// The previous decision when there is one (0 counts as none, as upstream).
+    /// The previous decision when there is one. A previous decision of 0 counts as none: it
+    /// neither puts the model in transition nor is kept by the safety net, which then keeps
+    /// the current replicas.
     fn previous(&self) -> Option<u32> {
         self.v.previous_desired.filter(|d| *d > 0)
     }
@@ -250,14 +230,11 @@ impl<'a> ModelPlan<'a> {
 
     /// Keeps the previous desired replicas (if > 0) or the current replicas.
     fn safety_net(&mut self, reason: MetricsReason, message: String) {
-        self.report.notes.push(
-            match reason {
-                MetricsReason::PrometheusError => LOG_COLLECTION_FAILED,
-                _ => LOG_NO_METRICS,
-            }
-            .to_string(),
-        );
-        self.report.notes.push(LOG_SAFETY_NET.to_string());
+        self.report.notes.push(match reason {
+            MetricsReason::PrometheusError => Note::CollectionFailed,
+            _ => Note::NoMetrics,
+        });
+        self.report.notes.push(Note::SafetyNet);
         for p in &mut self.variants {
             let (target, source) = match p.previous() {
                 Some(d) => (d, FallbackSource::PreviousDesired),
@@ -307,7 +284,7 @@ impl<'a> ModelPlan<'a> {
             transition: transition.clone(),
         };
         if let Some(why) = transition {
-            self.report.notes.push(LOG_IN_TRANSITION.to_string());
+            self.report.notes.push(Note::InTransition);
             for p in &mut self.variants {
                 let target = p
                     .previous()
@@ -480,7 +457,7 @@ impl<'a> ModelPlan<'a> {
         }
         match self.group.request_count.filter(|c| c.is_finite()) {
             Some(c) if c <= 0.0 => {
-                self.report.notes.push(LOG_SCALE_TO_ZERO.to_string());
+                self.report.notes.push(Note::ScaleToZero);
                 let message = format!(
                     "no requests in the last {}s (retention period); scaling every variant to zero",
                     policy.retention.as_secs()
@@ -490,10 +467,7 @@ impl<'a> ModelPlan<'a> {
                 }
             }
             Some(_) => {}
-            None => self
-                .report
-                .notes
-                .push(LOG_REQUEST_COUNT_UNKNOWN.to_string()),
+            None => self.report.notes.push(Note::RequestCountUnknown),
         }
     }
 
@@ -509,7 +483,7 @@ impl<'a> ModelPlan<'a> {
                 .then_with(|| a.v.name.cmp(&b.v.name))
         });
         if let Some(p) = cheapest {
-            self.report.notes.push(LOG_MINIMUM_REPLICA.to_string());
+            self.report.notes.push(Note::MinimumReplica);
             let message = format!(
                 "scale-to-zero is disabled: keeping 1 replica on the cheapest variant (cost {})",
                 p.v.cost
@@ -579,7 +553,7 @@ fn limit(plans: &mut [ModelPlan], free_gpus: Option<&BTreeMap<String, u32>>) {
     let Some(free) = free_gpus else {
         for plan in plans.iter_mut() {
             if plan.variants.iter().any(|p| p.reason == Reason::ScaleUp) {
-                plan.report.notes.push(LOG_NO_INVENTORY.to_string());
+                plan.report.notes.push(Note::NoInventory);
             }
         }
         return;
@@ -635,8 +609,8 @@ fn limit(plans: &mut [ModelPlan], free_gpus: Option<&BTreeMap<String, u32>>) {
             );
             p.target = floor + granted;
             p.limited = true;
-            if !plan.report.notes.iter().any(|n| n == LOG_LIMITED) {
-                plan.report.notes.push(LOG_LIMITED.to_string());
+            if !plan.report.notes.contains(&Note::Limited) {
+                plan.report.notes.push(Note::Limited);
             }
         }
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use wva_api::saturation::{
+use wva_core::saturation::{
     DEFAULT_KEY, DEFAULT_RETENTION_PERIOD, SaturationEntry, SaturationThresholds, ScaleToZeroEntry,
     ScaleUpStep, entry_for, scale_up_step_for, thresholds_for,
 };

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use wva_api::saturation::{SaturationEntry, ScaleUpStep};
+use wva_core::saturation::{SaturationEntry, ScaleUpStep};
 use wva_engine::{ModelGroup, Reason, ReplicaSignals, SignalStatus, Snapshot, Variant, decide};
 
 fn signal(max: f64) -> impl Strategy<Value = Option<f64>> {

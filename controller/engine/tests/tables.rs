@@ -1,14 +1,13 @@
-//! Table tests: the worked examples of the reference (§3.9), the seed's cost examples,
-//! transition blocking, the safety net, scale-to-zero, the GPU limiter and bounds.
+//! Table tests: the worked examples of `docs/engine.md` ("Examples"), cost-based variant
+//! choice between a premium and a standard variant, transition blocking, the safety net, scale-to-zero, the GPU limiter and bounds.
 
 mod common;
 
 use common::{model, saturation, scale_to_zero, snapshot, variant};
 use std::collections::BTreeMap;
 use wva_engine::{
-    Action, Cycle, Decision, FallbackSource, LOG_IN_TRANSITION, LOG_LIMITED, LOG_MINIMUM_REPLICA,
-    LOG_NO_INVENTORY, LOG_NO_METRICS, LOG_REQUEST_COUNT_UNKNOWN, LOG_SAFETY_NET, LOG_SCALE_TO_ZERO,
-    MetricsReason, Reason, SignalStatus, Snapshot, decide,
+    Action, Cycle, Decision, FallbackSource, MetricsReason, Note, Reason, SignalStatus, Snapshot,
+    decide,
 };
 
 fn find<'a>(cycle: &'a Cycle, variant: &str) -> &'a Decision {
@@ -39,7 +38,7 @@ fn one_variant(replicas: &[(f64, f64)]) -> Cycle {
     )]))
 }
 
-// ---- reference §3.9, V1 analysis with C = {0.80, 5, 0.10, 3} ----
+// ---- saturation analysis with the default thresholds 0.80 / 5 / 0.10 / 3 (docs/engine.md) ----
 
 #[test]
 fn kv_spare_below_trigger_scales_up() {
@@ -127,7 +126,7 @@ fn saturation_is_inclusive_at_the_threshold() {
     assert_eq!(c.models[0].analysis.as_ref().unwrap().saturated_replicas, 1);
 }
 
-// ---- target selection (reference §3.9: costs 20/5/15, 2 replicas each) ----
+// ---- target selection (docs/engine.md: costs 20/5/15, 2 replicas each) ----
 
 fn three_variants(kv: f64, queue: f64) -> Vec<wva_engine::Variant> {
     vec![
@@ -158,7 +157,7 @@ fn unactuated_previous_decision_blocks_the_model() {
     let c = decide(&snapshot(vec![model("ns", "m", variants)]));
     assert_eq!(targets(&c), pairs(&[("a", 4), ("b", 2), ("c", 2)]));
     assert!(c.decisions.iter().all(|d| d.reason == Reason::InTransition));
-    assert_eq!(c.models[0].notes, vec![LOG_IN_TRANSITION.to_string()]);
+    assert_eq!(c.models[0].notes, vec![Note::InTransition]);
     assert!(
         find(&c, "b")
             .message
@@ -178,10 +177,10 @@ fn replicas_not_all_reporting_block_the_model() {
     assert!(find(&c, "a").message.contains("2 of 3 replicas reporting"));
 }
 
-// ---- seed cost examples ----
+// ---- cost examples: a premium (H100, cost 80) and a standard (A100, cost 40) variant ----
 
 #[test]
-fn seed_premium_and_standard_variants() {
+fn premium_and_standard_variants_grow_cheap_and_shrink_expensive() {
     let up = vec![
         variant("llama-70b-h100", 80.0, &[(0.79, 0.0)]),
         variant("llama-70b-a100", 40.0, &[(0.79, 0.0)]),
@@ -304,7 +303,7 @@ fn prometheus_error_keeps_previous_desired() {
     assert!(!d.metrics_available.status);
     assert_eq!(d.metrics_available.reason, MetricsReason::PrometheusError);
     assert!(d.metrics_available.message.contains("connection refused"));
-    assert!(c.models[0].notes.contains(&LOG_SAFETY_NET.to_string()));
+    assert!(c.models[0].notes.contains(&Note::SafetyNet));
     let json = serde_json::to_value(d).unwrap();
     assert_eq!(json["fallbackSource"], "previous-desired");
     assert_eq!(json["metricsAvailable"]["status"], "False");
@@ -319,7 +318,7 @@ fn no_data_without_previous_keeps_current_replicas() {
         assert_eq!((d.desired_replicas, d.action), (2, Action::NoChange));
         assert_eq!(d.fallback_source, Some(FallbackSource::CurrentReplicas));
         assert_eq!(d.metrics_available.reason, MetricsReason::MetricsMissing);
-        assert_eq!(c.models[0].notes[0], LOG_NO_METRICS);
+        assert_eq!(c.models[0].notes[0], Note::NoMetrics);
     }
 }
 
@@ -371,7 +370,7 @@ fn scale_to_zero_enabled_by_model_entry() {
     );
     assert_eq!(targets(&c), pairs(&[("a", 0), ("b", 0)]));
     assert!(c.decisions.iter().all(|d| d.reason == Reason::ScaleToZero));
-    assert!(c.models[0].notes.contains(&LOG_SCALE_TO_ZERO.to_string()));
+    assert!(c.models[0].notes.contains(&Note::ScaleToZero));
 }
 
 #[test]
@@ -408,11 +407,7 @@ fn requests_or_a_missing_count_never_scale_to_zero() {
     assert_eq!(targets(&c), pairs(&[("a", 1), ("b", 1)]));
     let c = with_stz(&[], true, None);
     assert_eq!(targets(&c), pairs(&[("a", 1), ("b", 1)]));
-    assert!(
-        c.models[0]
-            .notes
-            .contains(&LOG_REQUEST_COUNT_UNKNOWN.to_string())
-    );
+    assert!(c.models[0].notes.contains(&Note::RequestCountUnknown));
 }
 
 #[test]
@@ -428,7 +423,7 @@ fn disabled_scale_to_zero_keeps_one_replica_on_the_cheapest() {
     let c = decide(&snapshot(vec![m.clone()]));
     assert_eq!(targets(&c), pairs(&[("cheap", 1), ("dear", 0)]));
     assert_eq!(find(&c, "cheap").reason, Reason::MinimumReplica);
-    assert!(c.models[0].notes.contains(&LOG_MINIMUM_REPLICA.to_string()));
+    assert!(c.models[0].notes.contains(&Note::MinimumReplica));
     // Enabled: the model stays at zero.
     let mut s = snapshot(vec![m]);
     s.config.scale_to_zero_enabled = true;
@@ -583,8 +578,8 @@ fn limiter_grants_most_saturated_first_within_free_gpus() {
         "{}",
         warm.message
     );
-    assert!(c.models[1].notes.contains(&LOG_LIMITED.to_string()));
-    assert!(!c.models[0].notes.contains(&LOG_LIMITED.to_string()));
+    assert!(c.models[1].notes.contains(&Note::Limited));
+    assert!(!c.models[0].notes.contains(&Note::Limited));
 }
 
 #[test]
@@ -618,7 +613,7 @@ fn limiter_needs_limited_mode_and_an_inventory() {
             .iter()
             .all(|d| d.desired_replicas == 2 && !d.limited)
     );
-    assert!(c.models[0].notes.contains(&LOG_NO_INVENTORY.to_string()));
+    assert!(c.models[0].notes.contains(&Note::NoInventory));
 }
 
 #[test]
@@ -707,7 +702,7 @@ fn a_model_at_zero_rests_there_without_the_safety_net() {
                     .message
                     .contains("No replica of model \"m\" runs")
             );
-            assert!(!c.models[0].notes.contains(&LOG_SAFETY_NET.to_string()));
+            assert!(!c.models[0].notes.contains(&Note::SafetyNet));
         }
     }
     // Scale-to-zero off: the cheapest variant gets its minimum replica back.
@@ -724,4 +719,52 @@ fn a_model_at_zero_rests_there_without_the_safety_net() {
     let c = decide(&snapshot(vec![model("ns", "m", vec![v])]));
     assert!(find(&c, "v").safety_net);
     assert_eq!(find(&c, "v").desired_replicas, 2);
+}
+
+// ---- notes ----
+
+/// The controller logs each note's text verbatim, and `wva decide` prints it: the texts are
+/// part of the interface (docs/engine.md lists them).
+#[test]
+fn notes_keep_their_log_text() {
+    let texts = [
+        (
+            Note::InTransition,
+            "Model in transition, blocking scaling decisions",
+        ),
+        (
+            Note::ScaleToZero,
+            "No requests in retention period, scaling to zero",
+        ),
+        (
+            Note::MinimumReplica,
+            "Preserving minimum replica on cheapest variant (scale-to-zero disabled)",
+        ),
+        (Note::Limited, "Decision was limited by GPU availability"),
+        (
+            Note::NoMetrics,
+            "No saturation metrics available for model, skipping analysis",
+        ),
+        (
+            Note::CollectionFailed,
+            "Saturation metrics collection failed, using safety net",
+        ),
+        (
+            Note::SafetyNet,
+            "Safety net activated: emitted fallback metrics",
+        ),
+        (
+            Note::RequestCountUnknown,
+            "Request count unavailable, not scaling to zero (unknown is not zero)",
+        ),
+        (
+            Note::NoInventory,
+            "GPU inventory unavailable, scale-ups not limited",
+        ),
+    ];
+    for (note, text) in texts {
+        assert_eq!(note.as_str(), text);
+        assert_eq!(note.to_string(), text);
+        assert_eq!(serde_json::to_value(note).expect("json"), text);
+    }
 }

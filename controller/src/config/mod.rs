@@ -1,10 +1,12 @@
-//! Configuration: the command line derived from the parameter table, loading, and live
-//! updates of the main ConfigMap.
+//! Configuration: the command line derived from the parameter table, loading, live updates
+//! of the main ConfigMap, and the collector's settings from the loaded configuration.
 
 mod cli;
+mod collector;
 mod live;
 mod load;
 
 pub use cli::{config_command, explicit_flags, run_command};
+pub use collector::collector_settings;
 pub use live::{Update, applied_message, apply_config_map, rejection_message};
 pub use load::{Config, config_map_location, load};

@@ -147,7 +147,7 @@ fn log_notes(report: &ModelReport) {
         .and_then(|a| a.transition.as_deref());
     for note in &report.notes {
         match transition {
-            Some(why) if note == wva_engine::LOG_IN_TRANSITION => {
+            Some(why) if *note == wva_engine::Note::InTransition => {
                 tracing::info!(namespace = %report.namespace, model = %report.model_id, reason = %why, "{note}");
             }
             _ => {
@@ -168,7 +168,7 @@ fn log_safety_net(decision: &Decision) {
         accelerator = %decision.accelerator.as_deref().unwrap_or("unknown"),
         fallbackSource = %decision.fallback_source.map_or("", |f| f.as_str()),
         "{}",
-        wva_engine::LOG_SAFETY_NET
+        wva_engine::Note::SafetyNet
     );
 }
 

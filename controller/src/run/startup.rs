@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use wva_api::config::StaticConfig;
 use wva_api::metrics::{MetricSet, WvaMetrics};
 use wva_api::params::Sources;
-use wva_collector::{Collector, CollectorSettings};
+use wva_collector::Collector;
 
 /// A started controller: what it works with, and the channels that drive it.
 pub struct Started {
@@ -149,7 +149,7 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
 
 /// The Prometheus collector of the configuration.
 pub fn collector(config: &StaticConfig) -> Result<Collector, Error> {
-    Collector::new(CollectorSettings::from_config(config))
+    Collector::new(config::collector_settings(config))
         .map_err(|source| Error::Collector { source })
 }
 

@@ -1,8 +1,6 @@
 //! The parameter value types the derive understands, and compile-time checks of literals.
 
-#[allow(dead_code)]
-#[path = "../../../api/src/params/grammar.rs"]
-mod grammar;
+use wva_core::params::grammar;
 
 /// A supported parameter value type, read from the field's type syntax.
 #[derive(Clone, Copy, PartialEq)]

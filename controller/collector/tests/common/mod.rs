@@ -2,7 +2,25 @@
 #![allow(dead_code)]
 
 use std::time::Duration;
+use wva_api::config::StaticConfig;
+use wva_api::params::{Params, Sources};
 use wva_collector::CollectorSettings;
+
+/// Settings for `url` with every other value at its parameter-table default, built the way the
+/// controller builds them.
+pub fn defaults(url: &str) -> CollectorSettings {
+    let mut sources = Sources::default();
+    // The only required parameter; replaced by `url` below, which may be invalid on purpose.
+    sources.env.insert(
+        "PROMETHEUS_BASE_URL".to_string(),
+        "https://prometheus.invalid".to_string(),
+    );
+    let config = StaticConfig::resolve(&sources).expect("the parameter defaults resolve");
+    CollectorSettings {
+        base_url: url.to_string(),
+        ..wva_controller::config::collector_settings(&config)
+    }
+}
 
 /// Settings for a plain-HTTP test endpoint with short waits.
 pub fn plain(url: &str) -> CollectorSettings {
@@ -12,7 +30,7 @@ pub fn plain(url: &str) -> CollectorSettings {
         query_retries: 1,
         retry_backoff: Duration::from_millis(10),
         startup_check_retries: 2,
-        ..CollectorSettings::new(url)
+        ..defaults(url)
     }
 }
 

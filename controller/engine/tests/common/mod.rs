@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use wva_api::saturation::{SaturationEntry, ScaleToZeroEntry};
+use wva_core::saturation::{SaturationEntry, ScaleToZeroEntry};
 use wva_engine::{ModelGroup, ReplicaSignals, Snapshot, Variant};
 
 /// A variant with `replicas` reporting (kv, queue) pairs; current = number of pairs.

@@ -1,8 +1,8 @@
 //! The text grammar of parameter values: durations, booleans and bind addresses.
 //!
-//! This file is compiled twice: into `wva-api` for the runtime loader, and into `wva-macros`
-//! so that a `default = "..."` is checked at compile time by exactly the parser the loader
-//! uses. It must depend on `std` only.
+//! The runtime loader parses with these functions, and `wva-macros` checks every
+//! `default = "..."` and `min = "..."` at compile time with the same functions, so a literal the
+//! derive accepts is one the loader accepts.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;

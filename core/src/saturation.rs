@@ -7,7 +7,6 @@
 //! `enable_scale_to_zero` and `retention_period`.
 
 use crate::params::grammar;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +19,8 @@ pub const SCALE_TO_ZERO_CONFIG_MAP: &str = "wva-model-scale-to-zero-config";
 pub const DEFAULT_KEY: &str = "default";
 
 /// One entry of the saturation-scaling ConfigMap.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SaturationEntry {
     /// Model this override applies to (override entries only).
@@ -41,17 +41,18 @@ pub struct SaturationEntry {
     /// Scale up when the average spare queue of non-saturated replicas falls below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_spare_trigger: Option<f64>,
-    /// How far one decision scales up: `one` replica per cycle (the default, as upstream), or
-    /// `sized`: in one step, the replicas that bring both spare averages back to their triggers.
+    /// How far one decision scales up: `one` replica per cycle (the default), or `sized`: in
+    /// one step, the replicas that bring both spare averages back to their triggers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_up_step: Option<ScaleUpStep>,
 }
 
 /// How many replicas one scale-up decision adds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ScaleUpStep {
-    /// One replica per cycle (upstream behaviour).
+    /// One replica per cycle (the default).
     #[default]
     One,
     /// The replica count that brings the spare averages back to their triggers, in one step.
@@ -151,7 +152,8 @@ impl SaturationThresholds {
 }
 
 /// One entry of the scale-to-zero ConfigMap.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScaleToZeroEntry {
     /// Model this entry applies to (required except in the `default` entry).

@@ -149,8 +149,7 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
 
 /// The Prometheus collector of the configuration.
 pub fn collector(config: &StaticConfig) -> Result<Collector, Error> {
-    Collector::new(config::collector_settings(config))
-        .map_err(|source| Error::Collector { source })
+    Collector::new(config::collector_settings(config)).map_err(|source| Error::Collector { source })
 }
 
 /// Starts the leader election campaign when `LEADER_ELECT` is set; the receiver says whether

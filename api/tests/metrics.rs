@@ -1,4 +1,5 @@
-//! Metric registration: names, labels, and the `controller_instance` rule of seed 002.
+//! Metric registration: names, labels, and the `controller_instance` rule (the label is on
+//! every metric exactly when `CONTROLLER_INSTANCE` is set; see docs/controller.md).
 
 use wva_api::metrics::prometheus::Registry;
 use wva_api::metrics::{MetricSet, WvaMetrics};
@@ -66,7 +67,7 @@ fn with_an_instance_every_metric_carries_it() {
 }
 
 #[test]
-fn the_seed_metrics_are_declared_with_their_labels() {
+fn the_documented_metrics_are_declared_with_their_labels() {
     let spec = |name: &str| {
         WvaMetrics::SPECS
             .iter()

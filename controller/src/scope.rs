@@ -1,4 +1,4 @@
-//! Which VAs and namespaces this controller manages (seeds 002 and 004).
+//! Which VAs and namespaces this controller manages (docs/controller.md, isolation).
 //!
 //! * `CONTROLLER_INSTANCE` set: only VAs labelled `wva.llmd.ai/controller-instance=<value>`;
 //!   unset: every VA, labelled or not.

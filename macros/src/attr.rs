@@ -4,6 +4,27 @@ use crate::ctxt::Ctxt;
 use std::collections::HashSet;
 use syn::meta::ParseNestedMeta;
 
+/// The named fields of a derive input, or an error on the type's name saying that `derive`
+/// needs a struct with named fields, each of which is one `item`.
+pub fn named_fields<'a>(
+    input: &'a syn::DeriveInput,
+    derive: &str,
+    item: &str,
+) -> syn::Result<&'a syn::punctuated::Punctuated<syn::Field, syn::Token![,]>> {
+    match &input.data {
+        syn::Data::Struct(syn::DataStruct {
+            fields: syn::Fields::Named(fields),
+            ..
+        }) => Ok(&fields.named),
+        _ => Err(syn::Error::new_spanned(
+            &input.ident,
+            format!(
+                "{derive} can only be derived for a struct with named fields: each field is one {item}"
+            ),
+        )),
+    }
+}
+
 /// Runs `handle` for every key of every `#[name(...)]` attribute in `attrs`.
 ///
 /// `handle` returns `Ok(false)` for a key it does not know; the key is then reported with a

@@ -125,13 +125,14 @@ pub fn watch(
         Some(selector) => watcher::Config::default().labels(&selector),
         None => watcher::Config::default(),
     };
-    let (vas, va_stream) = reflect(scoped(client, scope), va_config);
+    let (vas, va_stream) = reflect(scoped(client, scope), va_config, unchanged);
     let (deployments, deployment_stream) =
-        reflect(scoped(client, scope), watcher::Config::default());
+        reflect(scoped(client, scope), watcher::Config::default(), unchanged);
 
     let (pods, pods_stream) = reflect(
         scoped::<PartialObjectMeta<Pod>>(client, scope),
         watcher::Config::default(),
+        unchanged,
     );
 
     let namespace_api: Api<Namespace> = Api::all(client.clone());
@@ -139,16 +140,23 @@ pub fn watch(
         Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
         None => watcher::Config::default(),
     };
-    let (namespaces, namespace_stream) = reflect(namespace_api, namespace_config);
+    let (namespaces, namespace_stream) = reflect(namespace_api, namespace_config, unchanged);
     let (controller_config_maps, cm_stream) = reflect(
         Api::namespaced(client.clone(), controller_namespace),
         watcher::Config::default(),
+        unchanged,
     );
     let by_name = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let (local_saturation, sat_stream) =
-        reflect(scoped(client, scope), by_name(SATURATION_CONFIG_MAP));
-    let (local_scale_to_zero, stz_stream) =
-        reflect(scoped(client, scope), by_name(SCALE_TO_ZERO_CONFIG_MAP));
+    let (local_saturation, sat_stream) = reflect(
+        scoped(client, scope),
+        by_name(SATURATION_CONFIG_MAP),
+        unchanged,
+    );
+    let (local_scale_to_zero, stz_stream) = reflect(
+        scoped(client, scope),
+        by_name(SCALE_TO_ZERO_CONFIG_MAP),
+        unchanged,
+    );
 
     let mut others = vec![
         pods_stream.map(drop).boxed(),
@@ -159,12 +167,12 @@ pub fn watch(
     let gpus = match gpu_inventory {
         GpuInventory::Off => None,
         GpuInventory::Watch => {
-            let (nodes, node_stream) = reflect_with(
+            let (nodes, node_stream) = reflect(
                 Api::all(client.clone()),
                 watcher::Config::default(),
                 gpus::slim_node,
             );
-            let (pods, gpu_pod_stream) = reflect_with(
+            let (pods, gpu_pod_stream) = reflect(
                 Api::all(client.clone()),
                 watcher::Config::default().fields(GPU_POD_FIELDS),
                 gpus::slim_pod,
@@ -207,24 +215,12 @@ where
     }
 }
 
-/// A cache of `api` and the event stream that fills it.
-fn reflect<K>(
-    api: Api<K>,
-    config: watcher::Config,
-) -> (
-    Store<K>,
-    impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
-)
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + Hash + Clone,
-{
-    reflect_with(api, config, |_: &mut K| {})
-}
+/// The `modify` of a cache that holds objects as the API server sends them.
+fn unchanged<K>(_: &mut K) {}
 
 /// A cache of `api` holding each object as `modify` leaves it, and the event stream that
 /// fills it.
-fn reflect_with<K>(
+fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     modify: impl FnMut(&mut K) + Send + 'static,

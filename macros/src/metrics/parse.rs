@@ -9,19 +9,10 @@ const KINDS: &str = "Gauge, IntGauge, Counter, IntCounter, Histogram, GaugeVec, 
 
 /// Reads the whole declaration; problems that still leave a model are recorded in `cx`.
 pub fn declaration(cx: &Ctxt, input: &syn::DeriveInput) -> syn::Result<Declaration> {
-    let syn::Data::Struct(syn::DataStruct {
-        fields: syn::Fields::Named(fields),
-        ..
-    }) = &input.data
-    else {
-        return Err(syn::Error::new_spanned(
-            &input.ident,
-            "MetricSet can only be derived for a struct with named fields: each field is one metric",
-        ));
-    };
+    let fields = attr::named_fields(input, "MetricSet", "metric")?;
     Ok(Declaration {
         ident: input.ident.clone(),
-        metrics: fields.named.iter().filter_map(|f| field(cx, f)).collect(),
+        metrics: fields.iter().filter_map(|f| field(cx, f)).collect(),
     })
 }
 

@@ -11,17 +11,7 @@ const STRUCT_KEYS: &[&str] = &["mutable"];
 
 /// Reads the whole declaration; problems that still leave a model are recorded in `cx`.
 pub fn declaration(cx: &Ctxt, input: &syn::DeriveInput) -> syn::Result<Declaration> {
-    let syn::Data::Struct(syn::DataStruct {
-        fields: syn::Fields::Named(fields),
-        ..
-    }) = &input.data
-    else {
-        return Err(syn::Error::new_spanned(
-            &input.ident,
-            "ConfigParams can only be derived for a struct with named fields: \
-             each field is one parameter",
-        ));
-    };
+    let fields = attr::named_fields(input, "ConfigParams", "parameter")?;
     let mut mutable = false;
     attr::for_each_key(cx, &input.attrs, "params", STRUCT_KEYS, |meta| {
         Ok(meta.path.is_ident("mutable") && {
@@ -32,7 +22,7 @@ pub fn declaration(cx: &Ctxt, input: &syn::DeriveInput) -> syn::Result<Declarati
     Ok(Declaration {
         ident: input.ident.clone(),
         mutable,
-        params: fields.named.iter().filter_map(|f| field(cx, f)).collect(),
+        params: fields.iter().filter_map(|f| field(cx, f)).collect(),
     })
 }
 

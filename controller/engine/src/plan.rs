@@ -1,0 +1,177 @@
+//! The plan of one model while a cycle decides it: one [`VariantPlan`] per variant, the
+//! report and the metrics condition, and how the plan becomes decisions.
+
+use crate::analysis::VariantStats;
+use crate::{
+    Action, Cycle, Decision, EngineConfig, FallbackSource, MetricsCondition, MetricsReason,
+    ModelGroup, ModelReport, Reason, SignalStatus, Variant, canonical_tie,
+};
+use std::cmp::Ordering;
+
+/// What the cycle has decided so far for one variant.
+pub(crate) struct VariantPlan<'a> {
+    pub(crate) v: &'a Variant,
+    pub(crate) stats: VariantStats,
+    pub(crate) target: u32,
+    pub(crate) reason: Reason,
+    pub(crate) message: String,
+    pub(crate) fallback: Option<FallbackSource>,
+    pub(crate) limited: bool,
+    pub(crate) clamped: bool,
+}
+
+impl VariantPlan<'_> {
+    pub(crate) fn max(&self) -> u32 {
+        self.v.max_replicas.unwrap_or(u32::MAX)
+    }
+    pub(crate) fn min(&self) -> u32 {
+        self.v.min_replicas.unwrap_or(0)
+    }
+    /// The previous decision when there is one. A previous decision of 0 counts as none: it
+    /// neither puts the model in transition nor is kept by the safety net, which then keeps
+    /// the current replicas.
+    pub(crate) fn previous(&self) -> Option<u32> {
+        self.v.previous_desired.filter(|d| *d > 0)
+    }
+    pub(crate) fn set(&mut self, target: u32, reason: Reason, message: String) {
+        self.target = target;
+        self.reason = reason;
+        self.message = message;
+    }
+}
+
+/// What the cycle has decided so far for one model.
+pub(crate) struct ModelPlan<'a> {
+    pub(crate) group: &'a ModelGroup,
+    pub(crate) variants: Vec<VariantPlan<'a>>,
+    pub(crate) report: ModelReport,
+    pub(crate) metrics: MetricsCondition,
+}
+
+impl<'a> ModelPlan<'a> {
+    /// Plans `group`: the safety net, rest at zero, or the saturation analysis, then the
+    /// `minReplicas` / `maxReplicas` clamps.
+    pub(crate) fn new(config: &EngineConfig, group: &'a ModelGroup) -> ModelPlan<'a> {
+        let (ns, model) = (group.namespace.as_str(), group.model_id.as_str());
+        let thresholds = config.thresholds(ns, model);
+        let mut sorted: Vec<&Variant> = group.variants.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| canonical_tie(a, b)));
+        let variants = sorted
+            .into_iter()
+            .map(|v| VariantPlan {
+                v,
+                stats: VariantStats::of(v, &thresholds),
+                target: v.current_replicas,
+                reason: Reason::Steady,
+                message: String::new(),
+                fallback: None,
+                limited: false,
+                clamped: false,
+            })
+            .collect();
+        let mut plan = ModelPlan {
+            group,
+            variants,
+            report: ModelReport {
+                namespace: group.namespace.clone(),
+                model_id: group.model_id.clone(),
+                thresholds,
+                scale_up_step: config.scale_up_step(ns, model),
+                scale_to_zero: config.scale_to_zero_policy(ns, model),
+                analysis: None,
+                notes: Vec::new(),
+            },
+            metrics: MetricsCondition {
+                status: true,
+                reason: MetricsReason::MetricsFound,
+                message: String::new(),
+            },
+        };
+        let usable = plan
+            .variants
+            .iter()
+            .any(|p| p.stats.free + p.stats.saturated > 0);
+        let at_zero = plan
+            .variants
+            .iter()
+            .all(|p| p.v.current_replicas == 0 && p.previous().is_none());
+        match &group.signals {
+            SignalStatus::NoData | SignalStatus::Ok if at_zero && !usable => plan.rest_at_zero(),
+            SignalStatus::PrometheusError { message } => plan.safety_net(
+                MetricsReason::PrometheusError,
+                format!("Prometheus query for saturation metrics failed: {message}"),
+            ),
+            SignalStatus::NoData => plan.safety_net(
+                MetricsReason::MetricsMissing,
+                plan.missing_message("Prometheus returned no saturation metrics"),
+            ),
+            SignalStatus::Ok if !usable => plan.safety_net(
+                MetricsReason::MetricsMissing,
+                plan.missing_message("no replica reports a usable saturation signal"),
+            ),
+            SignalStatus::Ok => plan.analyze(),
+        }
+        for p in &mut plan.variants {
+            clamp(p);
+        }
+        plan
+    }
+
+    pub(crate) fn missing_message(&self, what: &str) -> String {
+        format!(
+            "{what} for model {:?} in namespace {:?}; check that the VA's modelID equals the model_name label vLLM reports",
+            self.group.model_id, self.group.namespace
+        )
+    }
+
+    /// Turns the plan into one decision per variant and the model report.
+    pub(crate) fn finish(self, cycle: &mut Cycle) {
+        let ModelPlan {
+            group,
+            variants,
+            report,
+            metrics,
+        } = self;
+        for p in variants {
+            let current = p.v.current_replicas;
+            let action = match p.target.cmp(&current) {
+                Ordering::Greater => Action::ScaleUp,
+                Ordering::Less => Action::ScaleDown,
+                Ordering::Equal => Action::NoChange,
+            };
+            cycle.decisions.push(Decision {
+                namespace: group.namespace.clone(),
+                model_id: group.model_id.clone(),
+                variant: p.v.name.clone(),
+                accelerator: p.v.accelerator.clone(),
+                current_replicas: current,
+                desired_replicas: p.target,
+                action,
+                reason: p.reason,
+                message: p.message,
+                safety_net: p.fallback.is_some(),
+                fallback_source: p.fallback,
+                limited: p.limited,
+                clamped: p.clamped,
+                metrics_available: metrics.clone(),
+            });
+        }
+        cycle.models.push(report);
+    }
+}
+
+/// Applies `minReplicas` / `maxReplicas` (a minimum above the maximum wins).
+fn clamp(p: &mut VariantPlan) {
+    let (min, max) = (p.min(), p.max());
+    let bounded = p.target.min(max).max(min);
+    if bounded != p.target {
+        let bound = if bounded == min && p.target < min {
+            format!("minReplicas {min}")
+        } else {
+            format!("maxReplicas {max}")
+        };
+        p.message = format!("{} (clamped from {} to {bound})", p.message, p.target);
+        p.target = bounded;
+        p.clamped = true;
+    }
+}

@@ -188,6 +188,31 @@ fn template(name: &str, args: &[&str]) -> Rendered {
     template_release(name, RELEASE, NAMESPACE, args)
 }
 
+/// The values file every render starts from: the required `wva.prometheus.baseURL` (later
+/// values files and `--set` override it).
+fn base_values() -> [String; 2] {
+    ["--values".into(), fixture("prometheus.yaml")]
+}
+
+/// Arguments that name a model (`tests/chart/model.yaml`), so the VA, HPA and vLLM Service
+/// render.
+fn model() -> [String; 2] {
+    ["--values".into(), fixture("model.yaml")]
+}
+
+/// What `helm template` assumes the cluster serves when it runs the Prometheus Operator.
+const SERVES_MONITORS: [&str; 2] = ["--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"];
+
+/// `args` after the model values and, with `monitors`, the ServiceMonitor API.
+fn with_model<'a>(model: &'a [String; 2], monitors: bool, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all: Vec<&str> = model.iter().map(String::as_str).collect();
+    if monitors {
+        all.extend(SERVES_MONITORS);
+    }
+    all.extend(args);
+    all
+}
+
 /// `helm template` as release `release` in `namespace`.
 fn template_release(name: &str, release: &str, namespace: &str, args: &[&str]) -> Rendered {
     let dir = scratch(name);
@@ -196,6 +221,7 @@ fn template_release(name: &str, release: &str, namespace: &str, args: &[&str]) -
         .arg(release)
         .arg(chart_dir())
         .args(["--namespace", namespace])
+        .args(base_values())
         .args(args));
     assert!(
         out.status.success(),
@@ -215,6 +241,7 @@ fn template_error(args: &[&str]) -> String {
         .arg(RELEASE)
         .arg(chart_dir())
         .args(["--namespace", NAMESPACE])
+        .args(base_values())
         .args(args));
     assert!(
         !out.status.success(),
@@ -304,15 +331,19 @@ struct Expect<'a> {
     vllm: bool,
     instance: Option<&'a str>,
     immutable: bool,
+    /// ServiceMonitors rendered (the controller's, and the vLLM one with `vllm`).
+    monitors: bool,
 }
 
 impl Expect<'_> {
+    /// Controller and model objects, ServiceMonitors included.
     fn all() -> Self {
         Expect {
             controller: true,
             va: true,
             hpa: true,
             vllm: true,
+            monitors: true,
             ..Expect::default()
         }
     }
@@ -343,6 +374,11 @@ fn check(name: &str, args: &[&str], expect: &Expect) -> Rendered {
         usize::from(expect.hpa)
     );
     assert_eq!(r.suffixed("Service", "-vllm").is_some(), expect.vllm);
+    assert_eq!(
+        r.of_kind("ServiceMonitor").len(),
+        usize::from(expect.monitors) * (usize::from(expect.controller) + usize::from(expect.vllm)),
+        "ServiceMonitors"
+    );
     if expect.controller {
         assert_controller(&r, expect);
     } else {
@@ -700,7 +736,6 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         ("apps", "deployments", &["get", "list", "watch"]),
         ("", "pods", &["get", "list", "watch"]),
         ("", "namespaces", &["get", "list", "watch"]),
-        ("", "nodes", &["get", "list", "watch"]),
         ("", "configmaps", &["get", "list", "watch"]),
         ("", "events", &["create", "patch"]),
     ] {
@@ -715,6 +750,15 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         !grants("apps", "deployments", "update"),
         "the HPA scales, not WVA"
     );
+    // Nodes only for the limited-mode GPU inventory.
+    let limited = keys.get("WVA_LIMITED_MODE").map(String::as_str) == Some("true");
+    for verb in ["get", "list", "watch"] {
+        assert_eq!(
+            grants("", "nodes", verb),
+            limited,
+            "{verb} nodes is granted exactly in limited mode"
+        );
+    }
     let metrics_auth = r
         .suffixed("ClusterRole", "-metrics-auth")
         .expect("metrics-auth ClusterRole");
@@ -728,6 +772,9 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         assert_eq!(&pod_labels[k], v);
     }
     assert_eq!(service["spec"]["ports"][0]["port"], 8443);
+    if !expect.monitors {
+        return;
+    }
     let monitor = r
         .of_kind("ServiceMonitor")
         .into_iter()
@@ -780,9 +827,19 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
 }
 
 #[test]
-fn helm_lint_passes_strictly_for_production_and_dev_values() {
+fn helm_lint_passes_strictly_for_production_dev_and_openshift_values() {
     let dir = scratch("lint");
-    for extra in [&[][..], &["--values", "values-dev.yaml"][..]] {
+    let base = base_values();
+    for extra in [
+        &base[..],
+        &[
+            base[0].clone(),
+            base[1].clone(),
+            "--values".into(),
+            "values-dev.yaml".into(),
+        ][..],
+        &["--values".into(), "values-openshift.yaml".into()][..],
+    ] {
         let out = run(helm_cmd(&dir)
             .current_dir(chart_dir())
             .args(["lint", "--strict", "."])
@@ -812,20 +869,24 @@ fn the_packaged_chart_renders_like_the_source_and_leaves_out_the_readme_source()
     assert!(listing.contains("workload-variant-autoscaler/crds/llmd.ai_variantautoscalings.yaml"));
     assert!(listing.contains("workload-variant-autoscaler/values.schema.json"));
     assert!(!listing.contains("README.md.in"), "{listing}");
+    let model = model();
     let packaged = run(helm_cmd(&dir)
         .args(["template", RELEASE])
         .arg(&archive)
-        .args(["--namespace", NAMESPACE]));
+        .args(["--namespace", NAMESPACE])
+        .args(base_values())
+        .args(&model));
     assert!(packaged.status.success(), "{}", text(&packaged.stderr));
     assert_eq!(
         parse_documents(&text(&packaged.stdout)),
-        template("unpackaged", &[]).docs
+        template("unpackaged", &with_model(&model, false, &[])).docs
     );
 }
 
 #[test]
 fn default_values_render_everything_valid() {
-    let r = check("default", &[], &Expect::all());
+    let model = model();
+    let r = check("default", &with_model(&model, true, &[]), &Expect::all());
     let kinds = r.kinds();
     for kind in [
         "ClusterRole",
@@ -853,7 +914,7 @@ fn default_values_render_everything_valid() {
     assert_eq!(data["PROMETHEUS_TLS_INSECURE_SKIP_VERIFY"], "false");
     assert_eq!(
         data["PROMETHEUS_BASE_URL"],
-        "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+        "https://prometheus.monitoring.svc:9090"
     );
     assert_eq!(data["WVA_SCALE_TO_ZERO"], "false");
     assert_eq!(data["WVA_LIMITED_MODE"], "false");
@@ -890,8 +951,11 @@ fn default_values_render_everything_valid() {
     let vllm = r
         .named("Service", "wva-workload-variant-autoscaler-vllm")
         .expect("vLLM Service");
-    assert_eq!(vllm["spec"]["type"], "NodePort");
-    assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
+    assert_eq!(
+        vllm["spec"]["type"], "ClusterIP",
+        "no NodePort unless asked"
+    );
+    assert!(vllm["spec"]["ports"][0].get("nodePort").is_none());
     assert_eq!(vllm["metadata"]["namespace"], "llm-d-autoscaler");
     assert!(
         r.of_kind("ConfigMap")
@@ -900,11 +964,278 @@ fn default_values_render_everything_valid() {
     );
 }
 
+/// What the README's vanilla install renders: the controller, nothing per model, nothing
+/// outside the release namespace but its own ClusterRoles, nothing that needs a CRD other than
+/// its own, no OpenShift binding, no Node access.
+#[test]
+fn vanilla_defaults_render_only_the_controller_in_the_release_namespace() {
+    let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
+    for (name, args) in [
+        ("vanilla", vec![]),
+        ("vanilla-ca", vec!["--set-file", ca.as_str()]),
+    ] {
+        let r = check(
+            name,
+            &args,
+            &Expect {
+                controller: true,
+                ..Expect::default()
+            },
+        );
+        for doc in &r.docs {
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            if kind != "ClusterRole" && kind != "ClusterRoleBinding" {
+                assert_eq!(doc["metadata"]["namespace"], NAMESPACE, "{name}: {kind}");
+            }
+            assert!(
+                doc["apiVersion"] != "monitoring.coreos.com/v1",
+                "{name}: {kind} needs the Prometheus Operator"
+            );
+        }
+        let own: BTreeSet<&str> = r
+            .of_kind("ClusterRole")
+            .iter()
+            .filter_map(|d| d["metadata"]["name"].as_str())
+            .collect();
+        for binding in r.of_kind("ClusterRoleBinding") {
+            let role = binding["roleRef"]["name"].as_str().unwrap_or_default();
+            assert!(
+                own.contains(role),
+                "{name}: binds {role}, not the chart's own"
+            );
+        }
+    }
+    // Nodes are read only in limited mode.
+    check(
+        "vanilla-limited",
+        &["--set", "wva.limitedMode=true"],
+        &Expect {
+            controller: true,
+            ..Expect::default()
+        },
+    );
+}
+
+/// ServiceMonitors: when the cluster serves the API (`null`, the default), always (`true`),
+/// never (`false`).
+#[test]
+fn service_monitors_follow_the_cluster_or_the_switch() {
+    let model = model();
+    let count = |name: &str, monitors: bool, args: &[&str]| {
+        template(name, &with_model(&model, monitors, args))
+            .of_kind("ServiceMonitor")
+            .len()
+    };
+    assert_eq!(count("sm-absent", false, &[]), 0);
+    assert_eq!(count("sm-served", true, &[]), 2);
+    let off = "wva.metrics.serviceMonitor.enabled=false,vllmService.serviceMonitor=false";
+    assert_eq!(count("sm-off", true, &["--set", off]), 0);
+    let on = "wva.metrics.serviceMonitor.enabled=true,vllmService.serviceMonitor=true";
+    assert_eq!(count("sm-on", false, &["--set", on]), 2);
+}
+
+/// `values-openshift.yaml` with the chart README's OpenShift command renders what that README
+/// documents: the Thanos querier, the CA copy for prometheus-adapter in the user-workload
+/// monitoring namespace, ServiceMonitors, `cluster-monitoring-view`, the llm-d model service's
+/// VA and HPA in `llm-d-autoscaler`, vLLM on NodePort 30000.
+#[test]
+fn openshift_profile_renders_what_the_chart_readme_documents() {
+    let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
+    let profile = fixture_chart("values-openshift.yaml");
+    let r = template_release(
+        "openshift-profile",
+        "workload-variant-autoscaler",
+        "workload-variant-autoscaler-system",
+        &[
+            "--values",
+            &profile,
+            "--set-file",
+            &ca,
+            "--set",
+            "va.accelerator=L40S",
+            "--set",
+            "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
+            "--set",
+            "vllmService.enabled=true",
+            "--set",
+            "vllmService.nodePort=30000",
+        ],
+    );
+    validate("openshift-profile", &r);
+    let data = string_map(&r.main_config_map().expect("main ConfigMap")["data"]);
+    assert_eq!(
+        data["PROMETHEUS_BASE_URL"],
+        "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+    );
+    assert_eq!(
+        data["PROMETHEUS_CA_CERT_PATH"],
+        "/etc/ssl/certs/prometheus-ca.crt"
+    );
+    assert_eq!(data["PROMETHEUS_TLS_INSECURE_SKIP_VERIFY"], "false");
+    let copy = r
+        .docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "ConfigMap"
+                && d["metadata"]["namespace"] == "openshift-user-workload-monitoring"
+        })
+        .expect("the CA copy for prometheus-adapter");
+    assert!(
+        copy["data"]["ca.crt"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("-----BEGIN"))
+    );
+    let monitors: BTreeSet<&str> = r
+        .of_kind("ServiceMonitor")
+        .iter()
+        .filter_map(|d| d["metadata"]["namespace"].as_str())
+        .collect();
+    assert_eq!(
+        monitors,
+        BTreeSet::from(["llm-d-autoscaler", "workload-variant-autoscaler-system"]),
+        "ServiceMonitors for the controller and vLLM, without --api-versions"
+    );
+    assert_eq!(
+        r.of_kind("ClusterRoleBinding")
+            .iter()
+            .filter(|b| b["roleRef"]["name"] == "cluster-monitoring-view")
+            .count(),
+        1
+    );
+    let va = r.one("VariantAutoscaling");
+    assert_eq!(va["metadata"]["namespace"], "llm-d-autoscaler");
+    assert_eq!(
+        va["metadata"]["name"],
+        "ms-inference-scheduling-llm-d-modelservice-decode"
+    );
+    assert_eq!(
+        va["metadata"]["labels"]["inference.optimization/acceleratorName"],
+        "L40S"
+    );
+    assert_eq!(va["spec"]["modelID"], "unsloth/Meta-Llama-3.1-8B");
+    assert_eq!(
+        r.one("HorizontalPodAutoscaler")["metadata"]["namespace"],
+        "llm-d-autoscaler"
+    );
+    let vllm = r.suffixed("Service", "-vllm").expect("vLLM Service");
+    assert_eq!(vllm["spec"]["type"], "NodePort");
+    assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
+    let container = &r.one("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["image"],
+        format!("{}:latest", helm_values::IMAGE_REPOSITORY)
+    );
+    assert_eq!(container["imagePullPolicy"], "Always");
+}
+
+/// The final stage of the Dockerfile: base image, user, where `wva` is copied, ENTRYPOINT, CMD.
+struct ImageLayout {
+    base: String,
+    user: String,
+    binary: String,
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
+}
+
+/// Reads the Dockerfile's last stage (instructions are one per line; JSON-form ENTRYPOINT/CMD).
+fn dockerfile_layout() -> ImageLayout {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("Dockerfile")).expect("Dockerfile");
+    let last = text
+        .rsplit_once("\nFROM ")
+        .map(|(_, stage)| stage)
+        .expect("a multi-stage Dockerfile");
+    let mut layout = ImageLayout {
+        base: last.lines().next().unwrap_or_default().trim().to_string(),
+        user: String::new(),
+        binary: String::new(),
+        entrypoint: Vec::new(),
+        cmd: Vec::new(),
+    };
+    let json = |rest: &str| -> Vec<String> {
+        serde_json::from_str(rest.trim())
+            .unwrap_or_else(|e| panic!("Dockerfile: {rest:?} is not the JSON (exec) form: {e}"))
+    };
+    for line in last.lines() {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "USER" => layout.user = rest.trim().to_string(),
+            "ENTRYPOINT" => layout.entrypoint = json(rest),
+            "CMD" => layout.cmd = json(rest),
+            "COPY" if rest.contains("/out/wva") => {
+                layout.binary = rest
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .to_string()
+            }
+            _ => {}
+        }
+    }
+    layout
+}
+
+/// The chart runs this project's image the way the Dockerfile builds it: the image name, the
+/// command (ENTRYPOINT) and first argument (CMD), the user; the binary at that path answers
+/// `--version` with the chart's appVersion.
+#[test]
+fn the_chart_runs_the_image_the_dockerfile_builds() {
+    let image = dockerfile_layout();
+    assert!(
+        image.base.starts_with("gcr.io/distroless/static") && image.base.ends_with(":nonroot"),
+        "the runtime stage is static distroless, non-root: {}",
+        image.base
+    );
+    assert_eq!(
+        image.entrypoint,
+        vec![image.binary.clone()],
+        "ENTRYPOINT runs the copied binary"
+    );
+    assert_eq!(image.cmd, vec!["run".to_string()]);
+
+    let r = template("image", &[]);
+    let pod = &r.one("Deployment")["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        container["image"],
+        format!("{}:{version}", helm_values::IMAGE_REPOSITORY)
+    );
+    assert!(!helm_values::IMAGE_REPOSITORY.contains("llm-d-workload-variant-autoscaler"));
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(container["command"], serde_json::json!(image.entrypoint));
+    assert_eq!(container["args"][0], image.cmd[0].as_str());
+    let uid: u64 = image
+        .user
+        .split(':')
+        .next()
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| panic!("USER {:?} is not numeric", image.user));
+    assert_eq!(pod["securityContext"]["runAsUser"], uid);
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let docker_ignore =
+        std::fs::read_to_string(Path::new(ROOT).join(".dockerignore")).expect(".dockerignore");
+    assert!(docker_ignore.lines().any(|l| l.trim() == "target/"));
+
+    // The binary in the image layout: copied to the ENTRYPOINT path, it reports the version.
+    let dir = scratch("image-layout");
+    let installed = dir.join(image.binary.trim_start_matches('/'));
+    std::fs::copy(env!("CARGO_BIN_EXE_wva"), &installed).expect("copy wva");
+    let out = run(&mut Command::new(&installed).arg("--version"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(version),
+        "wva --version: {}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn dev_values_relax_tls_log_debug_and_react_faster() {
+    let model = model();
+    let dev = fixture_chart("values-dev.yaml");
     let r = check(
         "dev",
-        &["--values", &fixture_chart("values-dev.yaml")],
+        &with_model(&model, true, &["--values", &dev]),
         &Expect::all(),
     );
     let data = string_map(&r.main_config_map().expect("cm")["data"]);
@@ -952,6 +1283,8 @@ fn model_only_install_renders_only_va_hpa_vllm_and_va_roles() {
     let r = check(
         "model-only",
         &[
+            SERVES_MONITORS[0],
+            SERVES_MONITORS[1],
             "--set",
             "controller.enabled=false",
             "--set",
@@ -961,6 +1294,7 @@ fn model_only_install_renders_only_va_hpa_vllm_and_va_roles() {
             va: true,
             hpa: true,
             vllm: true,
+            monitors: true,
             ..Expect::default()
         },
     );
@@ -985,9 +1319,10 @@ fn model_only_install_renders_only_va_hpa_vllm_and_va_roles() {
 
 #[test]
 fn controller_instance_labels_env_and_hpa_selector() {
+    let model = model();
     let r = check(
         "instance",
-        &["--set", "wva.controllerInstance=team-a"],
+        &with_model(&model, true, &["--set", "wva.controllerInstance=team-a"]),
         &Expect {
             instance: Some("team-a"),
             ..Expect::all()
@@ -995,14 +1330,19 @@ fn controller_instance_labels_env_and_hpa_selector() {
     );
     let model_only = check(
         "instance-model-only",
-        &[
-            "--set",
-            "wva.controllerInstance=team-a,controller.enabled=false",
-        ],
+        &with_model(
+            &model,
+            true,
+            &[
+                "--set",
+                "wva.controllerInstance=team-a,controller.enabled=false",
+            ],
+        ),
         &Expect {
             va: true,
             hpa: true,
             vllm: true,
+            monitors: true,
             instance: Some("team-a"),
             ..Expect::default()
         },
@@ -1017,7 +1357,7 @@ fn controller_instance_labels_env_and_hpa_selector() {
 fn immutable_config_map_only_when_asked() {
     check(
         "immutable",
-        &["--set", "wva.configMap.immutable=true"],
+        &with_model(&model(), true, &["--set", "wva.configMap.immutable=true"]),
         &Expect {
             immutable: true,
             ..Expect::all()
@@ -1029,7 +1369,7 @@ fn immutable_config_map_only_when_asked() {
 fn hpa_disabled_keeps_the_va() {
     check(
         "hpa-disabled",
-        &["--set", "hpa.enabled=false"],
+        &with_model(&model(), true, &["--set", "hpa.enabled=false"]),
         &Expect {
             hpa: false,
             ..Expect::all()
@@ -1071,10 +1411,7 @@ fn every_option_at_once_renders_valid_objects() {
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
     let adapter_ca = r
-        .named(
-            "ConfigMap",
-            "wva-workload-variant-autoscaler-wva-system-prometheus-ca",
-        )
+        .named("ConfigMap", "wva-wva-system-prometheus-ca")
         .expect("CA for prometheus-adapter");
     assert_eq!(adapter_ca["metadata"]["namespace"], "monitoring");
     let pod = &r.one("Deployment")["spec"]["template"]["spec"];
@@ -1117,7 +1454,12 @@ fn every_option_at_once_renders_valid_objects() {
         );
     }
     let vllm = r.suffixed("Service", "-vllm").expect("vllm");
-    assert_eq!(vllm["spec"]["type"], "ClusterIP");
+    assert_eq!(vllm["spec"]["type"], "NodePort");
+    assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 31234);
+    assert_eq!(
+        vllm["metadata"]["namespace"], NAMESPACE,
+        "no llmd.namespace: the release's"
+    );
     assert_eq!(
         r.of_kind("ClusterRoleBinding")
             .iter()
@@ -1131,11 +1473,49 @@ fn every_option_at_once_renders_valid_objects() {
 #[test]
 fn documented_install_commands_render_valid_objects() {
     let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
-    let values = fixture_chart("values.yaml");
-    let commands: [(&str, Vec<&str>); 8] = [
+    let profile = fixture_chart("values-openshift.yaml");
+    // Complete commands (they give wva.prometheus.baseURL themselves) come first; the others
+    // add flags to an install that gives it (tests/chart/prometheus.yaml here).
+    let complete = [
+        "vanilla",
+        "vanilla-model",
+        "openshift",
+        "kube-prometheus-stack",
+    ];
+    let commands: [(&str, Vec<&str>); 10] = [
+        (
+            "vanilla",
+            vec![
+                "--set",
+                "wva.prometheus.baseURL=http://prometheus-server.monitoring.svc:80",
+                "--set",
+                "wva.prometheus.allowHTTP=true",
+            ],
+        ),
+        (
+            "vanilla-model",
+            vec![
+                "--set",
+                "controller.enabled=false",
+                "--set",
+                "wva.prometheus.baseURL=http://prometheus-server.monitoring.svc:80",
+                "--set",
+                "wva.prometheus.allowHTTP=true",
+                "--set",
+                "llmd.namespace=llm-inference",
+                "--set",
+                "llmd.modelName=llama-8b",
+                "--set",
+                "llmd.deploymentName=llama-8b-h100",
+                "--set",
+                "llmd.modelID=meta-llama/Llama-3.1-8B",
+            ],
+        ),
         (
             "openshift",
             vec![
+                "--values",
+                &profile,
                 "--set-file",
                 &ca,
                 "--set",
@@ -1218,15 +1598,24 @@ fn documented_install_commands_render_valid_objects() {
                 "wva.controllerInstance=test-a",
                 "--set",
                 "llmd.namespace=llm-test-a",
+                "--set",
+                "llmd.modelName=my-model",
+                "--set",
+                "llmd.modelID=meta-llama/Llama-3.1-8B",
             ],
         ),
-        (
-            "immutable",
-            vec!["--values", &values, "--set", "wva.configMap.immutable=true"],
-        ),
+        ("immutable", vec!["--set", "wva.configMap.immutable=true"]),
     ];
     for (name, args) in commands {
         let r = template(name, &args);
+        if complete.contains(&name) {
+            if let Some(cm) = r.main_config_map() {
+                assert_ne!(
+                    cm["data"]["PROMETHEUS_BASE_URL"], "https://prometheus.monitoring.svc:9090",
+                    "{name} must give wva.prometheus.baseURL itself"
+                );
+            }
+        }
         validate(name, &r);
         assert_rbac_least_privilege(&r);
         assert_cluster_names_carry_namespace(&r);
@@ -1308,14 +1697,37 @@ fn the_values_schema_rejects_typos_and_bad_values_with_helm_errors() {
         &format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt")),
     ]);
     assert!(err.contains("insecureSkipVerify"), "{err}");
-    let err = template_error(&["--set", "va.minReplicas=5,va.maxReplicas=2"]);
+    let model = model();
+    let err = template_error(&with_model(
+        &model,
+        false,
+        &["--set", "va.minReplicas=5,va.maxReplicas=2"],
+    ));
     assert!(
         err.contains("va.minReplicas (5) must not exceed va.maxReplicas (2)"),
         "{err}"
     );
-    let err = template_error(&["--set", "hpa.minReplicas=11"]);
+    let err = template_error(&with_model(&model, false, &["--set", "hpa.minReplicas=11"]));
     assert!(
         err.contains("hpa.minReplicas (11) must not exceed hpa.maxReplicas (10)"),
+        "{err}"
+    );
+    // What a vanilla install must give, named with the fix.
+    let err = template_error(&["--set", "wva.prometheus.baseURL="]);
+    assert!(
+        err.contains("wva.prometheus.baseURL is required")
+            && err.contains("--set wva.prometheus.baseURL="),
+        "{err}"
+    );
+    let err = template_error(&["--set", "wva.prometheus.baseURL=http://prometheus:9090"]);
+    assert!(
+        err.contains(r#"wva.prometheus.baseURL is "http://prometheus:9090""#)
+            && err.contains("wva.prometheus.allowHTTP=true"),
+        "{err}"
+    );
+    let err = template_error(&["--set", "llmd.modelName=llama-8b"]);
+    assert!(
+        err.contains(r#"llmd.modelName is "llama-8b" but llmd.modelID is empty"#),
         "{err}"
     );
 }
@@ -1372,9 +1784,10 @@ fn every_declared_value_is_used_by_a_template_and_every_used_value_is_declared()
     );
 }
 
-/// The defaults an install relies on without setting them (key → default). Changing one
-/// changes every install, so it must be deliberate: the declarations must keep each key with
-/// this default and the chart README must list it.
+/// The defaults the chart README has always documented (key → default), which OpenShift installs
+/// rely on without setting them. The chart's own defaults now suit any Kubernetes cluster; the
+/// profile `values-openshift.yaml` layered over them must give every one of these back (except
+/// those in [`NOT_KEPT`]), and the chart README must still list each key.
 const DOCUMENTED_DEFAULTS: &str = r#"{
     "hpa.behavior.scaleDown.policies": [{"periodSeconds":150,"type":"Pods","value":10}],
     "hpa.behavior.scaleDown.selectPolicy": "Max",
@@ -1421,8 +1834,34 @@ const DOCUMENTED_DEFAULTS: &str = r#"{
     "wva.prometheus.caCert": ""
 }"#;
 
+/// Documented defaults deliberately not kept by `values-openshift.yaml`, with the reason.
+const NOT_KEPT: [(&str, &str); 1] = [(
+    "wva.image.repository",
+    "this project's own image replaces the Go original's, whose entrypoint is /manager",
+)];
+
+/// The chart's default values with `values-openshift.yaml` merged over them, as Helm merges.
+fn openshift_values() -> Value {
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Object(base), Value::Object(over)) => {
+                for (key, value) in over {
+                    merge(base.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+            (base, over) => *base = over.clone(),
+        }
+    }
+    let mut values = render::default_values().expect("defaults render");
+    let profile = std::fs::read_to_string(chart_dir().join("values-openshift.yaml"))
+        .expect("values-openshift.yaml");
+    let profile: Value = serde_saphyr::from_str(&profile).expect("values-openshift.yaml is YAML");
+    merge(&mut values, &profile);
+    values
+}
+
 #[test]
-fn generated_chart_files_are_current_and_keep_the_documented_defaults() {
+fn generated_chart_files_are_current_and_the_openshift_profile_keeps_the_documented_defaults() {
     let read = |name: &str| std::fs::read_to_string(chart_dir().join(name)).expect(name);
     assert_eq!(
         read("values.yaml"),
@@ -1450,23 +1889,37 @@ fn generated_chart_files_are_current_and_keep_the_documented_defaults() {
         "Chart.yaml appVersion"
     );
 
-    // Every documented default is declared with that value; `insecureSkipVerify` is false
-    // because the default values are production values (values-dev.yaml sets it true).
-    let docs: BTreeMap<String, Value> = render::value_docs()
+    // Every documented default is declared, and values-openshift.yaml over the defaults gives
+    // it back; `insecureSkipVerify` is false because the default values are production values
+    // (values-dev.yaml sets it true).
+    let declared: BTreeSet<String> = render::value_docs()
         .expect("values render")
         .into_iter()
-        .map(|d| (d.path, d.default))
+        .map(|d| d.path)
         .collect();
+    let openshift = openshift_values();
     let documented: Value = serde_json::from_str(DOCUMENTED_DEFAULTS).expect("defaults table");
     for (key, default) in documented.as_object().expect("defaults table") {
-        let got = docs
-            .get(key)
-            .unwrap_or_else(|| panic!("{key} is not declared"));
+        assert!(declared.contains(key), "{key} is not declared");
+        if let Some((_, reason)) = NOT_KEPT.iter().find(|(k, _)| k == key) {
+            assert_ne!(
+                openshift.pointer(&format!("/{}", key.replace('.', "/"))),
+                Some(default),
+                "{key} is listed as not kept ({reason})"
+            );
+            continue;
+        }
+        let got = openshift
+            .pointer(&format!("/{}", key.replace('.', "/")))
+            .unwrap_or_else(|| panic!("{key} has no value"));
         let same = match (got.as_f64(), default.as_f64()) {
             (Some(a), Some(b)) => a == b,
             _ => got == default,
         };
-        assert!(same, "{key}: default {got}, documented {default}");
+        assert!(
+            same,
+            "{key}: values-openshift.yaml over the defaults gives {got}, documented {default}"
+        );
     }
     let readme = read("README.md");
     for key in documented.as_object().expect("defaults table").keys() {
@@ -1477,10 +1930,22 @@ fn generated_chart_files_are_current_and_keep_the_documented_defaults() {
     }
 }
 
-/// The monitoring namespace of the default values (where the adapter runs on OpenShift).
+/// The monitoring namespace of the OpenShift profile (where the adapter runs on OpenShift).
 fn adapter_namespace() -> Value {
-    render::default_values().expect("defaults render")["wva"]["prometheus"]["monitoringNamespace"]
-        .clone()
+    openshift_values()["wva"]["prometheus"]["monitoringNamespace"].clone()
+}
+
+/// A sample with `${WVA_RELEASE}` and `${WVA_NS}` replaced, as `envsubst` does; fails on any
+/// other `${...}`.
+fn substitute_release(sample: &str, release: &str, namespace: &str) -> String {
+    let out = sample
+        .replace("${WVA_RELEASE}", release)
+        .replace("${WVA_NS}", namespace);
+    assert!(
+        !out.contains("${"),
+        "a placeholder other than WVA_RELEASE/WVA_NS:\n{out}"
+    );
+    out
 }
 
 #[test]
@@ -1551,20 +2016,34 @@ fn samples_are_valid_and_say_what_the_chart_does() {
             .expect("query")
             .contains("<<.LabelMatchers>>")
     );
-    // Its CA volume is the copy the chart puts into the monitoring namespace for the README's
-    // release (workload-variant-autoscaler in workload-variant-autoscaler-system).
+    // Its CA volume, with the release substituted, is the copy the chart puts into the
+    // monitoring namespace for that release: the README's and the quickstart's.
     let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
-    let r = template_release(
-        "adapter-ca",
-        "workload-variant-autoscaler",
-        "workload-variant-autoscaler-system",
-        &["--set-file", &ca],
-    );
-    let volume = &adapter["extraVolumes"][0]["configMap"]["name"];
-    let copy = r
-        .named("ConfigMap", volume.as_str().expect("CA ConfigMap name"))
-        .unwrap_or_else(|| panic!("the chart renders no ConfigMap {volume}"));
-    assert_eq!(copy["metadata"]["namespace"], adapter_namespace());
+    let profile = fixture_chart("values-openshift.yaml");
+    for (release, namespace) in [
+        (
+            "workload-variant-autoscaler",
+            "workload-variant-autoscaler-system",
+        ),
+        ("wva", "wva-system"),
+    ] {
+        let values =
+            substitute_release(&read("prometheus-adapter-values.yaml"), release, namespace);
+        let adapter: Value = serde_saphyr::from_str(&values).expect("yaml");
+        let r = template_release(
+            "adapter-ca",
+            release,
+            namespace,
+            &["--values", &profile, "--set-file", &ca],
+        );
+        let volume = &adapter["extraVolumes"][0]["configMap"]["name"];
+        let copy = r
+            .named("ConfigMap", volume.as_str().expect("CA ConfigMap name"))
+            .unwrap_or_else(|| {
+                panic!("release {release}: the chart renders no ConfigMap {volume}")
+            });
+        assert_eq!(copy["metadata"]["namespace"], adapter_namespace());
+    }
 
     // KEDA ScaledObject (CRD not available offline: shape asserted here).
     let keda = Rendered {

@@ -1565,13 +1565,7 @@ fn documented_install_commands_render_valid_objects() {
             "step1-controller",
             vec![
                 "--set",
-                "controller.enabled=true",
-                "--set",
-                "va.enabled=false",
-                "--set",
-                "hpa.enabled=false",
-                "--set",
-                "vllmService.enabled=false",
+                "wva.prometheus.baseURL=https://prometheus.monitoring.svc:9090",
             ],
         ),
         (
@@ -2045,22 +2039,256 @@ fn samples_are_valid_and_say_what_the_chart_does() {
         assert_eq!(copy["metadata"]["namespace"], adapter_namespace());
     }
 
-    // KEDA ScaledObject (CRD not available offline: shape asserted here).
+    // The vanilla adapter sample serves the same rule from a plain-HTTP Prometheus.
+    let plain: Value =
+        serde_saphyr::from_str(&read("quickstart/prometheus-adapter-values.yaml")).expect("yaml");
+    assert_eq!(plain["rules"], adapter["rules"]);
+    assert!(
+        plain["prometheus"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://"))
+    );
+    assert!(
+        plain.get("extraVolumes").is_none(),
+        "no CA on a plain Prometheus"
+    );
+
+    assert_keda_sample_scales_the_chart_va_to_zero(&read("keda-scaledobject.yaml"));
+}
+
+/// The KEDA sample against what the chart renders for the same variant with scale-to-zero: it
+/// scales the VA's target, reads the VA's metric, goes down to 0 and activates (0 -> 1) when WVA
+/// wants a replica; the HPA KEDA derives from it is valid.
+fn assert_keda_sample_scales_the_chart_va_to_zero(sample: &str) {
     let keda = Rendered {
-        docs: parse_documents(&read("keda-scaledobject.yaml")),
+        docs: parse_documents(sample),
     };
     let keda = keda.one("ScaledObject");
     assert_eq!(keda["apiVersion"], "keda.sh/v1alpha1");
-    let trigger = &keda["spec"]["triggers"][0];
+    let spec = &keda["spec"];
+    let r = template(
+        "keda-model",
+        &[
+            "--set",
+            "controller.enabled=false,hpa.enabled=false,wva.scaleToZero=true",
+            "--set",
+            "llmd.namespace=llm-inference,llmd.modelName=llama-8b,llmd.deploymentName=llama-8b-a100",
+            "--set",
+            "llmd.modelID=meta/llama-3.1-8b,va.accelerator=A100,va.minReplicas=0",
+        ],
+    );
+    let va = r.one("VariantAutoscaling");
+    assert_eq!(spec["scaleTargetRef"], va["spec"]["scaleTargetRef"]);
+    assert_eq!(keda["metadata"]["namespace"], va["metadata"]["namespace"]);
+    assert_eq!(va["spec"]["minReplicas"], 0);
+    assert_eq!(
+        spec["minReplicaCount"], 0,
+        "scale-to-zero needs minReplicaCount 0"
+    );
+    let trigger = &spec["triggers"][0];
     assert_eq!(trigger["type"], "prometheus");
     assert_eq!(trigger["metricType"], "AverageValue");
-    assert_eq!(trigger["metadata"]["threshold"], "1");
+    let meta = &trigger["metadata"];
+    assert_eq!(meta["threshold"], "1");
+    let activation: f64 = meta["activationThreshold"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("activationThreshold, a number as a string");
     assert!(
-        trigger["metadata"]["query"]
-            .as_str()
-            .expect("query")
-            .starts_with("wva_desired_replicas{")
+        (0.0..1.0).contains(&activation),
+        "0 -> 1 must activate when WVA wants 1 replica: activationThreshold {activation}"
     );
+    assert_eq!(
+        meta["ignoreNullValues"], "false",
+        "no series must not read as 0"
+    );
+    let query = meta["query"].as_str().expect("query");
+    assert!(query.starts_with("max(wva_desired_replicas{"), "{query}");
+    for label in [
+        format!(
+            "variant_name=\"{}\"",
+            va["metadata"]["name"].as_str().expect("name")
+        ),
+        format!(
+            "exported_namespace=\"{}\"",
+            va["metadata"]["namespace"].as_str().expect("namespace")
+        ),
+    ] {
+        assert!(query.contains(&label), "{query} lacks {label}");
+    }
+    // The HPA KEDA creates from it (1..maxReplicaCount; KEDA handles 0 <-> 1) must be valid.
+    let hpa = serde_json::json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "keda-hpa-llama-8b-a100", "namespace": keda["metadata"]["namespace"]},
+        "spec": {
+            "scaleTargetRef": spec["scaleTargetRef"],
+            "minReplicas": 1,
+            "maxReplicas": spec["maxReplicaCount"],
+            "metrics": [{"type": "External", "external": {
+                "metric": {"name": "s0-prometheus"},
+                "target": {"type": "AverageValue", "averageValue": meta["threshold"]}}}],
+            "behavior": spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"],
+        },
+    });
+    validate("keda-hpa", &Rendered { docs: vec![hpa] });
+}
+
+/// Every file docs/quickstart.md uses, with what checks it (besides the test below).
+const QUICKSTART_SAMPLES: [&str; 8] = [
+    "quickstart/prometheus-values.yaml",         // promtool, below
+    "quickstart/vllm-deployments.yaml",          // kubernetes-validate, below
+    "quickstart/prometheus-adapter-values.yaml", // samples_are_valid_...
+    "quickstart/thresholds-values.yaml",         // rendered and parsed, below
+    "keda-scaledobject.yaml",                    // samples_are_valid_...
+    "variantautoscaling-two-variants.yaml",      // samples_are_valid_...
+    "hpa.yaml",                                  // samples_are_valid_...
+    "prometheus-adapter-values.yaml",            // samples_are_valid_... (OpenShift)
+];
+
+/// docs/quickstart.md has no inline manifest: every file it applies is a checked sample, and
+/// the samples agree with each other and with what the controller reads.
+#[test]
+fn quickstart_uses_only_checked_sample_files() {
+    let samples = Path::new(ROOT).join("docs/samples");
+    let read = |name: &str| {
+        std::fs::read_to_string(samples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let guide = std::fs::read_to_string(Path::new(ROOT).join("docs/quickstart.md"))
+        .expect("docs/quickstart.md");
+    let mut used = BTreeSet::new();
+    for (at, _) in guide.match_indices("docs/samples/") {
+        let rest = &guide[at + "docs/samples/".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_./".contains(c)))
+            .unwrap_or(rest.len());
+        let name = rest[..end].trim_end_matches('.');
+        if !name.is_empty() && !name.ends_with('/') {
+            used.insert(name.to_string());
+        }
+    }
+    assert!(used.len() >= 6, "{used:?}");
+    for name in &used {
+        assert!(
+            QUICKSTART_SAMPLES.contains(&name.as_str()),
+            "docs/quickstart.md uses docs/samples/{name}, which no test checks"
+        );
+        assert!(
+            samples.join(name).is_file(),
+            "docs/samples/{name} does not exist"
+        );
+    }
+    let mut in_code = false;
+    for line in guide.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if in_code {
+            assert!(
+                !line.trim_start().starts_with("apiVersion:") && !line.contains("<<EOF"),
+                "docs/quickstart.md has an inline manifest ({line:?}): make it a file under docs/samples/"
+            );
+        }
+    }
+
+    // Prometheus: the scrape jobs are a valid configuration and label series by namespace and pod.
+    let values: Value =
+        serde_saphyr::from_str(&read("quickstart/prometheus-values.yaml")).expect("yaml");
+    let jobs = values["extraScrapeConfigs"]
+        .as_str()
+        .expect("extraScrapeConfigs");
+    let parsed: Value = serde_saphyr::from_str(jobs).expect("scrape jobs");
+    // Debian's Prometheus is built without Kubernetes service discovery: promtool checks the
+    // rest of each job with a static target in its place.
+    let dir = scratch("quickstart-prometheus");
+    let token = dir.join("token");
+    std::fs::write(&token, "token").expect("write token");
+    let mut checked = parsed.clone();
+    for job in checked.as_array_mut().expect("a list of jobs") {
+        let sd = job
+            .as_object_mut()
+            .and_then(|j| j.remove("kubernetes_sd_configs"))
+            .expect("jobs discover their targets in Kubernetes");
+        assert!(["pod", "endpoints"].contains(&sd[0]["role"].as_str().unwrap_or_default()));
+        job["static_configs"] = serde_json::json!([{"targets": ["localhost:8000"]}]);
+        // The pod's ServiceAccount token, which promtool wants to exist.
+        if let Some(file) = job.pointer_mut("/authorization/credentials_file") {
+            assert_eq!(file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+            *file = Value::String(token.display().to_string());
+        }
+    }
+    let config = dir.join("prometheus.yml");
+    let config_text = serde_json::json!({ "scrape_configs": checked }).to_string();
+    std::fs::write(&config, config_text).expect("write config");
+    let out = run(Command::new("promtool")
+        .arg("check")
+        .arg("config")
+        .arg(&config));
+    assert!(
+        out.status.success(),
+        "promtool check config:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let vllm_job = parsed
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["job_name"] == "vllm"))
+        .expect("vllm job");
+    let targets: BTreeSet<&str> = vllm_job["relabel_configs"]
+        .as_array()
+        .expect("relabel_configs")
+        .iter()
+        .filter_map(|r| r["target_label"].as_str())
+        .collect();
+    assert_eq!(targets, BTreeSet::from(["namespace", "pod"]));
+
+    // vLLM: valid Deployments whose pods the vllm job keeps and whose model_name is the VAs'
+    // modelID; each VA targets one of them.
+    let deployments = Rendered {
+        docs: parse_documents(&read("quickstart/vllm-deployments.yaml")),
+    };
+    validate("quickstart-vllm", &deployments);
+    let vas = parse_documents(&read("variantautoscaling-two-variants.yaml"));
+    for va in &vas {
+        let target = va["spec"]["scaleTargetRef"]["name"]
+            .as_str()
+            .expect("target");
+        let deploy = deployments
+            .named("Deployment", target)
+            .unwrap_or_else(|| panic!("no Deployment {target} for VA {}", va["metadata"]["name"]));
+        assert_eq!(deploy["metadata"]["namespace"], va["metadata"]["namespace"]);
+        let pod = &deploy["spec"]["template"];
+        assert!(pod["metadata"]["labels"]["llm-d.ai/model"].is_string());
+        let container = &pod["spec"]["containers"][0];
+        assert_eq!(
+            container["ports"][0]["name"], "vllm",
+            "the port the vllm job keeps"
+        );
+        let served = format!(
+            "--served-model-name={}",
+            va["spec"]["modelID"].as_str().expect("modelID")
+        );
+        assert!(
+            container["args"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == served.as_str())),
+            "{target}: vLLM's model_name must equal the VA's modelID ({served})"
+        );
+    }
+
+    // Thresholds: the values file renders a saturation ConfigMap whose override reaches the model.
+    let thresholds = samples.join("quickstart/thresholds-values.yaml");
+    let r = template(
+        "quickstart-thresholds",
+        &["--values", thresholds.to_str().expect("utf-8 path")],
+    );
+    let sat = r
+        .named("ConfigMap", "wva-saturation-scaling-config")
+        .expect("saturation");
+    let parsed = wva_api::saturation::parse_saturation(&string_map(&sat["data"]));
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let model = vas[0]["spec"]["modelID"].as_str().expect("modelID");
+    let t = wva_api::saturation::thresholds_for(&parsed.entries, model, "llm-inference");
+    assert_eq!((t.kv_cache_threshold, t.kv_spare_trigger), (0.7, 0.35));
 }
 
 /// Every declared controller parameter reaches the cluster through the chart: either the chart

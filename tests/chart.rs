@@ -1047,19 +1047,10 @@ fn openshift_profile_renders_what_the_chart_readme_documents() {
         "workload-variant-autoscaler",
         "workload-variant-autoscaler-system",
         &[
-            "--values",
-            &profile,
-            "--set-file",
-            &ca,
-            "--set",
-            "va.accelerator=L40S",
-            "--set",
-            "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
-            "--set",
-            "vllmService.enabled=true",
-            "--set",
-            "vllmService.nodePort=30000",
-        ],
+            &["--values", &profile, "--set-file", &ca][..],
+            &helm_values::README_OPENSHIFT_FLAGS,
+        ]
+        .concat(),
     );
     validate("openshift-profile", &r);
     let data = string_map(&r.main_config_map().expect("main ConfigMap")["data"]);
@@ -1513,20 +1504,11 @@ fn documented_install_commands_render_valid_objects() {
         ),
         (
             "openshift",
-            vec![
-                "--values",
-                &profile,
-                "--set-file",
-                &ca,
-                "--set",
-                "va.accelerator=L40S",
-                "--set",
-                "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
-                "--set",
-                "vllmService.enabled=true",
-                "--set",
-                "vllmService.nodePort=30000",
-            ],
+            [
+                &["--values", &profile, "--set-file", &ca][..],
+                &helm_values::README_OPENSHIFT_FLAGS,
+            ]
+            .concat(),
         ),
         (
             "kube-prometheus-stack",

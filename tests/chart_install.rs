@@ -28,13 +28,19 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wva_api::crd::VariantAutoscaling;
+use wva_api::helm_values::README_OPENSHIFT_FLAGS;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const CHART: &str = "charts/workload-variant-autoscaler";
 /// How long a wait for the API server or the controller may take.
 const DEADLINE: Duration = Duration::from_secs(60);
-/// What `helm install` gives for Prometheus when nothing is queried.
-const PROMETHEUS: &str = "wva.prometheus.baseURL=http://prometheus-server.monitoring.svc:80";
+/// The README's Prometheus flags (a plain-HTTP Prometheus; nothing here queries it).
+const PLAIN_PROMETHEUS: [&str; 4] = [
+    "--set",
+    "wva.prometheus.baseURL=http://prometheus-server.monitoring.svc:80",
+    "--set",
+    "wva.prometheus.allowHTTP=true",
+];
 /// The CRD of the Prometheus Operator's ServiceMonitor (what an OpenShift cluster serves).
 const SERVICE_MONITOR_CRD: &str = "servicemonitors.monitoring.coreos.com";
 
@@ -159,12 +165,13 @@ impl Helm {
 }
 
 /// What a test created, deleted at the end even when it fails: releases first, then namespaces
-/// and CRDs.
+/// and CRDs; the cluster lock is released only after that.
 struct Cleanup {
     helm: Helm,
     releases: Vec<(String, String)>,
     namespaces: Vec<String>,
     crds: Vec<String>,
+    _lock: std::fs::File,
 }
 
 impl Drop for Cleanup {
@@ -316,37 +323,40 @@ fn of_kind<'a>(manifest: &'a [Value], kind: &str) -> Vec<&'a Value> {
     manifest.iter().filter(|o| o["kind"] == kind).collect()
 }
 
+/// One test's hold on the cluster: `None` (after saying why) without a cluster; else an admin
+/// client, a release namespace `<prefix>-<unique>` of its own and the cleanup that deletes it
+/// (and holds the lock until then).
+async fn start(test: &str, prefix: &str) -> Option<(Client, String, Cleanup)> {
+    let kubeconfig = cluster(test)?;
+    let lock = monitor_api_lock();
+    let client = client_for(&kubeconfig).await;
+    let ns = unique(prefix);
+    let cleanup = Cleanup {
+        helm: Helm::new(&kubeconfig, test),
+        releases: Vec::new(),
+        namespaces: vec![ns.clone()],
+        crds: Vec::new(),
+        _lock: lock,
+    };
+    Some((client, ns, cleanup))
+}
+
 /// The README's install command as written, then `helm upgrade` and `helm uninstall`: the
 /// controller only, in the release namespace, ServiceMonitors exactly when the cluster serves
 /// them; no orphans but the CRD.
 #[tokio::test]
 async fn defaults_install_upgrade_and_uninstall_on_a_vanilla_cluster() {
-    let Some(kubeconfig) = cluster("defaults") else {
+    let Some((client, ns, mut cleanup)) = start("defaults", "wva-defaults").await else {
         return;
     };
-    let _lock = monitor_api_lock();
-    let client = client_for(&kubeconfig).await;
-    let ns = unique("wva-defaults");
-    let mut cleanup = Cleanup {
-        helm: Helm::new(&kubeconfig, "defaults"),
-        releases: vec![("wva".into(), ns.clone())],
-        namespaces: vec![ns.clone()],
-        crds: Vec::new(),
-    };
+    cleanup.releases.push(("wva".into(), ns.clone()));
     let helm = &cleanup.helm;
     let monitors = serves_service_monitors(&client).await;
     helm.ok(&[
-        "install",
-        "wva",
-        CHART,
-        "-n",
-        &ns,
-        "--create-namespace",
-        "--set",
-        PROMETHEUS,
-        "--set",
-        "wva.prometheus.allowHTTP=true",
-    ]);
+        &["install", "wva", CHART, "-n", &ns, "--create-namespace"][..],
+        &PLAIN_PROMETHEUS,
+    ]
+    .concat());
     let manifest = helm.manifest("wva", &ns);
     assert_all_exist(&client, &manifest).await;
     for object in &manifest {
@@ -412,17 +422,8 @@ async fn defaults_install_upgrade_and_uninstall_on_a_vanilla_cluster() {
 /// it expects (the ServiceMonitor CRD, the user-workload monitoring and llm-d namespaces).
 #[tokio::test]
 async fn openshift_profile_installs_upgrades_and_uninstalls() {
-    let Some(kubeconfig) = cluster("openshift") else {
+    let Some((client, ns, mut cleanup)) = start("openshift", "wva-openshift").await else {
         return;
-    };
-    let _lock = monitor_api_lock();
-    let client = client_for(&kubeconfig).await;
-    let ns = unique("wva-openshift");
-    let mut cleanup = Cleanup {
-        helm: Helm::new(&kubeconfig, "openshift"),
-        releases: Vec::new(),
-        namespaces: vec![ns.clone()],
-        crds: Vec::new(),
     };
     let crds = Api::<CustomResourceDefinition>::all(client.clone());
     if crds
@@ -462,10 +463,9 @@ async fn openshift_profile_installs_upgrades_and_uninstalls() {
     let profile = format!("{CHART}/values-openshift.yaml");
     let release = "workload-variant-autoscaler";
     cleanup.releases.push((release.into(), ns.clone()));
-    let install = |verb: &str, accelerator: &str| {
-        let accelerator = format!("va.accelerator={accelerator}");
-        cleanup.helm.ok(&[
-            verb,
+    let install = [
+        &[
+            "upgrade",
             "-i",
             release,
             CHART,
@@ -476,17 +476,11 @@ async fn openshift_profile_installs_upgrades_and_uninstalls() {
             &profile,
             "--set-file",
             &ca,
-            "--set",
-            &accelerator,
-            "--set",
-            "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
-            "--set",
-            "vllmService.enabled=true",
-            "--set",
-            "vllmService.nodePort=30000",
-        ]);
-    };
-    install("upgrade", "L40S");
+        ][..],
+        &README_OPENSHIFT_FLAGS,
+    ]
+    .concat();
+    cleanup.helm.ok(&install);
     let manifest = cleanup.helm.manifest(release, &ns);
     assert_all_exist(&client, &manifest).await;
     let namespaces: BTreeSet<&str> = manifest
@@ -509,7 +503,16 @@ async fn openshift_profile_installs_upgrades_and_uninstalls() {
     assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
 
     // helm upgrade changes the VA in place.
-    install("upgrade", "H100");
+    cleanup.helm.ok(&[
+        "upgrade",
+        release,
+        CHART,
+        "-n",
+        &ns,
+        "--reuse-values",
+        "--set",
+        "va.accelerator=H100",
+    ]);
     let va = Api::<VariantAutoscaling>::namespaced(client.clone(), "llm-d-autoscaler")
         .get("ms-inference-scheduling-llm-d-modelservice-decode")
         .await
@@ -530,35 +533,27 @@ async fn openshift_profile_installs_upgrades_and_uninstalls() {
 /// no name collides, uninstalling one model leaves the other, nothing is left at the end.
 #[tokio::test]
 async fn two_model_releases_beside_one_controller_do_not_collide() {
-    let Some(kubeconfig) = cluster("multi-model") else {
+    let Some((client, ns, mut cleanup)) = start("multi-model", "wva-multi").await else {
         return;
     };
-    let _lock = monitor_api_lock();
-    let client = client_for(&kubeconfig).await;
-    let ns = unique("wva-multi");
     let (team_a, team_b) = (unique("wva-team-a"), unique("wva-team-b"));
-    let mut cleanup = Cleanup {
-        helm: Helm::new(&kubeconfig, "multi-model"),
-        releases: Vec::new(),
-        namespaces: vec![ns.clone(), team_a.clone(), team_b.clone()],
-        crds: Vec::new(),
-    };
+    cleanup.namespaces.extend([team_a.clone(), team_b.clone()]);
     create_namespace(&client, &team_a).await;
     create_namespace(&client, &team_b).await;
     cleanup.releases.push(("wva-controller".into(), ns.clone()));
     cleanup.helm.ok(&[
-        "upgrade",
-        "-i",
-        "wva-controller",
-        CHART,
-        "-n",
-        &ns,
-        "--create-namespace",
-        "--set",
-        PROMETHEUS,
-        "--set",
-        "wva.prometheus.allowHTTP=true",
-    ]);
+        &[
+            "upgrade",
+            "-i",
+            "wva-controller",
+            CHART,
+            "-n",
+            &ns,
+            "--create-namespace",
+        ][..],
+        &PLAIN_PROMETHEUS,
+    ]
+    .concat());
     let mut manifests = Vec::new();
     for (release, team, model) in [
         ("wva-model-a", &team_a, "my-model-a"),
@@ -729,19 +724,13 @@ fn forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>, what: &str) {
 /// the same identity may not delete Deployments, read Secrets, write a VA's spec or read Nodes.
 #[tokio::test]
 async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
-    let Some(kubeconfig) = cluster("rbac") else {
+    let Some((admin, ns, mut cleanup)) = start("rbac", "wva-rbac").await else {
         return;
     };
-    let _lock = monitor_api_lock();
-    let admin = client_for(&kubeconfig).await;
-    let ns = unique("wva-rbac");
+    let kubeconfig = cleanup.helm.kubeconfig.clone();
     let models = unique("wva-rbac-models");
-    let cleanup = Cleanup {
-        helm: Helm::new(&kubeconfig, "rbac"),
-        releases: vec![("wva".into(), ns.clone())],
-        namespaces: vec![ns.clone(), models.clone()],
-        crds: Vec::new(),
-    };
+    cleanup.releases.push(("wva".into(), ns.clone()));
+    cleanup.namespaces.push(models.clone());
     let prometheus = wva_testkit::Prometheus::start(Vec::new()).expect("Prometheus starts");
     let base_url = format!("wva.prometheus.baseURL={}", prometheus.url());
     cleanup.helm.ok(&[

@@ -20,6 +20,19 @@ pub mod render;
 /// The chart directory, relative to the workspace root.
 pub const CHART_DIR: &str = "charts/workload-variant-autoscaler";
 
+/// The flags of the chart README's OpenShift install, after `-f values-openshift.yaml` and
+/// `--set-file wva.prometheus.caCert=...` (the tests install exactly these).
+pub const README_OPENSHIFT_FLAGS: [&str; 8] = [
+    "--set",
+    "va.accelerator=L40S",
+    "--set",
+    "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
+    "--set",
+    "vllmService.enabled=true",
+    "--set",
+    "vllmService.nodePort=30000",
+];
+
 /// A duration as the controller parses it: `1h30m`, `1.5s`, `250ms`.
 const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 /// A scrape interval: whole numbers of ms, s, m or h, e.g. `10s`, `1m30s`.

@@ -2220,6 +2220,38 @@ fn quickstart_uses_only_checked_sample_files() {
         .filter_map(|r| r["target_label"].as_str())
         .collect();
     assert_eq!(targets, BTreeSet::from(["namespace", "pod"]));
+    // The controller job keeps the metrics Service of the quickstart's release (wva-system):
+    // its control-plane label and its port name.
+    let controller_job = parsed
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["job_name"] == "wva-controller"))
+        .expect("wva-controller job");
+    assert_eq!(
+        controller_job["kubernetes_sd_configs"][0]["namespaces"]["names"],
+        serde_json::json!([NAMESPACE])
+    );
+    let keep = |source: &str| {
+        controller_job["relabel_configs"]
+            .as_array()
+            .expect("relabel_configs")
+            .iter()
+            .find(|r| r["action"] == "keep" && r["source_labels"][0] == source)
+            .and_then(|r| r["regex"].as_str())
+            .unwrap_or_else(|| panic!("no keep rule on {source}"))
+            .to_string()
+    };
+    let service = template("quickstart-controller", &[]);
+    let service = service
+        .suffixed("Service", "-metrics")
+        .expect("metrics Service");
+    assert_eq!(
+        service["metadata"]["labels"]["control-plane"],
+        keep("__meta_kubernetes_service_label_control_plane").as_str()
+    );
+    assert_eq!(
+        service["spec"]["ports"][0]["name"],
+        keep("__meta_kubernetes_endpoint_port_name").as_str()
+    );
 
     // vLLM: valid Deployments whose pods the vllm job keeps and whose model_name is the VAs'
     // modelID; each VA targets one of them.

@@ -338,7 +338,10 @@ mod tests {
         assert_eq!(get("llmd.modelName"), "");
         assert_eq!(get("llmd.modelID"), "");
         assert_eq!(get("wva.prometheus.baseURL"), "");
-        assert_eq!(get("wva.image.repository"), crate::helm_values::IMAGE_REPOSITORY);
+        assert_eq!(
+            get("wva.image.repository"),
+            crate::helm_values::IMAGE_REPOSITORY
+        );
     }
 
     #[test]

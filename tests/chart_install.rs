@@ -733,6 +733,9 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     cleanup.namespaces.push(models.clone());
     let prometheus = wva_testkit::Prometheus::start(Vec::new()).expect("Prometheus starts");
     let base_url = format!("wva.prometheus.baseURL={}", prometheus.url());
+    // The cluster is shared: a controller instance of its own keeps this controller to this
+    // test's VA (its namespace name is unique).
+    let instance = format!("wva.controllerInstance={ns}");
     cleanup.helm.ok(&[
         "install",
         "wva",
@@ -743,8 +746,11 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
         "--set",
         &base_url,
         "--set",
-        "wva.prometheus.allowHTTP=true,wva.reconcileInterval=2s",
+        "wva.prometheus.allowHTTP=true,wva.reconcileInterval=2s,wva.logging.level=debug",
+        "--set",
+        &instance,
     ]);
+    let manifest = cleanup.helm.manifest("wva", &ns);
 
     // A model: a Deployment and its VA, without an accelerator (so WVA says so in an event).
     create_namespace(&admin, &models).await;
@@ -768,7 +774,11 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     let va: VariantAutoscaling = serde_json::from_value(json!({
         "apiVersion": "llmd.ai/v1alpha1",
         "kind": "VariantAutoscaling",
-        "metadata": {"name": "llama", "namespace": models},
+        "metadata": {
+            "name": "llama",
+            "namespace": models,
+            "labels": {"wva.llmd.ai/controller-instance": ns}
+        },
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llama"},
             "modelID": "meta/llama-3.1-8b"
@@ -802,23 +812,36 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     let prometheus_token = dir.join("prometheus-token");
     std::fs::write(&prometheus_token, "unused").expect("token file");
     let log = dir.join("wva.log");
+    let metrics_port = free_port();
     let log_file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_wva"))
-        .args([
-            "run".to_string(),
-            "--leader-elect".into(),
-            format!("--health-probe-bind-address=127.0.0.1:{}", free_port()),
-            format!("--metrics-bind-address=127.0.0.1:{}", free_port()),
-            "--metrics-secure=true".into(),
-            "-v=4".into(),
-        ])
-        .env_clear()
+    // The installed Deployment's command, args and env, with loopback ports.
+    let container =
+        &of_kind(&manifest, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wva"));
+    for arg in container["args"].as_array().expect("args") {
+        let arg = arg.as_str().expect("arg");
+        command.arg(match arg.split_once('=') {
+            Some(("--health-probe-bind-address", _)) => {
+                format!("--health-probe-bind-address=127.0.0.1:{}", free_port())
+            }
+            Some(("--metrics-bind-address", _)) => {
+                format!("--metrics-bind-address=127.0.0.1:{metrics_port}")
+            }
+            _ => arg.to_string(),
+        });
+    }
+    command.env_clear();
+    for var in container["env"].as_array().expect("env") {
+        let name = var["name"].as_str().expect("env name");
+        let value = match var["value"].as_str() {
+            Some(value) => value,
+            None if var["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace" => &ns,
+            None => panic!("env {name}: only values and the pod namespace are known here"),
+        };
+        command.env(name, value);
+    }
+    let child = command
         .env("KUBECONFIG", &sa_kubeconfig)
-        .env("POD_NAMESPACE", &ns)
-        .env(
-            "CONFIG_MAP_NAME",
-            "wva-workload-variant-autoscaler-variantautoscaling-config",
-        )
         // The chart's ConfigMap points at the in-pod token file; this process has none.
         .env("PROMETHEUS_TOKEN_PATH", &prometheus_token)
         .stdout(Stdio::from(log_file.try_clone().expect("log file")))
@@ -884,11 +907,47 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
         },
     )
     .await;
+
     controller.assert_running();
-    let log_text = controller.log().to_lowercase();
+    let denied: Vec<String> = controller
+        .log()
+        .lines()
+        .filter(|l| l.contains("forbidden: User \"system:serviceaccount:"))
+        .map(String::from)
+        .collect();
     assert!(
-        !log_text.contains("forbidden"),
-        "wva run hit a permission error as the chart's ServiceAccount:\n{log_text}"
+        denied.is_empty(),
+        "RBAC denied wva run, as the chart's ServiceAccount:\n{}",
+        denied.join("\n")
+    );
+
+    // HTTPS metrics: the token the chart gives its ServiceMonitor (the metrics-reader's Secret)
+    // may scrape, which takes the controller's TokenReview and SubjectAccessReview; the
+    // controller's own token may not.
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    let reader = wait_for(&mut controller, "the metrics-reader token", || async {
+        let secret = secrets
+            .get_opt("wva-workload-variant-autoscaler-metrics-reader-token")
+            .await
+            .ok()??;
+        let token = secret.data?.remove("token")?;
+        String::from_utf8(token.0).ok()
+    })
+    .await;
+    let scrape = |token: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+            .arg(format!("Authorization: Bearer {token}"))
+            .arg(format!("https://127.0.0.1:{metrics_port}/metrics"))
+            .output()
+            .expect("curl runs");
+        text(&out.stdout)
+    };
+    assert_eq!(scrape(&reader), "200", "the ServiceMonitor's token scrapes");
+    assert_eq!(
+        scrape(&token),
+        "403",
+        "the controller's token may not read /metrics"
     );
 
     // No more than that.

@@ -188,6 +188,31 @@ fn template(name: &str, args: &[&str]) -> Rendered {
     template_release(name, RELEASE, NAMESPACE, args)
 }
 
+/// The values file every render starts from: the required `wva.prometheus.baseURL` (later
+/// values files and `--set` override it).
+fn base_values() -> [String; 2] {
+    ["--values".into(), fixture("prometheus.yaml")]
+}
+
+/// Arguments that name a model (`tests/chart/model.yaml`), so the VA, HPA and vLLM Service
+/// render.
+fn model() -> [String; 2] {
+    ["--values".into(), fixture("model.yaml")]
+}
+
+/// What `helm template` assumes the cluster serves when it runs the Prometheus Operator.
+const SERVES_MONITORS: [&str; 2] = ["--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"];
+
+/// `args` after the model values and, with `monitors`, the ServiceMonitor API.
+fn with_model<'a>(model: &'a [String; 2], monitors: bool, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all: Vec<&str> = model.iter().map(String::as_str).collect();
+    if monitors {
+        all.extend(SERVES_MONITORS);
+    }
+    all.extend(args);
+    all
+}
+
 /// `helm template` as release `release` in `namespace`.
 fn template_release(name: &str, release: &str, namespace: &str, args: &[&str]) -> Rendered {
     let dir = scratch(name);
@@ -196,6 +221,7 @@ fn template_release(name: &str, release: &str, namespace: &str, args: &[&str]) -
         .arg(release)
         .arg(chart_dir())
         .args(["--namespace", namespace])
+        .args(base_values())
         .args(args));
     assert!(
         out.status.success(),
@@ -215,6 +241,7 @@ fn template_error(args: &[&str]) -> String {
         .arg(RELEASE)
         .arg(chart_dir())
         .args(["--namespace", NAMESPACE])
+        .args(base_values())
         .args(args));
     assert!(
         !out.status.success(),
@@ -304,15 +331,19 @@ struct Expect<'a> {
     vllm: bool,
     instance: Option<&'a str>,
     immutable: bool,
+    /// ServiceMonitors rendered (the controller's, and the vLLM one with `vllm`).
+    monitors: bool,
 }
 
 impl Expect<'_> {
+    /// Controller and model objects, ServiceMonitors included.
     fn all() -> Self {
         Expect {
             controller: true,
             va: true,
             hpa: true,
             vllm: true,
+            monitors: true,
             ..Expect::default()
         }
     }
@@ -343,6 +374,11 @@ fn check(name: &str, args: &[&str], expect: &Expect) -> Rendered {
         usize::from(expect.hpa)
     );
     assert_eq!(r.suffixed("Service", "-vllm").is_some(), expect.vllm);
+    assert_eq!(
+        r.of_kind("ServiceMonitor").len(),
+        usize::from(expect.monitors) * (usize::from(expect.controller) + usize::from(expect.vllm)),
+        "ServiceMonitors"
+    );
     if expect.controller {
         assert_controller(&r, expect);
     } else {
@@ -700,7 +736,6 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         ("apps", "deployments", &["get", "list", "watch"]),
         ("", "pods", &["get", "list", "watch"]),
         ("", "namespaces", &["get", "list", "watch"]),
-        ("", "nodes", &["get", "list", "watch"]),
         ("", "configmaps", &["get", "list", "watch"]),
         ("", "events", &["create", "patch"]),
     ] {
@@ -715,6 +750,15 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         !grants("apps", "deployments", "update"),
         "the HPA scales, not WVA"
     );
+    // Nodes only for the limited-mode GPU inventory.
+    let limited = keys.get("WVA_LIMITED_MODE").map(String::as_str) == Some("true");
+    for verb in ["get", "list", "watch"] {
+        assert_eq!(
+            grants("", "nodes", verb),
+            limited,
+            "{verb} nodes is granted exactly in limited mode"
+        );
+    }
     let metrics_auth = r
         .suffixed("ClusterRole", "-metrics-auth")
         .expect("metrics-auth ClusterRole");
@@ -728,6 +772,9 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         assert_eq!(&pod_labels[k], v);
     }
     assert_eq!(service["spec"]["ports"][0]["port"], 8443);
+    if !expect.monitors {
+        return;
+    }
     let monitor = r
         .of_kind("ServiceMonitor")
         .into_iter()
@@ -780,9 +827,19 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
 }
 
 #[test]
-fn helm_lint_passes_strictly_for_production_and_dev_values() {
+fn helm_lint_passes_strictly_for_production_dev_and_openshift_values() {
     let dir = scratch("lint");
-    for extra in [&[][..], &["--values", "values-dev.yaml"][..]] {
+    let base = base_values();
+    for extra in [
+        &base[..],
+        &[
+            base[0].clone(),
+            base[1].clone(),
+            "--values".into(),
+            "values-dev.yaml".into(),
+        ][..],
+        &["--values".into(), "values-openshift.yaml".into()][..],
+    ] {
         let out = run(helm_cmd(&dir)
             .current_dir(chart_dir())
             .args(["lint", "--strict", "."])
@@ -812,20 +869,24 @@ fn the_packaged_chart_renders_like_the_source_and_leaves_out_the_readme_source()
     assert!(listing.contains("workload-variant-autoscaler/crds/llmd.ai_variantautoscalings.yaml"));
     assert!(listing.contains("workload-variant-autoscaler/values.schema.json"));
     assert!(!listing.contains("README.md.in"), "{listing}");
+    let model = model();
     let packaged = run(helm_cmd(&dir)
         .args(["template", RELEASE])
         .arg(&archive)
-        .args(["--namespace", NAMESPACE]));
+        .args(["--namespace", NAMESPACE])
+        .args(base_values())
+        .args(&model));
     assert!(packaged.status.success(), "{}", text(&packaged.stderr));
     assert_eq!(
         parse_documents(&text(&packaged.stdout)),
-        template("unpackaged", &[]).docs
+        template("unpackaged", &with_model(&model, false, &[])).docs
     );
 }
 
 #[test]
 fn default_values_render_everything_valid() {
-    let r = check("default", &[], &Expect::all());
+    let model = model();
+    let r = check("default", &with_model(&model, true, &[]), &Expect::all());
     let kinds = r.kinds();
     for kind in [
         "ClusterRole",
@@ -853,7 +914,7 @@ fn default_values_render_everything_valid() {
     assert_eq!(data["PROMETHEUS_TLS_INSECURE_SKIP_VERIFY"], "false");
     assert_eq!(
         data["PROMETHEUS_BASE_URL"],
-        "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+        "https://prometheus.monitoring.svc:9090"
     );
     assert_eq!(data["WVA_SCALE_TO_ZERO"], "false");
     assert_eq!(data["WVA_LIMITED_MODE"], "false");
@@ -890,8 +951,11 @@ fn default_values_render_everything_valid() {
     let vllm = r
         .named("Service", "wva-workload-variant-autoscaler-vllm")
         .expect("vLLM Service");
-    assert_eq!(vllm["spec"]["type"], "NodePort");
-    assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
+    assert_eq!(
+        vllm["spec"]["type"], "ClusterIP",
+        "no NodePort unless asked"
+    );
+    assert!(vllm["spec"]["ports"][0].get("nodePort").is_none());
     assert_eq!(vllm["metadata"]["namespace"], "llm-d-autoscaler");
     assert!(
         r.of_kind("ConfigMap")
@@ -900,11 +964,269 @@ fn default_values_render_everything_valid() {
     );
 }
 
+/// What the README's vanilla install renders: the controller, nothing per model, nothing
+/// outside the release namespace but its own ClusterRoles, nothing that needs a CRD other than
+/// its own, no OpenShift binding, no Node access.
+#[test]
+fn vanilla_defaults_render_only_the_controller_in_the_release_namespace() {
+    let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
+    for (name, args) in [
+        ("vanilla", vec![]),
+        ("vanilla-ca", vec!["--set-file", ca.as_str()]),
+    ] {
+        let r = check(
+            name,
+            &args,
+            &Expect {
+                controller: true,
+                ..Expect::default()
+            },
+        );
+        for doc in &r.docs {
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            if kind != "ClusterRole" && kind != "ClusterRoleBinding" {
+                assert_eq!(doc["metadata"]["namespace"], NAMESPACE, "{name}: {kind}");
+            }
+            assert!(
+                doc["apiVersion"] != "monitoring.coreos.com/v1",
+                "{name}: {kind} needs the Prometheus Operator"
+            );
+        }
+        let own: BTreeSet<&str> = r
+            .of_kind("ClusterRole")
+            .iter()
+            .filter_map(|d| d["metadata"]["name"].as_str())
+            .collect();
+        for binding in r.of_kind("ClusterRoleBinding") {
+            let role = binding["roleRef"]["name"].as_str().unwrap_or_default();
+            assert!(
+                own.contains(role),
+                "{name}: binds {role}, not the chart's own"
+            );
+        }
+    }
+    // Nodes are read only in limited mode.
+    check(
+        "vanilla-limited",
+        &["--set", "wva.limitedMode=true"],
+        &Expect {
+            controller: true,
+            ..Expect::default()
+        },
+    );
+}
+
+/// ServiceMonitors: when the cluster serves the API (`null`, the default), always (`true`),
+/// never (`false`).
+#[test]
+fn service_monitors_follow_the_cluster_or_the_switch() {
+    let model = model();
+    let count = |name: &str, monitors: bool, args: &[&str]| {
+        template(name, &with_model(&model, monitors, args))
+            .of_kind("ServiceMonitor")
+            .len()
+    };
+    assert_eq!(count("sm-absent", false, &[]), 0);
+    assert_eq!(count("sm-served", true, &[]), 2);
+    let off = "wva.metrics.serviceMonitor.enabled=false,vllmService.serviceMonitor=false";
+    assert_eq!(count("sm-off", true, &["--set", off]), 0);
+    let on = "wva.metrics.serviceMonitor.enabled=true,vllmService.serviceMonitor=true";
+    assert_eq!(count("sm-on", false, &["--set", on]), 2);
+}
+
+/// `values-openshift.yaml` with the chart README's OpenShift command renders what that README
+/// documents: the Thanos querier, the CA copy for prometheus-adapter in the user-workload
+/// monitoring namespace, ServiceMonitors, `cluster-monitoring-view`, the llm-d model service's
+/// VA and HPA in `llm-d-autoscaler`, vLLM on NodePort 30000.
+#[test]
+fn openshift_profile_renders_what_the_chart_readme_documents() {
+    let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
+    let profile = fixture_chart("values-openshift.yaml");
+    let r = template_release(
+        "openshift-profile",
+        "workload-variant-autoscaler",
+        "workload-variant-autoscaler-system",
+        &[
+            &["--values", &profile, "--set-file", &ca][..],
+            &helm_values::README_OPENSHIFT_FLAGS,
+        ]
+        .concat(),
+    );
+    validate("openshift-profile", &r);
+    let data = string_map(&r.main_config_map().expect("main ConfigMap")["data"]);
+    assert_eq!(
+        data["PROMETHEUS_BASE_URL"],
+        "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+    );
+    assert_eq!(
+        data["PROMETHEUS_CA_CERT_PATH"],
+        "/etc/ssl/certs/prometheus-ca.crt"
+    );
+    assert_eq!(data["PROMETHEUS_TLS_INSECURE_SKIP_VERIFY"], "false");
+    let copy = r
+        .docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "ConfigMap"
+                && d["metadata"]["namespace"] == "openshift-user-workload-monitoring"
+        })
+        .expect("the CA copy for prometheus-adapter");
+    assert!(
+        copy["data"]["ca.crt"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("-----BEGIN"))
+    );
+    let monitors: BTreeSet<&str> = r
+        .of_kind("ServiceMonitor")
+        .iter()
+        .filter_map(|d| d["metadata"]["namespace"].as_str())
+        .collect();
+    assert_eq!(
+        monitors,
+        BTreeSet::from(["llm-d-autoscaler", "workload-variant-autoscaler-system"]),
+        "ServiceMonitors for the controller and vLLM, without --api-versions"
+    );
+    assert_eq!(
+        r.of_kind("ClusterRoleBinding")
+            .iter()
+            .filter(|b| b["roleRef"]["name"] == "cluster-monitoring-view")
+            .count(),
+        1
+    );
+    let va = r.one("VariantAutoscaling");
+    assert_eq!(va["metadata"]["namespace"], "llm-d-autoscaler");
+    assert_eq!(
+        va["metadata"]["name"],
+        "ms-inference-scheduling-llm-d-modelservice-decode"
+    );
+    assert_eq!(
+        va["metadata"]["labels"]["inference.optimization/acceleratorName"],
+        "L40S"
+    );
+    assert_eq!(va["spec"]["modelID"], "unsloth/Meta-Llama-3.1-8B");
+    assert_eq!(
+        r.one("HorizontalPodAutoscaler")["metadata"]["namespace"],
+        "llm-d-autoscaler"
+    );
+    let vllm = r.suffixed("Service", "-vllm").expect("vLLM Service");
+    assert_eq!(vllm["spec"]["type"], "NodePort");
+    assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
+    let container = &r.one("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["image"],
+        format!("{}:latest", helm_values::IMAGE_REPOSITORY)
+    );
+    assert_eq!(container["imagePullPolicy"], "Always");
+}
+
+/// The final stage of the Dockerfile: base image, user, where `wva` is copied, ENTRYPOINT, CMD.
+struct ImageLayout {
+    base: String,
+    user: String,
+    binary: String,
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
+}
+
+/// Reads the Dockerfile's last stage (instructions are one per line; JSON-form ENTRYPOINT/CMD).
+fn dockerfile_layout() -> ImageLayout {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("Dockerfile")).expect("Dockerfile");
+    let last = text
+        .rsplit_once("\nFROM ")
+        .map(|(_, stage)| stage)
+        .expect("a multi-stage Dockerfile");
+    let mut layout = ImageLayout {
+        base: last.lines().next().unwrap_or_default().trim().to_string(),
+        user: String::new(),
+        binary: String::new(),
+        entrypoint: Vec::new(),
+        cmd: Vec::new(),
+    };
+    let json = |rest: &str| -> Vec<String> {
+        serde_json::from_str(rest.trim())
+            .unwrap_or_else(|e| panic!("Dockerfile: {rest:?} is not the JSON (exec) form: {e}"))
+    };
+    for line in last.lines() {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "USER" => layout.user = rest.trim().to_string(),
+            "ENTRYPOINT" => layout.entrypoint = json(rest),
+            "CMD" => layout.cmd = json(rest),
+            "COPY" if rest.contains("/out/wva") => {
+                layout.binary = rest
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .to_string()
+            }
+            _ => {}
+        }
+    }
+    layout
+}
+
+/// The chart runs this project's image the way the Dockerfile builds it: the image name, the
+/// command (ENTRYPOINT) and first argument (CMD), the user; the binary at that path answers
+/// `--version` with the chart's appVersion.
+#[test]
+fn the_chart_runs_the_image_the_dockerfile_builds() {
+    let image = dockerfile_layout();
+    assert!(
+        image.base.starts_with("gcr.io/distroless/static") && image.base.ends_with(":nonroot"),
+        "the runtime stage is static distroless, non-root: {}",
+        image.base
+    );
+    assert_eq!(
+        image.entrypoint,
+        vec![image.binary.clone()],
+        "ENTRYPOINT runs the copied binary"
+    );
+    assert_eq!(image.cmd, vec!["run".to_string()]);
+
+    let r = template("image", &[]);
+    let pod = &r.one("Deployment")["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        container["image"],
+        format!("{}:{version}", helm_values::IMAGE_REPOSITORY)
+    );
+    assert!(!helm_values::IMAGE_REPOSITORY.contains("llm-d-workload-variant-autoscaler"));
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(container["command"], serde_json::json!(image.entrypoint));
+    assert_eq!(container["args"][0], image.cmd[0].as_str());
+    let uid: u64 = image
+        .user
+        .split(':')
+        .next()
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| panic!("USER {:?} is not numeric", image.user));
+    assert_eq!(pod["securityContext"]["runAsUser"], uid);
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let docker_ignore =
+        std::fs::read_to_string(Path::new(ROOT).join(".dockerignore")).expect(".dockerignore");
+    assert!(docker_ignore.lines().any(|l| l.trim() == "target/"));
+
+    // The binary in the image layout: copied to the ENTRYPOINT path, it reports the version.
+    let dir = scratch("image-layout");
+    let installed = dir.join(image.binary.trim_start_matches('/'));
+    std::fs::copy(env!("CARGO_BIN_EXE_wva"), &installed).expect("copy wva");
+    let out = run(Command::new(&installed).arg("--version"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(version),
+        "wva --version: {}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn dev_values_relax_tls_log_debug_and_react_faster() {
+    let model = model();
+    let dev = fixture_chart("values-dev.yaml");
     let r = check(
         "dev",
-        &["--values", &fixture_chart("values-dev.yaml")],
+        &with_model(&model, true, &["--values", &dev]),
         &Expect::all(),
     );
     let data = string_map(&r.main_config_map().expect("cm")["data"]);
@@ -952,6 +1274,8 @@ fn model_only_install_renders_only_va_hpa_vllm_and_va_roles() {
     let r = check(
         "model-only",
         &[
+            SERVES_MONITORS[0],
+            SERVES_MONITORS[1],
             "--set",
             "controller.enabled=false",
             "--set",
@@ -961,6 +1285,7 @@ fn model_only_install_renders_only_va_hpa_vllm_and_va_roles() {
             va: true,
             hpa: true,
             vllm: true,
+            monitors: true,
             ..Expect::default()
         },
     );
@@ -985,9 +1310,10 @@ fn model_only_install_renders_only_va_hpa_vllm_and_va_roles() {
 
 #[test]
 fn controller_instance_labels_env_and_hpa_selector() {
+    let model = model();
     let r = check(
         "instance",
-        &["--set", "wva.controllerInstance=team-a"],
+        &with_model(&model, true, &["--set", "wva.controllerInstance=team-a"]),
         &Expect {
             instance: Some("team-a"),
             ..Expect::all()
@@ -995,14 +1321,19 @@ fn controller_instance_labels_env_and_hpa_selector() {
     );
     let model_only = check(
         "instance-model-only",
-        &[
-            "--set",
-            "wva.controllerInstance=team-a,controller.enabled=false",
-        ],
+        &with_model(
+            &model,
+            true,
+            &[
+                "--set",
+                "wva.controllerInstance=team-a,controller.enabled=false",
+            ],
+        ),
         &Expect {
             va: true,
             hpa: true,
             vllm: true,
+            monitors: true,
             instance: Some("team-a"),
             ..Expect::default()
         },
@@ -1017,7 +1348,7 @@ fn controller_instance_labels_env_and_hpa_selector() {
 fn immutable_config_map_only_when_asked() {
     check(
         "immutable",
-        &["--set", "wva.configMap.immutable=true"],
+        &with_model(&model(), true, &["--set", "wva.configMap.immutable=true"]),
         &Expect {
             immutable: true,
             ..Expect::all()
@@ -1029,7 +1360,7 @@ fn immutable_config_map_only_when_asked() {
 fn hpa_disabled_keeps_the_va() {
     check(
         "hpa-disabled",
-        &["--set", "hpa.enabled=false"],
+        &with_model(&model(), true, &["--set", "hpa.enabled=false"]),
         &Expect {
             hpa: false,
             ..Expect::all()
@@ -1071,10 +1402,7 @@ fn every_option_at_once_renders_valid_objects() {
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
     let adapter_ca = r
-        .named(
-            "ConfigMap",
-            "wva-workload-variant-autoscaler-wva-system-prometheus-ca",
-        )
+        .named("ConfigMap", "wva-wva-system-prometheus-ca")
         .expect("CA for prometheus-adapter");
     assert_eq!(adapter_ca["metadata"]["namespace"], "monitoring");
     let pod = &r.one("Deployment")["spec"]["template"]["spec"];
@@ -1117,7 +1445,12 @@ fn every_option_at_once_renders_valid_objects() {
         );
     }
     let vllm = r.suffixed("Service", "-vllm").expect("vllm");
-    assert_eq!(vllm["spec"]["type"], "ClusterIP");
+    assert_eq!(vllm["spec"]["type"], "NodePort");
+    assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 31234);
+    assert_eq!(
+        vllm["metadata"]["namespace"], NAMESPACE,
+        "no llmd.namespace: the release's"
+    );
     assert_eq!(
         r.of_kind("ClusterRoleBinding")
             .iter()
@@ -1131,22 +1464,51 @@ fn every_option_at_once_renders_valid_objects() {
 #[test]
 fn documented_install_commands_render_valid_objects() {
     let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
-    let values = fixture_chart("values.yaml");
-    let commands: [(&str, Vec<&str>); 8] = [
+    let profile = fixture_chart("values-openshift.yaml");
+    // Complete commands (they give wva.prometheus.baseURL themselves) come first; the others
+    // add flags to an install that gives it (tests/chart/prometheus.yaml here).
+    let complete = [
+        "vanilla",
+        "vanilla-model",
+        "openshift",
+        "kube-prometheus-stack",
+    ];
+    let commands: [(&str, Vec<&str>); 10] = [
+        (
+            "vanilla",
+            vec![
+                "--set",
+                "wva.prometheus.baseURL=http://prometheus-server.monitoring.svc:80",
+                "--set",
+                "wva.prometheus.allowHTTP=true",
+            ],
+        ),
+        (
+            "vanilla-model",
+            vec![
+                "--set",
+                "controller.enabled=false",
+                "--set",
+                "wva.prometheus.baseURL=http://prometheus-server.monitoring.svc:80",
+                "--set",
+                "wva.prometheus.allowHTTP=true",
+                "--set",
+                "llmd.namespace=llm-inference",
+                "--set",
+                "llmd.modelName=llama-8b",
+                "--set",
+                "llmd.deploymentName=llama-8b-h100",
+                "--set",
+                "llmd.modelID=meta-llama/Llama-3.1-8B",
+            ],
+        ),
         (
             "openshift",
-            vec![
-                "--set-file",
-                &ca,
-                "--set",
-                "va.accelerator=L40S",
-                "--set",
-                "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
-                "--set",
-                "vllmService.enabled=true",
-                "--set",
-                "vllmService.nodePort=30000",
-            ],
+            [
+                &["--values", &profile, "--set-file", &ca][..],
+                &helm_values::README_OPENSHIFT_FLAGS,
+            ]
+            .concat(),
         ),
         (
             "kube-prometheus-stack",
@@ -1185,13 +1547,7 @@ fn documented_install_commands_render_valid_objects() {
             "step1-controller",
             vec![
                 "--set",
-                "controller.enabled=true",
-                "--set",
-                "va.enabled=false",
-                "--set",
-                "hpa.enabled=false",
-                "--set",
-                "vllmService.enabled=false",
+                "wva.prometheus.baseURL=https://prometheus.monitoring.svc:9090",
             ],
         ),
         (
@@ -1218,15 +1574,22 @@ fn documented_install_commands_render_valid_objects() {
                 "wva.controllerInstance=test-a",
                 "--set",
                 "llmd.namespace=llm-test-a",
+                "--set",
+                "llmd.modelName=my-model",
+                "--set",
+                "llmd.modelID=meta-llama/Llama-3.1-8B",
             ],
         ),
-        (
-            "immutable",
-            vec!["--values", &values, "--set", "wva.configMap.immutable=true"],
-        ),
+        ("immutable", vec!["--set", "wva.configMap.immutable=true"]),
     ];
     for (name, args) in commands {
         let r = template(name, &args);
+        if let Some(cm) = r.main_config_map().filter(|_| complete.contains(&name)) {
+            assert_ne!(
+                cm["data"]["PROMETHEUS_BASE_URL"], "https://prometheus.monitoring.svc:9090",
+                "{name} must give wva.prometheus.baseURL itself"
+            );
+        }
         validate(name, &r);
         assert_rbac_least_privilege(&r);
         assert_cluster_names_carry_namespace(&r);
@@ -1308,14 +1671,37 @@ fn the_values_schema_rejects_typos_and_bad_values_with_helm_errors() {
         &format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt")),
     ]);
     assert!(err.contains("insecureSkipVerify"), "{err}");
-    let err = template_error(&["--set", "va.minReplicas=5,va.maxReplicas=2"]);
+    let model = model();
+    let err = template_error(&with_model(
+        &model,
+        false,
+        &["--set", "va.minReplicas=5,va.maxReplicas=2"],
+    ));
     assert!(
         err.contains("va.minReplicas (5) must not exceed va.maxReplicas (2)"),
         "{err}"
     );
-    let err = template_error(&["--set", "hpa.minReplicas=11"]);
+    let err = template_error(&with_model(&model, false, &["--set", "hpa.minReplicas=11"]));
     assert!(
         err.contains("hpa.minReplicas (11) must not exceed hpa.maxReplicas (10)"),
+        "{err}"
+    );
+    // What a vanilla install must give, named with the fix.
+    let err = template_error(&["--set", "wva.prometheus.baseURL="]);
+    assert!(
+        err.contains("wva.prometheus.baseURL is required")
+            && err.contains("--set wva.prometheus.baseURL="),
+        "{err}"
+    );
+    let err = template_error(&["--set", "wva.prometheus.baseURL=http://prometheus:9090"]);
+    assert!(
+        err.contains(r#"wva.prometheus.baseURL is "http://prometheus:9090""#)
+            && err.contains("wva.prometheus.allowHTTP=true"),
+        "{err}"
+    );
+    let err = template_error(&["--set", "llmd.modelName=llama-8b"]);
+    assert!(
+        err.contains(r#"llmd.modelName is "llama-8b" but llmd.modelID is empty"#),
         "{err}"
     );
 }
@@ -1372,9 +1758,10 @@ fn every_declared_value_is_used_by_a_template_and_every_used_value_is_declared()
     );
 }
 
-/// The defaults an install relies on without setting them (key → default). Changing one
-/// changes every install, so it must be deliberate: the declarations must keep each key with
-/// this default and the chart README must list it.
+/// The defaults the chart README has always documented (key → default), which OpenShift installs
+/// rely on without setting them. The chart's own defaults now suit any Kubernetes cluster; the
+/// profile `values-openshift.yaml` layered over them must give every one of these back (except
+/// those in [`NOT_KEPT`]), and the chart README must still list each key.
 const DOCUMENTED_DEFAULTS: &str = r#"{
     "hpa.behavior.scaleDown.policies": [{"periodSeconds":150,"type":"Pods","value":10}],
     "hpa.behavior.scaleDown.selectPolicy": "Max",
@@ -1421,8 +1808,34 @@ const DOCUMENTED_DEFAULTS: &str = r#"{
     "wva.prometheus.caCert": ""
 }"#;
 
+/// Documented defaults deliberately not kept by `values-openshift.yaml`, with the reason.
+const NOT_KEPT: [(&str, &str); 1] = [(
+    "wva.image.repository",
+    "this project's own image replaces the Go original's, whose entrypoint is /manager",
+)];
+
+/// The chart's default values with `values-openshift.yaml` merged over them, as Helm merges.
+fn openshift_values() -> Value {
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Object(base), Value::Object(over)) => {
+                for (key, value) in over {
+                    merge(base.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+            (base, over) => *base = over.clone(),
+        }
+    }
+    let mut values = render::default_values().expect("defaults render");
+    let profile = std::fs::read_to_string(chart_dir().join("values-openshift.yaml"))
+        .expect("values-openshift.yaml");
+    let profile: Value = serde_saphyr::from_str(&profile).expect("values-openshift.yaml is YAML");
+    merge(&mut values, &profile);
+    values
+}
+
 #[test]
-fn generated_chart_files_are_current_and_keep_the_documented_defaults() {
+fn generated_chart_files_are_current_and_the_openshift_profile_keeps_the_documented_defaults() {
     let read = |name: &str| std::fs::read_to_string(chart_dir().join(name)).expect(name);
     assert_eq!(
         read("values.yaml"),
@@ -1450,23 +1863,37 @@ fn generated_chart_files_are_current_and_keep_the_documented_defaults() {
         "Chart.yaml appVersion"
     );
 
-    // Every documented default is declared with that value; `insecureSkipVerify` is false
-    // because the default values are production values (values-dev.yaml sets it true).
-    let docs: BTreeMap<String, Value> = render::value_docs()
+    // Every documented default is declared, and values-openshift.yaml over the defaults gives
+    // it back; `insecureSkipVerify` is false because the default values are production values
+    // (values-dev.yaml sets it true).
+    let declared: BTreeSet<String> = render::value_docs()
         .expect("values render")
         .into_iter()
-        .map(|d| (d.path, d.default))
+        .map(|d| d.path)
         .collect();
+    let openshift = openshift_values();
     let documented: Value = serde_json::from_str(DOCUMENTED_DEFAULTS).expect("defaults table");
     for (key, default) in documented.as_object().expect("defaults table") {
-        let got = docs
-            .get(key)
-            .unwrap_or_else(|| panic!("{key} is not declared"));
+        assert!(declared.contains(key), "{key} is not declared");
+        if let Some((_, reason)) = NOT_KEPT.iter().find(|(k, _)| k == key) {
+            assert_ne!(
+                openshift.pointer(&format!("/{}", key.replace('.', "/"))),
+                Some(default),
+                "{key} is listed as not kept ({reason})"
+            );
+            continue;
+        }
+        let got = openshift
+            .pointer(&format!("/{}", key.replace('.', "/")))
+            .unwrap_or_else(|| panic!("{key} has no value"));
         let same = match (got.as_f64(), default.as_f64()) {
             (Some(a), Some(b)) => a == b,
             _ => got == default,
         };
-        assert!(same, "{key}: default {got}, documented {default}");
+        assert!(
+            same,
+            "{key}: values-openshift.yaml over the defaults gives {got}, documented {default}"
+        );
     }
     let readme = read("README.md");
     for key in documented.as_object().expect("defaults table").keys() {
@@ -1477,10 +1904,22 @@ fn generated_chart_files_are_current_and_keep_the_documented_defaults() {
     }
 }
 
-/// The monitoring namespace of the default values (where the adapter runs on OpenShift).
+/// The monitoring namespace of the OpenShift profile (where the adapter runs on OpenShift).
 fn adapter_namespace() -> Value {
-    render::default_values().expect("defaults render")["wva"]["prometheus"]["monitoringNamespace"]
-        .clone()
+    openshift_values()["wva"]["prometheus"]["monitoringNamespace"].clone()
+}
+
+/// A sample with `${WVA_RELEASE}` and `${WVA_NS}` replaced, as `envsubst` does; fails on any
+/// other `${...}`.
+fn substitute_release(sample: &str, release: &str, namespace: &str) -> String {
+    let out = sample
+        .replace("${WVA_RELEASE}", release)
+        .replace("${WVA_NS}", namespace);
+    assert!(
+        !out.contains("${"),
+        "a placeholder other than WVA_RELEASE/WVA_NS:\n{out}"
+    );
+    out
 }
 
 #[test]
@@ -1551,37 +1990,317 @@ fn samples_are_valid_and_say_what_the_chart_does() {
             .expect("query")
             .contains("<<.LabelMatchers>>")
     );
-    // Its CA volume is the copy the chart puts into the monitoring namespace for the README's
-    // release (workload-variant-autoscaler in workload-variant-autoscaler-system).
+    // Its CA volume, with the release substituted, is the copy the chart puts into the
+    // monitoring namespace for that release: the README's and the quickstart's.
     let ca = format!("wva.prometheus.caCert={}", fixture("prometheus-ca.crt"));
-    let r = template_release(
-        "adapter-ca",
-        "workload-variant-autoscaler",
-        "workload-variant-autoscaler-system",
-        &["--set-file", &ca],
-    );
-    let volume = &adapter["extraVolumes"][0]["configMap"]["name"];
-    let copy = r
-        .named("ConfigMap", volume.as_str().expect("CA ConfigMap name"))
-        .unwrap_or_else(|| panic!("the chart renders no ConfigMap {volume}"));
-    assert_eq!(copy["metadata"]["namespace"], adapter_namespace());
+    let profile = fixture_chart("values-openshift.yaml");
+    for (release, namespace) in [
+        (
+            "workload-variant-autoscaler",
+            "workload-variant-autoscaler-system",
+        ),
+        ("wva", "wva-system"),
+    ] {
+        let values =
+            substitute_release(&read("prometheus-adapter-values.yaml"), release, namespace);
+        let adapter: Value = serde_saphyr::from_str(&values).expect("yaml");
+        let r = template_release(
+            "adapter-ca",
+            release,
+            namespace,
+            &["--values", &profile, "--set-file", &ca],
+        );
+        let volume = &adapter["extraVolumes"][0]["configMap"]["name"];
+        let copy = r
+            .named("ConfigMap", volume.as_str().expect("CA ConfigMap name"))
+            .unwrap_or_else(|| {
+                panic!("release {release}: the chart renders no ConfigMap {volume}")
+            });
+        assert_eq!(copy["metadata"]["namespace"], adapter_namespace());
+    }
 
-    // KEDA ScaledObject (CRD not available offline: shape asserted here).
+    // The vanilla adapter sample serves the same rule from a plain-HTTP Prometheus.
+    let plain: Value =
+        serde_saphyr::from_str(&read("quickstart/prometheus-adapter-values.yaml")).expect("yaml");
+    assert_eq!(plain["rules"], adapter["rules"]);
+    assert!(
+        plain["prometheus"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://"))
+    );
+    assert!(
+        plain.get("extraVolumes").is_none(),
+        "no CA on a plain Prometheus"
+    );
+
+    assert_keda_sample_scales_the_chart_va_to_zero(&read("keda-scaledobject.yaml"));
+}
+
+/// The KEDA sample against what the chart renders for the same variant with scale-to-zero: it
+/// scales the VA's target, reads the VA's metric, goes down to 0 and activates (0 -> 1) when WVA
+/// wants a replica; the HPA KEDA derives from it is valid.
+fn assert_keda_sample_scales_the_chart_va_to_zero(sample: &str) {
     let keda = Rendered {
-        docs: parse_documents(&read("keda-scaledobject.yaml")),
+        docs: parse_documents(sample),
     };
     let keda = keda.one("ScaledObject");
     assert_eq!(keda["apiVersion"], "keda.sh/v1alpha1");
-    let trigger = &keda["spec"]["triggers"][0];
+    let spec = &keda["spec"];
+    let r = template(
+        "keda-model",
+        &[
+            "--set",
+            "controller.enabled=false,hpa.enabled=false,wva.scaleToZero=true",
+            "--set",
+            "llmd.namespace=llm-inference,llmd.modelName=llama-8b,llmd.deploymentName=llama-8b-a100",
+            "--set",
+            "llmd.modelID=meta/llama-3.1-8b,va.accelerator=A100,va.minReplicas=0",
+        ],
+    );
+    let va = r.one("VariantAutoscaling");
+    assert_eq!(spec["scaleTargetRef"], va["spec"]["scaleTargetRef"]);
+    assert_eq!(keda["metadata"]["namespace"], va["metadata"]["namespace"]);
+    assert_eq!(va["spec"]["minReplicas"], 0);
+    assert_eq!(
+        spec["minReplicaCount"], 0,
+        "scale-to-zero needs minReplicaCount 0"
+    );
+    let trigger = &spec["triggers"][0];
     assert_eq!(trigger["type"], "prometheus");
     assert_eq!(trigger["metricType"], "AverageValue");
-    assert_eq!(trigger["metadata"]["threshold"], "1");
+    let meta = &trigger["metadata"];
+    assert_eq!(meta["threshold"], "1");
+    let activation: f64 = meta["activationThreshold"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("activationThreshold, a number as a string");
     assert!(
-        trigger["metadata"]["query"]
-            .as_str()
-            .expect("query")
-            .starts_with("wva_desired_replicas{")
+        (0.0..1.0).contains(&activation),
+        "0 -> 1 must activate when WVA wants 1 replica: activationThreshold {activation}"
     );
+    assert_eq!(
+        meta["ignoreNullValues"], "false",
+        "no series must not read as 0"
+    );
+    let query = meta["query"].as_str().expect("query");
+    assert!(query.starts_with("max(wva_desired_replicas{"), "{query}");
+    for label in [
+        format!(
+            "variant_name=\"{}\"",
+            va["metadata"]["name"].as_str().expect("name")
+        ),
+        format!(
+            "exported_namespace=\"{}\"",
+            va["metadata"]["namespace"].as_str().expect("namespace")
+        ),
+    ] {
+        assert!(query.contains(&label), "{query} lacks {label}");
+    }
+    // The HPA KEDA creates from it (1..maxReplicaCount; KEDA handles 0 <-> 1) must be valid.
+    let hpa = serde_json::json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "keda-hpa-llama-8b-a100", "namespace": keda["metadata"]["namespace"]},
+        "spec": {
+            "scaleTargetRef": spec["scaleTargetRef"],
+            "minReplicas": 1,
+            "maxReplicas": spec["maxReplicaCount"],
+            "metrics": [{"type": "External", "external": {
+                "metric": {"name": "s0-prometheus"},
+                "target": {"type": "AverageValue", "averageValue": meta["threshold"]}}}],
+            "behavior": spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"],
+        },
+    });
+    validate("keda-hpa", &Rendered { docs: vec![hpa] });
+}
+
+/// Every file docs/quickstart.md uses, with what checks it (besides the test below).
+const QUICKSTART_SAMPLES: [&str; 8] = [
+    "quickstart/prometheus-values.yaml",         // promtool, below
+    "quickstart/vllm-deployments.yaml",          // kubernetes-validate, below
+    "quickstart/prometheus-adapter-values.yaml", // samples_are_valid_...
+    "quickstart/thresholds-values.yaml",         // rendered and parsed, below
+    "keda-scaledobject.yaml",                    // samples_are_valid_...
+    "variantautoscaling-two-variants.yaml",      // samples_are_valid_...
+    "hpa.yaml",                                  // samples_are_valid_...
+    "prometheus-adapter-values.yaml",            // samples_are_valid_... (OpenShift)
+];
+
+/// docs/quickstart.md has no inline manifest: every file it applies is a checked sample, and
+/// the samples agree with each other and with what the controller reads.
+#[test]
+fn quickstart_uses_only_checked_sample_files() {
+    let samples = Path::new(ROOT).join("docs/samples");
+    let read = |name: &str| {
+        std::fs::read_to_string(samples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let guide = std::fs::read_to_string(Path::new(ROOT).join("docs/quickstart.md"))
+        .expect("docs/quickstart.md");
+    let mut used = BTreeSet::new();
+    for (at, _) in guide.match_indices("docs/samples/") {
+        let rest = &guide[at + "docs/samples/".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_./".contains(c)))
+            .unwrap_or(rest.len());
+        let name = rest[..end].trim_end_matches('.');
+        if !name.is_empty() && !name.ends_with('/') {
+            used.insert(name.to_string());
+        }
+    }
+    assert!(used.len() >= 6, "{used:?}");
+    for name in &used {
+        assert!(
+            QUICKSTART_SAMPLES.contains(&name.as_str()),
+            "docs/quickstart.md uses docs/samples/{name}, which no test checks"
+        );
+        assert!(
+            samples.join(name).is_file(),
+            "docs/samples/{name} does not exist"
+        );
+    }
+    let mut in_code = false;
+    for line in guide.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if in_code {
+            assert!(
+                !line.trim_start().starts_with("apiVersion:") && !line.contains("<<EOF"),
+                "docs/quickstart.md has an inline manifest ({line:?}): make it a file under docs/samples/"
+            );
+        }
+    }
+
+    // Prometheus: the scrape jobs are a valid configuration and label series by namespace and pod.
+    let values: Value =
+        serde_saphyr::from_str(&read("quickstart/prometheus-values.yaml")).expect("yaml");
+    let jobs = values["extraScrapeConfigs"]
+        .as_str()
+        .expect("extraScrapeConfigs");
+    let parsed: Value = serde_saphyr::from_str(jobs).expect("scrape jobs");
+    // Debian's Prometheus is built without Kubernetes service discovery: promtool checks the
+    // rest of each job with a static target in its place.
+    let dir = scratch("quickstart-prometheus");
+    let token = dir.join("token");
+    std::fs::write(&token, "token").expect("write token");
+    let mut checked = parsed.clone();
+    for job in checked.as_array_mut().expect("a list of jobs") {
+        let sd = job
+            .as_object_mut()
+            .and_then(|j| j.remove("kubernetes_sd_configs"))
+            .expect("jobs discover their targets in Kubernetes");
+        assert!(["pod", "endpoints"].contains(&sd[0]["role"].as_str().unwrap_or_default()));
+        job["static_configs"] = serde_json::json!([{"targets": ["localhost:8000"]}]);
+        // The pod's ServiceAccount token, which promtool wants to exist.
+        if let Some(file) = job.pointer_mut("/authorization/credentials_file") {
+            assert_eq!(file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+            *file = Value::String(token.display().to_string());
+        }
+    }
+    let config = dir.join("prometheus.yml");
+    let config_text = serde_json::json!({ "scrape_configs": checked }).to_string();
+    std::fs::write(&config, config_text).expect("write config");
+    let out = run(Command::new("promtool")
+        .arg("check")
+        .arg("config")
+        .arg(&config));
+    assert!(
+        out.status.success(),
+        "promtool check config:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let vllm_job = parsed
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["job_name"] == "vllm"))
+        .expect("vllm job");
+    let targets: BTreeSet<&str> = vllm_job["relabel_configs"]
+        .as_array()
+        .expect("relabel_configs")
+        .iter()
+        .filter_map(|r| r["target_label"].as_str())
+        .collect();
+    assert_eq!(targets, BTreeSet::from(["namespace", "pod"]));
+    // The controller job keeps the metrics Service of the quickstart's release (wva-system):
+    // its control-plane label and its port name.
+    let controller_job = parsed
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["job_name"] == "wva-controller"))
+        .expect("wva-controller job");
+    assert_eq!(
+        controller_job["kubernetes_sd_configs"][0]["namespaces"]["names"],
+        serde_json::json!([NAMESPACE])
+    );
+    let keep = |source: &str| {
+        controller_job["relabel_configs"]
+            .as_array()
+            .expect("relabel_configs")
+            .iter()
+            .find(|r| r["action"] == "keep" && r["source_labels"][0] == source)
+            .and_then(|r| r["regex"].as_str())
+            .unwrap_or_else(|| panic!("no keep rule on {source}"))
+            .to_string()
+    };
+    let service = template("quickstart-controller", &[]);
+    let service = service
+        .suffixed("Service", "-metrics")
+        .expect("metrics Service");
+    assert_eq!(
+        service["metadata"]["labels"]["control-plane"],
+        keep("__meta_kubernetes_service_label_control_plane").as_str()
+    );
+    assert_eq!(
+        service["spec"]["ports"][0]["name"],
+        keep("__meta_kubernetes_endpoint_port_name").as_str()
+    );
+
+    // vLLM: valid Deployments whose pods the vllm job keeps and whose model_name is the VAs'
+    // modelID; each VA targets one of them.
+    let deployments = Rendered {
+        docs: parse_documents(&read("quickstart/vllm-deployments.yaml")),
+    };
+    validate("quickstart-vllm", &deployments);
+    let vas = parse_documents(&read("variantautoscaling-two-variants.yaml"));
+    for va in &vas {
+        let target = va["spec"]["scaleTargetRef"]["name"]
+            .as_str()
+            .expect("target");
+        let deploy = deployments
+            .named("Deployment", target)
+            .unwrap_or_else(|| panic!("no Deployment {target} for VA {}", va["metadata"]["name"]));
+        assert_eq!(deploy["metadata"]["namespace"], va["metadata"]["namespace"]);
+        let pod = &deploy["spec"]["template"];
+        assert!(pod["metadata"]["labels"]["llm-d.ai/model"].is_string());
+        let container = &pod["spec"]["containers"][0];
+        assert_eq!(
+            container["ports"][0]["name"], "vllm",
+            "the port the vllm job keeps"
+        );
+        let served = format!(
+            "--served-model-name={}",
+            va["spec"]["modelID"].as_str().expect("modelID")
+        );
+        assert!(
+            container["args"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == served.as_str())),
+            "{target}: vLLM's model_name must equal the VA's modelID ({served})"
+        );
+    }
+
+    // Thresholds: the values file renders a saturation ConfigMap whose override reaches the model.
+    let thresholds = samples.join("quickstart/thresholds-values.yaml");
+    let r = template(
+        "quickstart-thresholds",
+        &["--values", thresholds.to_str().expect("utf-8 path")],
+    );
+    let sat = r
+        .named("ConfigMap", "wva-saturation-scaling-config")
+        .expect("saturation");
+    let parsed = wva_api::saturation::parse_saturation(&string_map(&sat["data"]));
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let model = vas[0]["spec"]["modelID"].as_str().expect("modelID");
+    let t = wva_api::saturation::thresholds_for(&parsed.entries, model, "llm-inference");
+    assert_eq!((t.kv_cache_threshold, t.kv_spare_trigger), (0.7, 0.35));
 }
 
 /// Every declared controller parameter reaches the cluster through the chart: either the chart

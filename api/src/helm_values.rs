@@ -20,6 +20,19 @@ pub mod render;
 /// The chart directory, relative to the workspace root.
 pub const CHART_DIR: &str = "charts/workload-variant-autoscaler";
 
+/// The flags of the chart README's OpenShift install, after `-f values-openshift.yaml` and
+/// `--set-file wva.prometheus.caCert=...` (the tests install exactly these).
+pub const README_OPENSHIFT_FLAGS: [&str; 8] = [
+    "--set",
+    "va.accelerator=L40S",
+    "--set",
+    "llmd.modelID=unsloth/Meta-Llama-3.1-8B",
+    "--set",
+    "vllmService.enabled=true",
+    "--set",
+    "vllmService.nodePort=30000",
+];
+
 /// A duration as the controller parses it: `1h30m`, `1.5s`, `250ms`.
 const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 /// A scrape interval: whole numbers of ms, s, m or h, e.g. `10s`, `1m30s`.
@@ -99,7 +112,8 @@ pub struct WvaValues {
     /// The Prometheus (or Thanos querier) the controller queries.
     pub prometheus: PrometheusValues,
     /// Limited mode (`WVA_LIMITED_MODE`): scale-ups are bounded by the free GPUs of each
-    /// accelerator type.
+    /// accelerator type. Only then does the controller's ClusterRole read Nodes (and the pods
+    /// on them), for the GPU inventory.
     pub limited_mode: bool,
     /// Scale-to-zero for models whose entry in `wva-model-scale-to-zero-config` does not say
     /// (`WVA_SCALE_TO_ZERO`).
@@ -128,7 +142,7 @@ impl Default for WvaValues {
             enabled: true,
             replica_count: 2,
             image: ImageValues::default(),
-            image_pull_policy: PullPolicy::Always,
+            image_pull_policy: PullPolicy::IfNotPresent,
             image_pull_secrets: Vec::new(),
             logging: LoggingValues::default(),
             metrics: MetricsValues::default(),
@@ -147,23 +161,26 @@ impl Default for WvaValues {
     }
 }
 
+/// The repository of this project's controller image, built by the `Dockerfile` at the
+/// workspace root (entrypoint `/wva`, command `run`).
+pub const IMAGE_REPOSITORY: &str = "ghcr.io/wva-rs/wva";
+
 /// A container image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ImageValues {
-    /// Image repository.
+    /// Image repository. The image's entrypoint must be `/wva` (the chart runs `/wva run`).
     #[schemars(length(min = 1))]
     pub repository: String,
-    /// Image tag.
-    #[schemars(length(min = 1))]
+    /// Image tag (empty = the chart's `appVersion`, the workspace version).
     pub tag: String,
 }
 
 impl Default for ImageValues {
     fn default() -> Self {
         ImageValues {
-            repository: "ghcr.io/llm-d/llm-d-workload-variant-autoscaler".into(),
-            tag: "latest".into(),
+            repository: IMAGE_REPOSITORY.into(),
+            tag: String::new(),
         }
     }
 }
@@ -254,11 +271,12 @@ impl Default for MetricsValues {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceMonitorValues {
-    /// Render the ServiceMonitor (needs the Prometheus Operator CRDs in the cluster). With
-    /// HTTPS metrics it authenticates with the token of a dedicated ServiceAccount
+    /// Render the ServiceMonitor: `true` always (needs the Prometheus Operator CRDs), `false`
+    /// never, `null` only when the cluster serves `monitoring.coreos.com/v1` ServiceMonitor.
+    /// With HTTPS metrics it authenticates with the token of a dedicated ServiceAccount
     /// (`<fullname>-metrics-reader`) that may only read `/metrics`, and skips verification of
     /// the controller's self-signed certificate.
-    pub enabled: bool,
+    pub enabled: Option<bool>,
     /// Scrape interval.
     #[schemars(regex(pattern = PROMETHEUS_DURATION_PATTERN))]
     pub interval: String,
@@ -267,7 +285,7 @@ pub struct ServiceMonitorValues {
 impl Default for ServiceMonitorValues {
     fn default() -> Self {
         ServiceMonitorValues {
-            enabled: true,
+            enabled: None,
             interval: "10s".into(),
         }
     }
@@ -289,20 +307,21 @@ pub struct ConfigMapValues {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct PrometheusValues {
-    /// Prometheus (or Thanos querier) URL: `PROMETHEUS_BASE_URL`. Must be `https://` unless
-    /// `allowHTTP` is true.
+    /// Prometheus (or Thanos querier) URL: `PROMETHEUS_BASE_URL`. Required (the chart refuses
+    /// to render without it). Must be `https://` unless `allowHTTP` is true.
     #[serde(rename = "baseURL")]
-    #[schemars(length(min = 1))]
     pub base_url: String,
     /// Accept a plain `http://` baseURL (`PROMETHEUS_ALLOW_HTTP`).
     #[serde(rename = "allowHTTP")]
     pub allow_http: bool,
-    /// Namespace of Prometheus and prometheus-adapter: a copy of `caCert` is put there for
-    /// prometheus-adapter (`--prometheus-ca-file`).
-    #[schemars(length(min = 1))]
+    /// Namespace of prometheus-adapter: when set together with `caCert`, a copy of the CA is
+    /// put there for prometheus-adapter (`--prometheus-ca-file`), as ConfigMap
+    /// `<release>-<release namespace>-prometheus-ca`. Empty renders nothing outside the
+    /// release and model namespaces.
     pub monitoring_namespace: String,
     /// ClusterRole bound to the controller's ServiceAccount so it may query Prometheus with
-    /// its token (OpenShift: `cluster-monitoring-view`); empty binds nothing.
+    /// its token (OpenShift: `cluster-monitoring-view`, see `values-openshift.yaml`); empty
+    /// binds nothing.
     pub monitoring_view_cluster_role: String,
     /// Token file sent as bearer token to Prometheus (`PROMETHEUS_TOKEN_PATH`); the default is
     /// the controller's ServiceAccount token. Empty sends no token.
@@ -321,10 +340,10 @@ pub struct PrometheusValues {
 impl Default for PrometheusValues {
     fn default() -> Self {
         PrometheusValues {
-            base_url: "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091".into(),
+            base_url: String::new(),
             allow_http: false,
-            monitoring_namespace: "openshift-user-workload-monitoring".into(),
-            monitoring_view_cluster_role: "cluster-monitoring-view".into(),
+            monitoring_namespace: String::new(),
+            monitoring_view_cluster_role: String::new(),
             token_path: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
             tls: PrometheusTlsValues::default(),
             ca_cert: String::new(),
@@ -501,42 +520,30 @@ pub struct CpuMemory {
 }
 
 /// The llm-d model service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct LlmdValues {
-    /// Namespace of the model service; the VA, HPA and vLLM Service are created there.
-    #[schemars(length(min = 1))]
+    /// Namespace of the model service (empty = the release namespace); the VA, HPA and vLLM
+    /// Service are created there. The chart does not create it.
     pub namespace: String,
     /// Name of the model service; the vLLM Service selects pods labelled
     /// `llm-d.ai/model=<modelName>` and the default target Deployment is `<modelName>-decode`.
-    #[schemars(length(min = 1))]
+    /// Empty (the default) renders no per-model object: no VA, HPA or vLLM Service.
     pub model_name: String,
     /// Model ID as vLLM reports it in the `model_name` label of its metrics (the VA's
-    /// `modelID`).
+    /// `modelID`). Required when `modelName` is set.
     #[serde(rename = "modelID")]
-    #[schemars(length(min = 1))]
     pub model_id: String,
     /// The Deployment to scale (empty = `<modelName>-decode`). The VA is named after it, so
     /// it is also the `variant_name` of the metrics and the HPA selector.
     pub deployment_name: String,
 }
 
-impl Default for LlmdValues {
-    fn default() -> Self {
-        LlmdValues {
-            namespace: "llm-d-autoscaler".into(),
-            model_name: "ms-inference-scheduling-llm-d-modelservice".into(),
-            model_id: "unsloth/Meta-Llama-3.1-8B".into(),
-            deployment_name: String::new(),
-        }
-    }
-}
-
 /// The VariantAutoscaling resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct VaValues {
-    /// Render the VariantAutoscaling for the model service.
+    /// Render the VariantAutoscaling for the model service (when `llmd.modelName` is set).
     pub enabled: bool,
     /// Accelerator type of the variant: the VA label `inference.optimization/acceleratorName`
     /// and the `accelerator_type` label of the metrics.
@@ -579,8 +586,9 @@ impl Default for VaValues {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct HpaValues {
-    /// Render the HPA (`autoscaling/v2`, External metric `wva_desired_replicas`; needs
-    /// prometheus-adapter's external metrics API, see docs/samples).
+    /// Render the HPA (when `llmd.modelName` is set; `autoscaling/v2`, External metric
+    /// `wva_desired_replicas`; needs prometheus-adapter's external metrics API, see
+    /// docs/samples).
     pub enabled: bool,
     /// Lower bound of the HPA (0 needs the `HPAScaleToZero` feature gate).
     #[schemars(range(min = 0))]
@@ -684,16 +692,22 @@ pub enum PolicyKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct VllmServiceValues {
-    /// Render a Service selecting the vLLM pods and a ServiceMonitor scraping their
-    /// `/metrics` (needs the Prometheus Operator CRDs).
+    /// Render a Service selecting the vLLM pods (when `llmd.modelName` is set) and, as
+    /// `serviceMonitor` says, a ServiceMonitor scraping their `/metrics`.
     pub enabled: bool,
+    /// Render the vLLM ServiceMonitor: `true` always (needs the Prometheus Operator CRDs),
+    /// `false` never, `null` only when the cluster serves `monitoring.coreos.com/v1`
+    /// ServiceMonitor.
+    pub service_monitor: Option<bool>,
     /// Service port.
     #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
     /// vLLM container port.
     #[schemars(range(min = 1, max = 65535))]
     pub target_port: u16,
-    /// Node port (30000-32767) of a NodePort Service; 0 makes a ClusterIP Service.
+    /// Node port (30000-32767) of a NodePort Service; 0 (the default) makes a ClusterIP
+    /// Service. A NodePort publishes vLLM's unauthenticated API on every node, and two
+    /// releases cannot share one port.
     #[schemars(range(max = 32767))]
     pub node_port: u16,
     /// Scrape interval.
@@ -707,9 +721,10 @@ impl Default for VllmServiceValues {
     fn default() -> Self {
         VllmServiceValues {
             enabled: true,
+            service_monitor: None,
             port: 8200,
             target_port: 8200,
-            node_port: 30000,
+            node_port: 0,
             interval: "15s".into(),
             scheme: Scheme::Http,
         }

@@ -332,8 +332,16 @@ mod tests {
         };
         assert_eq!(get("hpa.targetAverageValue"), "1");
         assert_eq!(get("wva.prometheus.tls.insecureSkipVerify"), false);
-        assert_eq!(get("vllmService.nodePort"), 30000);
-        assert_eq!(get("llmd.modelID"), "unsloth/Meta-Llama-3.1-8B");
+        // Vanilla-Kubernetes defaults: ClusterIP vLLM Service, no model until one is named
+        // (values-openshift.yaml gives back NodePort 30000 and the llm-d model; tests/chart.rs).
+        assert_eq!(get("vllmService.nodePort"), 0);
+        assert_eq!(get("llmd.modelName"), "");
+        assert_eq!(get("llmd.modelID"), "");
+        assert_eq!(get("wva.prometheus.baseURL"), "");
+        assert_eq!(
+            get("wva.image.repository"),
+            crate::helm_values::IMAGE_REPOSITORY
+        );
     }
 
     #[test]

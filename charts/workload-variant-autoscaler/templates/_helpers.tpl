@@ -84,3 +84,49 @@ wva.llmd.ai/controller-instance: {{ .Values.wva.controllerInstance | quote }}
 {{ toYaml . }}
 {{- end -}}
 {{- end }}
+
+{{/* The controller image: the tag defaults to the chart's appVersion. */}}
+{{- define "wva.image" -}}
+{{- printf "%s:%s" .Values.wva.image.repository (default .Chart.AppVersion .Values.wva.image.tag) }}
+{{- end }}
+
+{{/* Namespace of the model's objects (VA, HPA, vLLM Service): llmd.namespace, else the release namespace. */}}
+{{- define "wva.modelNamespace" -}}
+{{- default .Release.Namespace .Values.llmd.namespace }}
+{{- end }}
+
+{{/*
+Whether the values name a model: per-model objects (VA, HPA, vLLM Service) are rendered only
+then. A model needs its ID, which vLLM reports as the model_name label.
+*/}}
+{{- define "wva.modelNamed" -}}
+{{- if .Values.llmd.modelName }}
+{{- if not .Values.llmd.modelID }}
+{{- fail (printf "llmd.modelName is %q but llmd.modelID is empty: set llmd.modelID to the model name vLLM serves (the model_name label of its metrics, e.g. --set llmd.modelID=meta-llama/Llama-3.1-8B)" .Values.llmd.modelName) }}
+{{- end }}true
+{{- end }}
+{{- end }}
+
+{{/*
+Whether to render a ServiceMonitor: the switch (a bool, or null for "when the cluster serves
+monitoring.coreos.com/v1 ServiceMonitor"). Call with (list $switch $).
+*/}}
+{{- define "wva.serviceMonitorOn" -}}
+{{- $switch := index . 0 }}
+{{- $root := index . 1 }}
+{{- if kindIs "invalid" $switch }}
+{{- if $root.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" }}true{{ end }}
+{{- else if $switch }}true
+{{- end }}
+{{- end }}
+
+{{/* Refuses values the controller would reject at startup, naming the value and the fix. */}}
+{{- define "wva.checkPrometheus" -}}
+{{- $p := .Values.wva.prometheus }}
+{{- if not $p.baseURL }}
+{{- fail "wva.prometheus.baseURL is required: the URL of the Prometheus (or Thanos querier) that scrapes vLLM and the controller, e.g. --set wva.prometheus.baseURL=https://prometheus.monitoring.svc:9090 (for a plain http:// URL add --set wva.prometheus.allowHTTP=true; on OpenShift use -f values-openshift.yaml)" }}
+{{- end }}
+{{- if and (hasPrefix "http://" $p.baseURL) (not $p.allowHTTP) }}
+{{- fail (printf "wva.prometheus.baseURL is %q, a plain http:// URL: use https://, or accept plain HTTP with --set wva.prometheus.allowHTTP=true" $p.baseURL) }}
+{{- end }}
+{{- end }}

@@ -21,7 +21,7 @@ pub mod render;
 pub const CHART_DIR: &str = "charts/workload-variant-autoscaler";
 
 /// A duration as the controller parses it: `1h30m`, `1.5s`, `250ms`.
-const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+pub(crate) const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 /// A scrape interval: whole numbers of ms, s, m or h, e.g. `10s`, `1m30s`.
 const PROMETHEUS_DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 

@@ -3,6 +3,7 @@
 //!
 //! * [`saturation`]: entries of the saturation-scaling and scale-to-zero ConfigMaps, the
 //!   thresholds they resolve to, and their parsing and lookup by model.
+//! * [`input`]: reading an input file (`-` for stdin) with a size bound.
 //! * [`params`]: the text grammar of parameter values and the value types a parameter may
 //!   have.
 //!
@@ -11,5 +12,6 @@
 //! Kubernetes. The `schema` feature adds `schemars::JsonSchema`
 //! to the ConfigMap entries.
 
+pub mod input;
 pub mod params;
 pub mod saturation;

@@ -4,7 +4,7 @@
 
 use super::context::{Context, State};
 use super::events::{Event, Reason};
-use crate::config::{applied_message, apply_config_map, rejection_message};
+use crate::config::{applied_message, apply_config_map, rejection_message, unknown_keys};
 use crate::keys;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use kube::runtime::reflector::ObjectRef;
@@ -18,6 +18,7 @@ pub async fn main_config_map(ctx: &Context, state: &mut State) {
         .get(&ctx.main_config_map)
         .and_then(|cm| cm.data.clone())
         .unwrap_or_default();
+    warn_unknown_keys(ctx, &id, &data).await;
     match apply_config_map(&state.config, &ctx.startup, data) {
         Ok(update) => {
             for change in &update.applied {
@@ -64,6 +65,35 @@ pub async fn main_config_map(ctx: &Context, state: &mut State) {
             .await;
         }
     }
+}
+
+/// Warns about keys of the main ConfigMap that no parameter reads: one log line each, one
+/// `UnknownConfigKey` Warning event listing them, and `wva_config_unknown_keys_total`.
+async fn warn_unknown_keys(
+    ctx: &Context,
+    id: &str,
+    data: &std::collections::BTreeMap<String, String>,
+) {
+    let unknown = unknown_keys(data);
+    if unknown.is_empty() {
+        return;
+    }
+    let messages: Vec<String> = unknown.iter().map(|u| u.message(id)).collect();
+    for message in &messages {
+        tracing::warn!(configmap = %id, "{message}");
+    }
+    ctx.metrics
+        .wva_config_unknown_keys_total
+        .with_label_values(&[&ctx.main_config_map.name])
+        .inc_by(unknown.len() as u64);
+    let bare = ObjectRef::<ConfigMap>::new(&ctx.main_config_map.name)
+        .within(keys::namespace(&ctx.main_config_map));
+    ctx.events
+        .publish(
+            &ObjectReference::from(bare),
+            Event::new(Reason::UnknownConfigKey, messages.join("; ")),
+        )
+        .await;
 }
 
 /// Counts a rejected ConfigMap update and says why in a Warning event on the ConfigMap.

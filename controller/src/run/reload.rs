@@ -114,3 +114,58 @@ pub async fn config_rejected(
         .publish(&regarding, Event::new(reason, message))
         .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Fixture;
+
+    const URL: (&str, &str) = ("PROMETHEUS_BASE_URL", "https://prometheus.invalid:9090");
+
+    #[tokio::test]
+    async fn unknown_keys_warn_with_an_event_and_a_count() {
+        let mut f = Fixture::start().await;
+        f.cache_main_config_map(&[
+            URL,
+            ("GLOBAL_OPT_INTERVL", "30s"),
+            ("WVA_SCALE_TO_ZER0", "true"),
+        ]);
+        main_config_map(&f.ctx, &mut f.state).await;
+        let events = f.events();
+        assert_eq!(
+            events,
+            [(
+                "Warning".to_string(),
+                "UnknownConfigKey".to_string(),
+                "ConfigMap wva-system/wva-config key GLOBAL_OPT_INTERVL is not a parameter and is ignored: did you mean GLOBAL_OPT_INTERVAL?; ConfigMap wva-system/wva-config key WVA_SCALE_TO_ZER0 is not a parameter and is ignored: did you mean WVA_SCALE_TO_ZERO?".to_string(),
+                "wva-config".to_string(),
+            )]
+        );
+        let counted = f
+            .ctx
+            .metrics
+            .wva_config_unknown_keys_total
+            .with_label_values(&["wva-config"])
+            .get();
+        assert_eq!(counted, 2);
+    }
+
+    #[tokio::test]
+    async fn a_live_change_breaking_a_rule_is_rejected_and_the_running_configuration_stays() {
+        let mut f = Fixture::start().await;
+        let before = f.state.config.clone();
+        f.cache_main_config_map(&[URL, ("GLOBAL_OPT_INTERVAL", "99999999h")]);
+        main_config_map(&f.ctx, &mut f.state).await;
+        assert_eq!(f.state.config, before);
+        let (kind, reason, note, _) = f.events().pop().expect("an event");
+        assert_eq!(
+            (kind.as_str(), reason.as_str()),
+            ("Warning", "InvalidConfiguration")
+        );
+        assert!(
+            note.contains("invalid value \"99999999h\" for GLOBAL_OPT_INTERVAL from ConfigMap"),
+            "{note}"
+        );
+        assert!(note.contains("must be at most 24h"), "{note}");
+    }
+}

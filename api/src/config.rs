@@ -195,23 +195,34 @@ impl StaticConfig {
             self.leader_election_renew_deadline,
             self.leader_election_retry_period,
         );
-        if renew >= lease {
-            broken.push(Self::LEADER_ELECTION_RENEW_DEADLINE.violation(
-                &renew,
-                format!(
-                    "the renew deadline must be below LEADER_ELECTION_LEASE_DURATION ({}); lower it or raise the lease duration",
-                    grammar::format_duration(lease)
-                ),
-            ));
-        }
-        if retry >= renew {
-            broken.push(Self::LEADER_ELECTION_RETRY_PERIOD.violation(
-                &retry,
-                format!(
-                    "the retry period must be below LEADER_ELECTION_RENEW_DEADLINE ({}); lower it",
-                    grammar::format_duration(renew)
-                ),
-            ));
+        let below = [
+            (
+                Self::LEADER_ELECTION_RENEW_DEADLINE,
+                renew,
+                Self::LEADER_ELECTION_LEASE_DURATION,
+                lease,
+                "the renew deadline",
+            ),
+            (
+                Self::LEADER_ELECTION_RETRY_PERIOD,
+                retry,
+                Self::LEADER_ELECTION_RENEW_DEADLINE,
+                renew,
+                "the retry period",
+            ),
+        ];
+        for (key, value, limit_key, limit, what) in below {
+            if value >= limit {
+                broken.push(key.violation(
+                    &value,
+                    format!(
+                        "{what} must be below {} ({}); lower it or raise {}",
+                        limit_key.name(),
+                        grammar::format_duration(limit),
+                        limit_key.name()
+                    ),
+                ));
+            }
         }
         match grammar::parse_http_url(&self.prometheus_base_url) {
             Err(why) => broken.push(

@@ -26,5 +26,6 @@ pub mod render;
 
 pub use wva_core::input;
 pub use wva_core::saturation;
+pub use wva_core::suggest;
 
 pub use wva_macros::{ConfigParams, MetricSet};

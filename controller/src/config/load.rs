@@ -218,7 +218,7 @@ mod tests {
         ));
         assert_eq!(
             renew,
-            "invalid value \"90s\" for LEADER_ELECTION_RENEW_DEADLINE from flag --leader-election-renew-deadline: the renew deadline must be below LEADER_ELECTION_LEASE_DURATION (60s); lower it or raise the lease duration"
+            "invalid value \"90s\" for LEADER_ELECTION_RENEW_DEADLINE from flag --leader-election-renew-deadline: the renew deadline must be below LEADER_ELECTION_LEASE_DURATION (60s); lower it or raise LEADER_ELECTION_LEASE_DURATION"
         );
         let instance = only_error(&sources(
             &[],

@@ -47,32 +47,10 @@ pub fn unknown_keys(data: &BTreeMap<String, String>) -> Vec<UnknownKey> {
         .collect()
 }
 
-/// The ConfigMap key of a parameter closest to `key` (case-insensitive edit distance at
-/// most 3, and less than half the key), when there is one.
+/// The ConfigMap key of a parameter closest to `key`, compared in upper case.
 fn closest(key: &str) -> Option<&'static str> {
     let wanted = key.to_ascii_uppercase();
-    parameters()
-        .filter(|s| !s.env_only)
-        .map(|s| (distance(&wanted, s.key), s.key))
-        .filter(|(d, _)| *d <= 3 && *d * 2 < key.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// The Levenshtein distance between `a` and `b`, by character.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
+    wva_api::suggest::closest(&wanted, parameters().filter(|s| !s.env_only).map(|s| s.key))
 }
 
 #[cfg(test)]

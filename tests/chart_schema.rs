@@ -68,3 +68,68 @@ fn invalid_values_fail_the_render_naming_the_value() {
         assert!(ok, "{fine}: {err}");
     }
 }
+
+/// A rule between two values (a trigger at or above its threshold) is beyond the schema: the
+/// chart renders, and `wva config` on the rendered manifests rejects it, naming the key, the
+/// value and the rule, exactly as the controller would.
+#[test]
+fn rules_between_values_are_caught_by_wva_config_on_the_rendered_chart() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let chart =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/workload-variant-autoscaler");
+    let render = |extra: &[&str]| {
+        let out = Command::new(helm())
+            .args(["template", "wva", "--namespace", "wva-system"])
+            .arg(&chart)
+            .args(extra)
+            .output()
+            .expect("helm runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let check = |manifests: Vec<u8>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wva"))
+            .env_clear()
+            .env("POD_NAMESPACE", "wva-system")
+            // The chart names the main ConfigMap after the release and passes the name on.
+            .env(
+                "CONFIG_MAP_NAME",
+                "wva-workload-variant-autoscaler-variantautoscaling-config",
+            )
+            .args(["config", "--config-map", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wva runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&manifests)
+            .expect("writes");
+        child.wait_with_output().expect("wva ends")
+    };
+    let good = check(render(&[]));
+    assert_eq!(
+        good.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let bad = check(render(&[
+        "--set-json",
+        r#"wva.capacityScaling.default={"kvCacheThreshold":0.8,"queueLengthThreshold":5,"kvSpareTrigger":0.1,"queueSpareTrigger":10}"#,
+    ]));
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("error: ConfigMap wva-system/wva-saturation-scaling-config key default: queueSpareTrigger is 10, expected 0 <= queueSpareTrigger < queueLengthThreshold (5)"),
+        "{err}"
+    );
+}

@@ -2,7 +2,8 @@
 //! manifests given on the command line.
 //!
 //! A manifest file may hold several YAML documents and `List`s of ConfigMaps (as
-//! `kubectl get cm -o yaml` prints them). The main ConfigMap is the one named
+//! `kubectl get cm -o yaml` prints them); other objects are skipped, so a rendered chart
+//! (`helm template ... | wva config --config-map -`) can be checked as a whole. The main ConfigMap is the one named
 //! `CONFIG_MAP_NAME`; a file with a single other ConfigMap is taken as the main one too. The
 //! saturation-scaling and scale-to-zero ConfigMaps are checked entry by entry, exactly as the
 //! controller checks them on every change. Each ConfigMap is reported under its own
@@ -49,7 +50,12 @@ pub fn check(mut startup: Sources, manifest: Option<(&str, &str)>) -> Report {
     if let Some((path, text)) = manifest {
         match config_maps(path, text) {
             Err(error) => errors.push(error),
-            Ok(found) => {
+            Ok((found, skipped)) => {
+                if skipped > 0 {
+                    warnings.push(format!(
+                        "{skipped} objects in {path} are not ConfigMaps; skipped"
+                    ));
+                }
                 let id = |cm: &ConfigMap| {
                     let ns = cm.metadata.namespace.as_deref().unwrap_or(&pod_namespace);
                     let name = cm.metadata.name.as_deref().unwrap_or_default();
@@ -74,7 +80,7 @@ pub fn check(mut startup: Sources, manifest: Option<(&str, &str)>) -> Report {
                         continue;
                     }
                     warnings.push(format!(
-                        "ConfigMap {} in {path} is not one the controller reads (the main ConfigMap is {main_name}); skipped",
+                        "ConfigMap {} in {path} is not one the controller reads (the main ConfigMap is {main_name}: set CONFIG_MAP_NAME to check another); skipped",
                         id(cm)
                     ));
                 }
@@ -117,8 +123,9 @@ pub fn check(mut startup: Sources, manifest: Option<(&str, &str)>) -> Report {
     }
 }
 
-/// Every ConfigMap of a manifest: all YAML documents, and the items of `List`s.
-fn config_maps(path: &str, text: &str) -> Result<Vec<ConfigMap>, String> {
+/// Every ConfigMap of a manifest (all YAML documents, and the items of `List`s), and how many
+/// other objects were skipped (a rendered chart holds Deployments, RBAC, ...).
+fn config_maps(path: &str, text: &str) -> Result<(Vec<ConfigMap>, usize), String> {
     let not_a_manifest =
         |e: String| format!("--config-map {path} is not a ConfigMap manifest: {e}");
     let documents: Vec<Value> =
@@ -138,16 +145,15 @@ fn config_maps(path: &str, text: &str) -> Result<Vec<ConfigMap>, String> {
         }
     }
     let mut found = Vec::new();
+    let mut skipped = 0;
     for (i, object) in objects.into_iter().enumerate() {
         let kind = object
             .get("kind")
             .and_then(Value::as_str)
             .unwrap_or("ConfigMap");
         if kind != "ConfigMap" {
-            return Err(not_a_manifest(format!(
-                "object {} is a {kind}, expected only ConfigMaps",
-                i + 1
-            )));
+            skipped += 1;
+            continue;
         }
         let cm: ConfigMap = serde_json::from_value(object)
             .map_err(|e| not_a_manifest(format!("object {}: {e}", i + 1)))?;
@@ -156,5 +162,5 @@ fn config_maps(path: &str, text: &str) -> Result<Vec<ConfigMap>, String> {
     if found.is_empty() {
         return Err(not_a_manifest("no ConfigMap in it".to_string()));
     }
-    Ok(found)
+    Ok((found, skipped))
 }

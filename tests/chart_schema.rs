@@ -42,6 +42,10 @@ fn invalid_values_fail_the_render_naming_the_value() {
         ("wva.prometheus.baseURL=not a url", "wva.prometheus.baseURL"),
         ("wva.prometheus.baseURL=https://", "wva.prometheus.baseURL"),
         (
+            "wva.prometheus.baseURL=http://prometheus:9090",
+            "wva.prometheus.baseURL",
+        ),
+        (
             "wva.parameters.PROMETHEUS_QUERY_TIMEOUT=abc",
             "wva.parameters.PROMETHEUS_QUERY_TIMEOUT",
         ),
@@ -63,7 +67,11 @@ fn invalid_values_fail_the_render_naming_the_value() {
         assert!(!ok, "{set} rendered");
         assert!(err.contains(expected), "{set}: {err}");
     }
-    for fine in ["wva.reconcileInterval=30s", "wva.parameters.LOG_JSON=On"] {
+    for fine in [
+        "wva.reconcileInterval=30s",
+        "wva.parameters.LOG_JSON=On",
+        "wva.prometheus.allowHTTP=true,wva.prometheus.baseURL=http://prometheus:9090",
+    ] {
         let (ok, err) = template(&["--set", fine]);
         assert!(ok, "{fine}: {err}");
     }

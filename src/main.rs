@@ -1,7 +1,6 @@
 //! `wva`: the Workload-Variant-Autoscaler command line.
 
 use clap::{Arg, ArgMatches, Command};
-use k8s_openapi::api::core::v1::ConfigMap;
 use std::process::ExitCode;
 use wva_api::config::StaticConfig;
 use wva_api::params::Sources;
@@ -94,19 +93,31 @@ fn run_controller(matches: &ArgMatches) -> ExitCode {
     }
 }
 
-/// `wva config`: resolves the configuration offline and prints it with sources.
+/// `wva config`: `wva run`'s checks, offline; prints every value with its source, and every
+/// ConfigMap of `--config-map` under its own name. Exit 1 on any error.
 fn check_config(matches: &ArgMatches) -> ExitCode {
-    let mut sources = startup_sources(matches);
-    if let Some(path) = matches.get_one::<String>("config-map") {
-        match read_config_map(path) {
-            Ok(data) => sources.config_map = data,
+    let sources = startup_sources(matches);
+    let manifest = match matches.get_one::<String>("config-map") {
+        Some(path) => match wva_api::input::read_input(path) {
+            Ok(text) => Some((path.as_str(), text)),
             Err(error) => {
-                eprintln!("error: {error}");
+                eprintln!("error: --config-map {path}: {error}");
                 return ExitCode::from(1);
             }
-        }
+        },
+        None => None,
+    };
+    let report = config::check(
+        sources,
+        manifest.as_ref().map(|(path, text)| (*path, text.as_str())),
+    );
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
     }
-    let loaded = match config::load(&sources) {
+    for error in &report.errors {
+        eprintln!("error: {error}");
+    }
+    let loaded = match &report.config {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: failed to load configuration - this is a fatal error");
@@ -119,37 +130,54 @@ fn check_config(matches: &ArgMatches) -> ExitCode {
     for warning in loaded.inert_warnings() {
         eprintln!("warning: {warning}");
     }
-    println!(
-        "configuration valid (main ConfigMap {}):",
+    let mut out: String = report.checked.iter().map(|l| format!("{l}\n")).collect();
+    if !report.is_valid() {
+        emit(&out);
+        eprintln!("error: configuration invalid: fix the errors above");
+        return ExitCode::from(1);
+    }
+    let sources = &report.sources;
+    out.push_str(&format!(
+        "configuration valid (main ConfigMap {}):\n",
         sources.config_map_id
-    );
+    ));
     let values = loaded.values();
     for spec in render::parameters() {
         let value = values.get(spec.key).cloned().unwrap_or_default();
         let source = sources
             .lookup(spec)
             .map_or_else(|| "default".to_string(), |(source, _)| source.to_string());
-        println!("  {} = {} ({source})", spec.key, spec.display_value(&value));
+        out.push_str(&format!(
+            "  {} = {} ({source})\n",
+            spec.key,
+            spec.display_value(&value)
+        ));
     }
-    ExitCode::SUCCESS
+    emit(&out)
 }
 
-/// The data of a ConfigMap manifest file.
-fn read_config_map(path: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read --config-map {path}: {e}"))?;
-    let cm: ConfigMap = serde_saphyr::from_str(&text)
-        .map_err(|e| format!("--config-map {path} is not a ConfigMap manifest: {e}"))?;
-    Ok(cm.data.unwrap_or_default())
+/// Writes `text` to stdout. A reader that went away (`wva params | head -1`) ends the output
+/// quietly with success; any other write error is reported and exits 1.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Prints a rendered artefact; on a render error prints the error and exits 1.
 fn print_rendered(rendered: Result<String, render::RenderError>) -> ExitCode {
     match rendered {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => emit(&text),
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(1)

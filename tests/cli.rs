@@ -43,7 +43,7 @@ fn bad_flag_and_env_values_exit_1_naming_key_source_and_value() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains(r#"invalid value "forever" for LEADER_ELECTION_LEASE_DURATION from flag --leader-election-lease-duration"#), "{err}");
-    assert!(err.contains(r#"invalid value "perhaps" for METRICS_SECURE from env var METRICS_SECURE: expected true or false"#), "{err}");
+    assert!(err.contains(r#"invalid value "perhaps" for METRICS_SECURE from env var METRICS_SECURE: expected true/false, yes/no, on/off or 1/0 (any case)"#), "{err}");
 }
 
 #[test]
@@ -187,4 +187,113 @@ fn usage_errors_exit_2() {
     let out = wva(&["run", "--no-such-flag"], &[URL]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unexpected argument '--no-such-flag'"));
+}
+
+/// Writes `content` to a file of this test process and returns its path.
+fn temp_manifest(name: &str, content: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("wva-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("writes");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn config_checks_every_config_map_of_a_multi_document_file_under_its_own_name() {
+    let sample = format!(
+        "{}/docs/samples/configmaps.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = wva(&["config", "--config-map", &sample], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "ConfigMap workload-variant-autoscaler-system/wva-saturation-scaling-config: 2 valid entries, 0 rejected",
+        "ConfigMap workload-variant-autoscaler-system/wva-model-scale-to-zero-config: 2 valid entries, 0 rejected",
+        "configuration valid (main ConfigMap workload-variant-autoscaler-system/wva-variantautoscaling-config):",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+    let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: wva-variantautoscaling-config\n    namespace: team-a\n  data:\n    PROMETHEUS_BASE_URL: https://p:9090\n    GLOBAL_OPT_INTERVL: 30s\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: wva-saturation-scaling-config\n    namespace: team-a\n  data:\n    default: |\n      queueLengthThreshold: 5\n      queueSpareTrigger: 10\n";
+    let out = wva(
+        &["config", "--config-map", &temp_manifest("list.yaml", list)],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("warning: ConfigMap team-a/wva-variantautoscaling-config key GLOBAL_OPT_INTERVL is not a parameter and is ignored: did you mean GLOBAL_OPT_INTERVAL?"), "{err}");
+    assert!(err.contains("error: ConfigMap team-a/wva-saturation-scaling-config key default: queueSpareTrigger is 10, expected 0 <= queueSpareTrigger < queueLengthThreshold (5)"), "{err}");
+    assert!(
+        stdout(&out).contains(
+            "ConfigMap team-a/wva-saturation-scaling-config: 0 valid entries, 1 rejected"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn config_rejects_what_run_rejects() {
+    for (env, expected) in [
+        (
+            ("PROMETHEUS_BASE_URL", "http://prometheus:9090"),
+            "set PROMETHEUS_ALLOW_HTTP=true to accept it",
+        ),
+        (("PROMETHEUS_BASE_URL", "ftp://x"), "not \"ftp\""),
+        (("CONTROLLER_INSTANCE", "bad label!"), "is not allowed"),
+    ] {
+        let env = if env.0 == URL.0 {
+            vec![env]
+        } else {
+            vec![URL, env]
+        };
+        let out = wva(&["config"], &env);
+        assert_eq!(out.status.code(), Some(1), "{env:?}");
+        assert!(stderr(&out).contains(expected), "{env:?}: {}", stderr(&out));
+        assert!(!stdout(&out).contains("configuration valid"), "{env:?}");
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wva"))
+        .env_clear()
+        .arg("params")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wva runs");
+    drop(child.stdout.take()); // the reader goes away before wva writes
+    let out = child.wait_with_output().expect("wva ends");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn decide_reads_the_snapshot_from_stdin() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let snapshot = std::fs::read(format!(
+        "{}/sim/scenarios/snapshot.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("sample snapshot");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wva"))
+        .env_clear()
+        .args(["decide", "--snapshot", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wva runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&snapshot)
+        .expect("writes");
+    let out = child.wait_with_output().expect("wva ends");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"decisions\""), "{}", stdout(&out));
 }

@@ -6,12 +6,13 @@
 //! To add a parameter, add a field here; nothing else needs editing.
 
 use crate::ConfigParams;
-use crate::params::BindAddress;
+use crate::params::{BindAddress, Violation, grammar};
 use std::time::Duration;
 
 /// Settings read once at startup. Changing one in the main ConfigMap at runtime is rejected
 /// with an `ImmutableConfigChangeRejected` event; restart the controller to apply it.
 #[derive(ConfigParams, Debug, Clone, PartialEq)]
+#[params(rules = Self::rules)]
 pub struct StaticConfig {
     /// Metrics endpoint bind address (`:8443` for HTTPS, `:8080` for HTTP, `0` to disable).
     #[param(flag, default = "0")]
@@ -30,19 +31,19 @@ pub struct StaticConfig {
     pub leader_election_id: String,
 
     /// Duration non-leaders wait before force-acquiring leadership.
-    #[param(flag, default = "60s", min = "1s")]
+    #[param(flag, default = "60s", min = "1s", max = "1h")]
     pub leader_election_lease_duration: Duration,
 
     /// Duration the leader retries refreshing leadership before giving up.
-    #[param(flag, default = "50s", min = "1s")]
+    #[param(flag, default = "50s", min = "1s", max = "1h")]
     pub leader_election_renew_deadline: Duration,
 
     /// Duration between leader election retry attempts.
-    #[param(flag, default = "10s", min = "1s")]
+    #[param(flag, default = "10s", min = "1s", max = "1h")]
     pub leader_election_retry_period: Duration,
 
     /// Timeout for Kubernetes API server REST calls.
-    #[param(flag, default = "60s", min = "1s")]
+    #[param(flag, default = "60s", min = "1s", max = "10m")]
     pub rest_client_timeout: Duration,
 
     /// Serve the metrics endpoint via HTTPS, with TokenReview authentication and
@@ -90,7 +91,8 @@ pub struct StaticConfig {
     #[param(flag, default = "tls.key")]
     pub metrics_cert_key: String,
 
-    /// Prometheus server URL, e.g. `https://prometheus:9090`. Required.
+    /// Prometheus server URL, e.g. `https://prometheus:9090`: an absolute `https://` URL with a
+    /// host (`http://` only with PROMETHEUS_ALLOW_HTTP). Required.
     #[param(required)]
     pub prometheus_base_url: String,
 
@@ -106,7 +108,8 @@ pub struct StaticConfig {
     #[param]
     pub prometheus_ca_cert_path: Option<String>,
 
-    /// Client certificate path for mutual TLS with Prometheus.
+    /// Client certificate path for mutual TLS with Prometheus (set together with
+    /// PROMETHEUS_CLIENT_KEY_PATH).
     #[param]
     pub prometheus_client_cert_path: Option<String>,
 
@@ -128,22 +131,22 @@ pub struct StaticConfig {
     pub prometheus_token_path: Option<String>,
 
     /// Timeout of one Prometheus query (one HTTP request, connection included).
-    #[param(default = "10s", min = "100ms")]
+    #[param(default = "10s", min = "100ms", max = "10m")]
     pub prometheus_query_timeout: Duration,
 
     /// Retries of a failed Prometheus query: after a timeout, a connection error or HTTP 5xx,
     /// never after HTTP 4xx. The wait starts at PROMETHEUS_RETRY_BACKOFF and doubles.
-    #[param(default = "2")]
+    #[param(default = "2", max = "10")]
     pub prometheus_query_retries: u32,
 
     /// Wait before the first retry of a Prometheus query or connectivity check; doubles after
     /// each attempt, up to 30s.
-    #[param(default = "500ms", min = "1ms")]
+    #[param(default = "500ms", min = "1ms", max = "30s")]
     pub prometheus_retry_backoff: Duration,
 
     /// Retries of the startup connectivity check (query `up`) before the controller exits
     /// with status 1, naming the URL and the error.
-    #[param(default = "6")]
+    #[param(default = "6", max = "100")]
     pub prometheus_startup_check_retries: u32,
 
     /// Enable the scale-to-zero feature for models whose scale-to-zero entry does not say.
@@ -167,7 +170,8 @@ pub struct StaticConfig {
 
     /// Instance name for multi-controller isolation: only VAs labelled
     /// `wva.llmd.ai/controller-instance=<value>` are managed, and every metric carries
-    /// `controller_instance`.
+    /// `controller_instance`. Must be a valid label value: at most 63 characters of
+    /// `[A-Za-z0-9-_.]`, starting and ending with a letter or digit.
     #[param]
     pub controller_instance: Option<String>,
 
@@ -180,12 +184,112 @@ pub struct StaticConfig {
     pub pod_namespace: String,
 }
 
+impl StaticConfig {
+    /// The rules that span several parameters (or check more than a type and a range),
+    /// run after every parameter resolved: at startup, in `wva config` and on every change
+    /// of the main ConfigMap.
+    fn rules(&self) -> Vec<Violation> {
+        let mut broken = Vec::new();
+        let (lease, renew, retry) = (
+            self.leader_election_lease_duration,
+            self.leader_election_renew_deadline,
+            self.leader_election_retry_period,
+        );
+        let below = [
+            (
+                Self::LEADER_ELECTION_RENEW_DEADLINE,
+                renew,
+                Self::LEADER_ELECTION_LEASE_DURATION,
+                lease,
+                "the renew deadline",
+            ),
+            (
+                Self::LEADER_ELECTION_RETRY_PERIOD,
+                retry,
+                Self::LEADER_ELECTION_RENEW_DEADLINE,
+                renew,
+                "the retry period",
+            ),
+        ];
+        for (key, value, limit_key, limit, what) in below {
+            if value >= limit {
+                broken.push(key.violation(
+                    &value,
+                    format!(
+                        "{what} must be below {} ({}); lower it or raise {}",
+                        limit_key.name(),
+                        grammar::format_duration(limit),
+                        limit_key.name()
+                    ),
+                ));
+            }
+        }
+        match grammar::parse_http_url(&self.prometheus_base_url) {
+            Err(why) => broken.push(
+                Self::PROMETHEUS_BASE_URL
+                    .violation(&self.prometheus_base_url, format!("{why}; fix the URL")),
+            ),
+            Ok("http") if !self.prometheus_allow_http => {
+                broken.push(Self::PROMETHEUS_BASE_URL.violation(
+                    &self.prometheus_base_url,
+                    "plain http:// sends queries and the bearer token unencrypted; use https://, \
+                     or set PROMETHEUS_ALLOW_HTTP=true to accept it",
+                ))
+            }
+            Ok(_) => {}
+        }
+        match (
+            &self.prometheus_client_cert_path,
+            &self.prometheus_client_key_path,
+        ) {
+            (Some(_), None) => broken.push(Self::PROMETHEUS_CLIENT_CERT_PATH.violation(
+                &self.prometheus_client_cert_path,
+                "a client certificate needs its key: set PROMETHEUS_CLIENT_KEY_PATH too, or unset both",
+            )),
+            (None, Some(_)) => broken.push(Self::PROMETHEUS_CLIENT_KEY_PATH.violation(
+                &self.prometheus_client_key_path,
+                "a client key needs its certificate: set PROMETHEUS_CLIENT_CERT_PATH too, or unset both",
+            )),
+            _ => {}
+        }
+        if let Some(instance) = &self.controller_instance
+            && let Err(why) = label_value(instance)
+        {
+            broken.push(Self::CONTROLLER_INSTANCE.violation(
+                &self.controller_instance,
+                format!("it becomes the label value of wva.llmd.ai/controller-instance, but {why}"),
+            ));
+        }
+        broken
+    }
+}
+
+/// Checks a Kubernetes label value: at most 63 characters of `[A-Za-z0-9-_.]`, starting and
+/// ending with a letter or digit.
+fn label_value(text: &str) -> Result<(), String> {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if text.len() > 63 {
+        Err(format!("it has {} characters (at most 63)", text.len()))
+    } else if let Some(bad) = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        Err(format!(
+            "{bad:?} is not allowed (use letters, digits, '-', '_' and '.')"
+        ))
+    } else if !edge_ok(text.chars().next()) || !edge_ok(text.chars().last()) {
+        Err("it must start and end with a letter or digit".into())
+    } else {
+        Ok(())
+    }
+}
+
 /// Settings that apply at once when the main ConfigMap changes.
 #[derive(ConfigParams, Debug, Clone, PartialEq)]
 #[params(mutable)]
 pub struct DynamicConfig {
     /// Optimization interval: how often the engine runs one cycle (global only).
-    #[param(default = "60s", min = "1s")]
+    #[param(default = "60s", min = "1s", max = "24h")]
     pub global_opt_interval: Duration,
 
     /// Enable the Prometheus metrics cache.

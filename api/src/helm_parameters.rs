@@ -72,8 +72,10 @@ fn default_of(spec: &ParamSpec) -> Value {
     typed.unwrap_or_else(|| Value::from(text))
 }
 
-/// The schema of one parameter: its type (a string is always accepted, as in a ConfigMap),
-/// its description with mutability, and its default.
+/// The schema of one parameter: its type (a string is always accepted, as in a ConfigMap,
+/// but it must then read as the type: `^$|` lets the empty string leave the key out), its
+/// range where JSON Schema can say it (`minimum`/`maximum` of integers; a duration's range is
+/// in its description and checked by the controller), its description and its default.
 fn property(spec: &ParamSpec) -> Value {
     let types: Vec<&str> = match spec.value_type {
         "bool" => vec!["boolean", "string"],
@@ -85,11 +87,48 @@ fn property(spec: &ParamSpec) -> Value {
     } else {
         "Needs a controller restart."
     };
-    json!({
+    let range = match spec.range_display() {
+        r if r.is_empty() => String::new(),
+        r => format!(" Range: {r}."),
+    };
+    let mut schema = json!({
         "type": if types.len() == 1 { json!(types[0]) } else { json!(types) },
-        "description": format!("`{}` ({}): {} {applies}", spec.key, spec.value_type, spec.description()),
+        "description": format!("`{}` ({}): {}{range} {applies}", spec.key, spec.value_type, spec.description()),
         "default": default_of(spec),
-    })
+    });
+    let pattern = match spec.value_type {
+        "bool" => Some(format!("^$|^({})$", bool_words())),
+        "int" => Some(r"^$|^[0-9]+$".to_string()),
+        "duration" => Some(format!("^$|{}", crate::helm_values::DURATION_PATTERN)),
+        _ => None,
+    };
+    if let Some(pattern) = pattern {
+        schema["pattern"] = json!(pattern);
+    }
+    if spec.value_type == "int" {
+        for (bound, name) in [(spec.min, "minimum"), (spec.max, "maximum")] {
+            if let Some(n) = bound.and_then(|b| b.parse::<i64>().ok()) {
+                schema[name] = json!(n);
+            }
+        }
+    }
+    schema
+}
+
+/// The words of the boolean grammar, each letter in either case, as regex alternatives.
+fn bool_words() -> String {
+    ["true", "false", "yes", "no", "on", "off", "1", "0"]
+        .iter()
+        .map(|word| {
+            word.chars()
+                .map(|c| match (c.to_ascii_lowercase(), c.to_ascii_uppercase()) {
+                    (l, u) if l != u => format!("[{l}{u}]"),
+                    _ => c.to_string(),
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 impl JsonSchema for ParameterValues {
@@ -133,6 +172,16 @@ mod tests {
         assert_eq!(values["PROMETHEUS_QUERY_RETRIES"], json!(2));
         assert_eq!(values["LOG_JSON"], json!(false));
         assert!(values["PROMETHEUS_QUERY_TIMEOUT"].is_string());
+        let props = ParameterValues::json_schema(&mut SchemaGenerator::default());
+        let timeout = &props.as_object().expect("object")["properties"]["PROMETHEUS_QUERY_TIMEOUT"];
+        assert!(
+            timeout["description"]
+                .as_str()
+                .expect("text")
+                .contains("Range: 100ms to 10m.")
+        );
+        let retries = &props.as_object().expect("object")["properties"]["PROMETHEUS_QUERY_RETRIES"];
+        assert_eq!(retries["maximum"], json!(10));
         for absent in [
             "PROMETHEUS_BEARER_TOKEN",
             "CONFIG_MAP_NAME",

@@ -34,7 +34,15 @@ pub const README_OPENSHIFT_FLAGS: [&str; 8] = [
 ];
 
 /// A duration as the controller parses it: `1h30m`, `1.5s`, `250ms`.
-const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+pub(crate) const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+/// A duration of zero (`0s`, `0m0s`) or of less than a second written in `ms` alone:
+/// `GLOBAL_OPT_INTERVAL` must be at least 1s.
+const ZERO_OR_SUBSECOND_PATTERN: &str = r"^(0+(\.0+)?(ms|s|m|h))+$|^[0-9]{1,3}(\.[0-9]+)?ms$";
+/// An absolute http(s) URL with a host (`http://` only with `allowHTTP`, an `if`/`then` on
+/// [`PrometheusValues`]), or empty: the chart's template then refuses to render and says
+/// which value to set.
+const HTTP_URL_PATTERN: &str =
+    r"^$|^[hH][tT][tT][pP][sS]?://[^/?#:\s@]+(:[0-9]{1,5})?([/?#][^\s]*)?$";
 /// A scrape interval: whole numbers of ms, s, m or h, e.g. `10s`, `1m30s`.
 const PROMETHEUS_DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 
@@ -106,6 +114,7 @@ pub struct WvaValues {
     /// How often the engine runs a cycle: `GLOBAL_OPT_INTERVAL` in the main ConfigMap,
     /// changeable at runtime by editing that ConfigMap.
     #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(extend("not" = {"pattern": ZERO_OR_SUBSECOND_PATTERN}))]
     pub reconcile_interval: String,
     /// The main controller ConfigMap.
     pub config_map: ConfigMapValues,
@@ -306,10 +315,15 @@ pub struct ConfigMapValues {
 /// The Prometheus connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend(
+    "if" = {"properties": {"allowHTTP": {"const": false}}},
+    "then" = {"properties": {"baseURL": {"pattern": "^$|^[hH][tT][tT][pP][sS]://"}}}
+))]
 pub struct PrometheusValues {
     /// Prometheus (or Thanos querier) URL: `PROMETHEUS_BASE_URL`. Required (the chart refuses
     /// to render without it). Must be `https://` unless `allowHTTP` is true.
     #[serde(rename = "baseURL")]
+    #[schemars(regex(pattern = HTTP_URL_PATTERN))]
     pub base_url: String,
     /// Accept a plain `http://` baseURL (`PROMETHEUS_ALLOW_HTTP`).
     #[serde(rename = "allowHTTP")]
@@ -433,10 +447,10 @@ pub struct CapacityScalingValues {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct SaturationDefaults {
     /// A replica is saturated when its KV-cache usage is at or above this fraction.
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(max = 1.0), extend("exclusiveMinimum" = 0.0))]
     pub kv_cache_threshold: f64,
     /// A replica is saturated when its waiting queue is at or above this length.
-    #[schemars(range(min = 0.0))]
+    #[schemars(extend("exclusiveMinimum" = 0.0))]
     pub queue_length_threshold: f64,
     /// Scale up when the average spare KV-cache of non-saturated replicas is below this.
     #[schemars(range(min = 0.0, max = 1.0))]
@@ -469,10 +483,10 @@ pub struct SaturationOverride {
     #[serde(default)]
     pub namespace: String,
     /// See `default.kvCacheThreshold`.
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(max = 1.0), extend("exclusiveMinimum" = 0.0))]
     pub kv_cache_threshold: Option<f64>,
     /// See `default.queueLengthThreshold`.
-    #[schemars(range(min = 0.0))]
+    #[schemars(extend("exclusiveMinimum" = 0.0))]
     pub queue_length_threshold: Option<f64>,
     /// See `default.kvSpareTrigger`.
     #[schemars(range(min = 0.0, max = 1.0))]

@@ -24,6 +24,8 @@ pub mod metrics;
 pub mod params;
 pub mod render;
 
+pub use wva_core::input;
 pub use wva_core::saturation;
+pub use wva_core::suggest;
 
 pub use wva_macros::{ConfigParams, MetricSet};

@@ -83,4 +83,8 @@ pub struct WvaMetrics {
     /// Runtime updates of watched ConfigMaps, by ConfigMap and result (`applied` or `rejected`)
     #[metric(labels("configmap", "result"))]
     pub wva_config_updates_total: IntCounterVec,
+
+    /// Keys of the main ConfigMap that no parameter reads (ignored), counted each time a version of the ConfigMap is read
+    #[metric(labels("configmap"))]
+    pub wva_config_unknown_keys_total: IntCounterVec,
 }

@@ -9,7 +9,7 @@ use crate::config::{DynamicConfig, StaticConfig};
 use crate::crd::VariantAutoscaling;
 use crate::helm_values::render as helm_values;
 use crate::metrics::{CONTROLLER_INSTANCE_LABEL, MetricSet, MetricSpec, WvaMetrics};
-use crate::params::{ParamSpec, Params};
+use crate::params::{ParamSpec, Params, grammar};
 use kube::CustomResourceExt;
 use serde::Serialize;
 
@@ -136,18 +136,27 @@ pub fn parameters_markdown() -> Result<String, RenderError> {
          left at its default never overrides env or ConfigMap.\n\n\
          **Mutable** parameters apply at once when the main ConfigMap changes. The others need a \
          restart: a runtime change is rejected with a Warning event `ImmutableConfigChangeRejected` \
-         and the log line `Attempted to change immutable parameters`.\n\n"
+         and the log line `Attempted to change immutable parameters`.\n\n\
+         **Values.** A `bool` is one of {bools}. A `duration` is a number with a unit (`ms`, \
+         `s`, `m`, `h`), parts may be chained (`1h30m`). **Range** is the accepted interval; \
+         a value outside it, or one breaking a rule between parameters (the renew deadline below \
+         the lease duration, the retry period below the renew deadline, PROMETHEUS_BASE_URL an \
+         absolute `https://` URL with a host, or `http://` with PROMETHEUS_ALLOW_HTTP, a client \
+         certificate only with its key, CONTROLLER_INSTANCE a valid label value), is rejected \
+         by `wva config`, at startup and on every change of the main ConfigMap (the running \
+         configuration then stays).\n\n",
+        bools = grammar::BOOL_GRAMMAR,
     );
     out.push_str(&parameters_table());
     Ok(out)
 }
 
 /// The parameter table alone: Parameter, CLI Flag, Env Var / ConfigMap Key, Type, Default,
-/// Mutable, Description.
+/// Range, Mutable, Description.
 fn parameters_table() -> String {
     let mut out = String::from(
-        "| Parameter | CLI Flag | Env Var / ConfigMap Key | Type | Default | Mutable | Description |\n\
-         |-----------|----------|------------------------|------|---------|---------|-------------|\n",
+        "| Parameter | CLI Flag | Env Var / ConfigMap Key | Type | Default | Range | Mutable | Description |\n\
+         |-----------|----------|------------------------|------|---------|-------|---------|-------------|\n",
     );
     for spec in parameters() {
         let flag = spec
@@ -158,8 +167,12 @@ fn parameters_table() -> String {
         } else {
             format!("`{}`", spec.key)
         };
+        let range = match spec.range_display() {
+            r if r.is_empty() => "—".to_string(),
+            r => r,
+        };
         out.push_str(&format!(
-            "| {} | {flag} | {key} | {} | `{}` | {} | {} |\n",
+            "| {} | {flag} | {key} | {} | `{}` | {range} | {} | {} |\n",
             spec.title(),
             spec.value_type,
             spec.default_display(),

@@ -193,3 +193,20 @@ fn unlanded_features_and_secrets_are_marked() {
             .contains("Not effective yet: scale-from-zero has not landed")
     );
 }
+
+#[test]
+fn the_reference_shows_each_range_and_the_boolean_grammar() {
+    let markdown = wva_api::render::parameters_markdown().expect("parameter reference renders");
+    for row in [
+        "| `GLOBAL_OPT_INTERVAL` | duration | `60s` | 1s to 24h | yes |",
+        "| `PROMETHEUS_QUERY_RETRIES` | int | `2` | at most 10 |",
+        "| `LEADER_ELECT` | bool | `false` | — |",
+    ] {
+        assert!(markdown.contains(row), "{row} not in the reference");
+    }
+    assert!(markdown.contains("A `bool` is one of true/false, yes/no, on/off or 1/0 (any case)."));
+    let bounded = parameters()
+        .filter(|s| s.min.is_some() || s.max.is_some())
+        .count();
+    assert!(bounded >= 10, "{bounded} parameters have a range");
+}

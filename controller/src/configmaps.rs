@@ -15,7 +15,8 @@ use kube::runtime::reflector::ObjectRef;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use wva_api::saturation::{
     EntryError, ParsedEntries, SATURATION_CONFIG_MAP, SCALE_TO_ZERO_CONFIG_MAP, SaturationEntry,
-    ScaleToZeroEntry, parse_saturation, parse_scale_to_zero,
+    ScaleToZeroEntry, parse_saturation, parse_scale_to_zero, saturation_resolution_errors,
+    scale_to_zero_resolution_errors,
 };
 
 /// Something the caller should log or turn into an event.
@@ -110,6 +111,7 @@ impl ConfigMapState {
                     &id,
                     version,
                     parse_saturation(data),
+                    saturation_resolution_errors,
                     "Updated saturation config",
                     &mut notices,
                 );
@@ -126,6 +128,7 @@ impl ConfigMapState {
                     &id,
                     version,
                     parse_scale_to_zero(data),
+                    scale_to_zero_resolution_errors,
                     "Updated scale-to-zero config",
                     &mut notices,
                 );
@@ -165,12 +168,16 @@ fn counts_locally(inputs: &Inputs<'_>, namespace: &str) -> bool {
 }
 
 /// Applies a new version of one ConfigMap: valid entries replace, rejected entries keep their
-/// last good version, removed keys go. Returns the entries in force.
+/// last good version, removed keys go. `resolution_errors` then rechecks the entries in force
+/// together (an override kept from the last version, or checked against a `default` that was
+/// rejected, may not resolve validly over the `default` now in force); such an entry is
+/// rejected too and drops out. Returns the entries in force, every one resolving validly.
 fn update<E: Clone + PartialEq>(
     state: &mut HashMap<ObjectRef<ConfigMap>, Versioned<E>>,
     id: &ObjectRef<ConfigMap>,
     version: Option<String>,
-    parsed: ParsedEntries<E>,
+    mut parsed: ParsedEntries<E>,
+    resolution_errors: fn(&BTreeMap<String, E>) -> Vec<EntryError>,
     message: &'static str,
     notices: &mut Vec<Notice>,
 ) -> BTreeMap<String, E> {
@@ -188,6 +195,17 @@ fn update<E: Clone + PartialEq>(
         if let Some(good) = old.get(key) {
             entries.insert(key.clone(), good.clone());
             kept.push(key.clone());
+        }
+    }
+    for error in resolution_errors(&entries) {
+        entries.remove(&error.key);
+        kept.retain(|k| *k != error.key);
+        match parsed.errors.iter_mut().find(|e| e.key == error.key) {
+            Some(rejected) => rejected.message.push_str(&format!(
+                "; the last good version no longer applies either: {}",
+                error.message
+            )),
+            None => parsed.errors.push(error),
         }
     }
     if !parsed.errors.is_empty() {
@@ -406,10 +424,75 @@ mod tests {
         };
         assert_eq!(
             message,
-            "Rejected invalid entries of ConfigMap wva-system/wva-saturation-scaling-config: default: kvCacheThreshold is 2, expected a number from 0 to 1. The last good version stays in force for: default."
+            "Rejected invalid entries of ConfigMap wva-system/wva-saturation-scaling-config: default: kvCacheThreshold is 2, expected 0 < kvCacheThreshold <= 1 (a fraction of the KV cache). The last good version stays in force for: default."
         );
         let (_, again) = w.refresh(&mut state, &[bad]);
         assert!(again.is_empty(), "same version: no repeated warning");
+    }
+
+    #[test]
+    fn a_kept_override_that_no_longer_resolves_over_the_default_in_force_drops_out() {
+        let w = world();
+        let mut state = ConfigMapState::default();
+        let good = cm(
+            "prod",
+            SATURATION_CONFIG_MAP,
+            "1",
+            &[
+                ("default", "kvCacheThreshold: 0.3\nkvSpareTrigger: 0.1\n"),
+                ("llama", "model_id: llama\nkvSpareTrigger: 0.2\n"),
+            ],
+        );
+        w.refresh(&mut state, &[good]);
+        // An override that breaks a rule over the default: rejected, its last good version stays.
+        let bad = cm(
+            "prod",
+            SATURATION_CONFIG_MAP,
+            "2",
+            &[
+                ("default", "kvCacheThreshold: 0.3\nkvSpareTrigger: 0.1\n"),
+                ("llama", "model_id: llama\nkvSpareTrigger: 0.35\n"),
+            ],
+        );
+        let (resolved, notices) = w.refresh(&mut state, &[bad]);
+        let local = &resolved.namespace_saturation["prod"];
+        assert_eq!(local["llama"].kv_spare_trigger, Some(0.2), "last good kept");
+        let Notice::Invalid { message, .. } = &notices[0] else {
+            panic!("{notices:?}")
+        };
+        assert_eq!(
+            message,
+            "Rejected invalid entries of ConfigMap prod/wva-saturation-scaling-config: llama: kvSpareTrigger is 0.35, expected 0 <= kvSpareTrigger < kvCacheThreshold (0.3) (this entry merged over the `default` entry). The last good version stays in force for: llama."
+        );
+        // A new default under which the kept override would break: the override drops out,
+        // so every resolved entry stays valid.
+        let lower = cm(
+            "prod",
+            SATURATION_CONFIG_MAP,
+            "3",
+            &[
+                ("default", "kvCacheThreshold: 0.15\nkvSpareTrigger: 0.1\n"),
+                ("llama", "model_id: llama\nkvSpareTrigger: 0.35\n"),
+            ],
+        );
+        let (resolved, notices) = w.refresh(&mut state, &[lower]);
+        let local = &resolved.namespace_saturation["prod"];
+        assert_eq!(local.keys().collect::<Vec<_>>(), ["default"]);
+        let Notice::Invalid { message, .. } = &notices[0] else {
+            panic!("{notices:?}")
+        };
+        assert!(
+            message.ends_with("the last good version no longer applies either: kvSpareTrigger is 0.2, expected 0 <= kvSpareTrigger < kvCacheThreshold (0.15) (this entry merged over the `default` entry)."),
+            "{message}"
+        );
+        for entry in local.values() {
+            assert!(
+                entry
+                    .over(wva_api::saturation::SaturationThresholds::default())
+                    .validate()
+                    .is_ok()
+            );
+        }
     }
 
     #[test]

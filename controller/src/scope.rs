@@ -58,18 +58,24 @@ impl Scope {
     }
 }
 
-/// True when the namespace carries `wva.llmd.ai/exclude: "true"`.
+/// True when the namespace carries `wva.llmd.ai/exclude: "true"` (or another true value of
+/// the parameters' boolean grammar: `yes`, `on`, `1`, any case).
 pub fn is_excluded(annotations: Option<&BTreeMap<String, String>>) -> bool {
     annotations
         .and_then(|a| a.get(labels::EXCLUDE))
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        .is_some_and(|v| is_true(v))
+}
+
+/// True when `text` reads as true in the parameters' boolean grammar.
+fn is_true(text: &str) -> bool {
+    wva_api::params::grammar::parse_bool(text) == Ok(true)
 }
 
 /// True when the namespace opted in to namespace-local ConfigMaps before any VA exists.
 pub fn is_config_enabled(ns_labels: Option<&BTreeMap<String, String>>) -> bool {
     ns_labels
         .and_then(|l| l.get(labels::CONFIG_ENABLED))
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        .is_some_and(|v| is_true(v))
 }
 
 #[cfg(test)]
@@ -122,5 +128,12 @@ mod tests {
             "yes-please"
         )]))));
         assert!(!is_config_enabled(None));
+        // The one boolean grammar: `on` reads as true here as in every parameter.
+        assert!(is_config_enabled(Some(&map(&[(
+            labels::CONFIG_ENABLED,
+            "On"
+        )]))));
+        assert!(is_excluded(Some(&map(&[(labels::EXCLUDE, "yes")]))));
+        assert!(!is_excluded(Some(&map(&[(labels::EXCLUDE, "off")]))));
     }
 }

@@ -7,7 +7,7 @@ use crate::run::events::Events;
 use crate::run::{Context, State, startup};
 use crate::scope::Scope;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::CustomResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::{self, store::Writer};
@@ -33,6 +33,7 @@ pub struct Fixture {
     pub state: State,
     vas: Writer<VariantAutoscaling>,
     deployments: Writer<Deployment>,
+    config_maps: Writer<ConfigMap>,
 }
 
 impl Fixture {
@@ -46,6 +47,7 @@ impl Fixture {
         let (vas_store, vas) = reflector::store();
         let (deployments_store, deployments) = reflector::store();
         let (namespaces, mut namespace_writer) = reflector::store::<Namespace>();
+        let (config_maps_store, config_maps) = reflector::store::<ConfigMap>();
         let namespace = double
             .object("namespaces", "", NAMESPACE)
             .expect("namespace");
@@ -55,7 +57,7 @@ impl Fixture {
             deployments: deployments_store,
             pods: reflector::store().0,
             namespaces,
-            controller_config_maps: reflector::store().0,
+            controller_config_maps: config_maps_store,
             local_saturation: reflector::store().0,
             local_scale_to_zero: reflector::store().0,
             gpus: None,
@@ -78,7 +80,31 @@ impl Fixture {
             state: State::new(config),
             vas,
             deployments,
+            config_maps,
         }
+    }
+
+    /// Caches the main ConfigMap (`wva-system/wva-config`) with `data`, as its watch would
+    /// deliver it (creating the namespace `wva-system` its events go to).
+    pub fn cache_main_config_map(&mut self, data: &[(&str, &str)]) {
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "wva-system"}});
+        drop(self.double.create(namespace));
+        let cm = ConfigMap {
+            metadata: kube::api::ObjectMeta {
+                name: Some(self.ctx.main_config_map.name.clone()),
+                namespace: Some("wva-system".into()),
+                ..kube::api::ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..ConfigMap::default()
+        };
+        self.config_maps
+            .apply_watcher_event(&watcher::Event::Apply(cm));
     }
 
     /// Creates a VA scaling Deployment `target`, and caches it.

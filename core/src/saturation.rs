@@ -122,26 +122,54 @@ impl SaturationEntry {
 }
 
 impl SaturationThresholds {
-    /// Checks ranges and `kvCacheThreshold >= kvSpareTrigger`; each problem names the field,
-    /// the value and the accepted range.
+    /// Checks the rules every resolved entry follows; each problem names the field, its value
+    /// and the rule it breaks:
+    ///
+    /// * `0 < kvCacheThreshold <= 1` and `0 <= kvSpareTrigger < kvCacheThreshold`;
+    /// * `queueLengthThreshold > 0` and `0 <= queueSpareTrigger < queueLengthThreshold`;
+    /// * not both triggers 0 (the model would never scale up).
+    ///
+    /// A threshold of 0 marks every replica saturated (runaway scale-up); a trigger at or
+    /// above its threshold asks for more spare capacity than a replica can have.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        let mut check = |name: &str, value: f64, max: Option<f64>| {
-            let in_range = value.is_finite() && value >= 0.0 && max.is_none_or(|m| value <= m);
-            if !in_range {
-                let range = max.map_or("0 or more".to_string(), |m| format!("from 0 to {m}"));
-                problems.push(format!("{name} is {value}, expected a number {range}"));
+        let mut rule = |name: &str, value: f64, ok: bool, rule: String| {
+            if !(ok && value.is_finite()) {
+                problems.push(format!("{name} is {value}, expected {rule}"));
             }
         };
-        check("kvCacheThreshold", self.kv_cache_threshold, Some(1.0));
-        check("queueLengthThreshold", self.queue_length_threshold, None);
-        check("kvSpareTrigger", self.kv_spare_trigger, Some(1.0));
-        check("queueSpareTrigger", self.queue_spare_trigger, None);
-        if self.kv_cache_threshold < self.kv_spare_trigger {
-            problems.push(format!(
-                "kvCacheThreshold ({}) must be at least kvSpareTrigger ({})",
-                self.kv_cache_threshold, self.kv_spare_trigger
-            ));
+        let (kv, queue) = (self.kv_cache_threshold, self.queue_length_threshold);
+        let (kv_spare, queue_spare) = (self.kv_spare_trigger, self.queue_spare_trigger);
+        rule(
+            "kvCacheThreshold",
+            kv,
+            kv > 0.0 && kv <= 1.0,
+            "0 < kvCacheThreshold <= 1 (a fraction of the KV cache)".into(),
+        );
+        rule(
+            "kvSpareTrigger",
+            kv_spare,
+            kv_spare >= 0.0 && kv_spare < kv,
+            format!("0 <= kvSpareTrigger < kvCacheThreshold ({kv})"),
+        );
+        rule(
+            "queueLengthThreshold",
+            queue,
+            queue > 0.0,
+            "queueLengthThreshold > 0".into(),
+        );
+        rule(
+            "queueSpareTrigger",
+            queue_spare,
+            queue_spare >= 0.0 && queue_spare < queue,
+            format!("0 <= queueSpareTrigger < queueLengthThreshold ({queue})"),
+        );
+        if kv_spare == 0.0 && queue_spare == 0.0 {
+            problems.push(
+                "kvSpareTrigger and queueSpareTrigger are both 0, expected at least one above 0 \
+                 (otherwise the model never scales up)"
+                    .into(),
+            );
         }
         if problems.is_empty() {
             Ok(())
@@ -163,25 +191,57 @@ pub struct ScaleToZeroEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Scale every variant of the model to zero after `retention_period` without requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Read with the parameters' boolean grammar (`true`/`false`, `yes`/`no`, `on`/`off`,
+    /// `1`/`0`, any case).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "boolean"
+    )]
     pub enable_scale_to_zero: Option<bool>,
     /// How long a model must receive no requests before it scales to zero, e.g. "10m".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period: Option<String>,
 }
 
+/// Reads a boolean with [`grammar::parse_bool`], from a YAML boolean, string or 1/0.
+fn boolean<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Bool(bool),
+        Int(i64),
+        Text(String),
+    }
+    let text = match Written::deserialize(d)? {
+        Written::Bool(b) => return Ok(Some(b)),
+        Written::Int(i) => i.to_string(),
+        Written::Text(t) => t,
+    };
+    grammar::parse_bool(&text)
+        .map(Some)
+        .map_err(|why| serde::de::Error::custom(format!("enable_scale_to_zero: {why}")))
+}
+
 /// The default retention period of scale-to-zero.
 pub const DEFAULT_RETENTION_PERIOD: Duration = Duration::from_secs(600);
+/// The shortest accepted retention period.
+pub const MIN_RETENTION_PERIOD: Duration = Duration::from_secs(1);
+/// The longest accepted retention period (7 days): the request count is one Prometheus range
+/// query over this window.
+pub const MAX_RETENTION_PERIOD: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl ScaleToZeroEntry {
-    /// The retention period, parsed; must be more than zero.
+    /// The retention period, parsed; must be from 1s to 7 days (168h).
     pub fn retention(&self) -> Result<Option<Duration>, String> {
         let Some(text) = &self.retention_period else {
             return Ok(None);
         };
         match grammar::parse_duration(text) {
-            Ok(d) if d > Duration::ZERO => Ok(Some(d)),
-            Ok(_) => Err(format!("retention_period {text:?} must be more than zero")),
+            Ok(d) if (MIN_RETENTION_PERIOD..=MAX_RETENTION_PERIOD).contains(&d) => Ok(Some(d)),
+            Ok(_) => Err(format!(
+                "retention_period is {text:?}, expected 1s <= retention_period <= 168h"
+            )),
             Err(why) => Err(format!("retention_period: {why}")),
         }
     }
@@ -205,19 +265,58 @@ pub struct ParsedEntries<E> {
     pub errors: Vec<EntryError>,
 }
 
-/// Parses every data key of a saturation-scaling ConfigMap.
+/// Parses every data key of a saturation-scaling ConfigMap. An entry is accepted only when it
+/// resolves to valid thresholds: `default` over the built-ins, and each override over the
+/// accepted `default` (see [`saturation_resolution_errors`]).
 pub fn parse_saturation(data: &BTreeMap<String, String>) -> ParsedEntries<SaturationEntry> {
-    parse_entries(data, |key, entry: &SaturationEntry| {
+    let mut parsed = parse_entries(data, |key, entry: &SaturationEntry| {
         if key != DEFAULT_KEY && entry.model_id.as_deref().is_none_or(str::is_empty) {
             return Err(
                 "an override entry needs model_id (only the `default` entry may omit it)".into(),
             );
         }
-        entry
-            .over(SaturationThresholds::default())
-            .validate()
-            .map_err(|p| p.join("; "))
-    })
+        Ok(())
+    });
+    for error in saturation_resolution_errors(&parsed.entries) {
+        parsed.entries.remove(&error.key);
+        parsed.errors.push(error);
+    }
+    parsed.errors.sort_by(|a, b| a.key.cmp(&b.key));
+    parsed
+}
+
+/// The entries of one saturation ConfigMap whose resolved thresholds break the rules of
+/// [`SaturationThresholds::validate`]: `default` over the built-ins, then each override over
+/// `default` (over the built-ins alone when `default` itself is invalid, since it is then
+/// not used). Removing the reported entries leaves a map whose every resolution is valid.
+pub fn saturation_resolution_errors(
+    entries: &BTreeMap<String, SaturationEntry>,
+) -> Vec<EntryError> {
+    let mut errors = Vec::new();
+    let mut base = SaturationThresholds::default();
+    if let Some(default) = entries.get(DEFAULT_KEY) {
+        match default.over(base).validate() {
+            Ok(()) => base = default.over(base),
+            Err(problems) => errors.push(EntryError {
+                key: DEFAULT_KEY.to_string(),
+                message: problems.join("; "),
+            }),
+        }
+    }
+    let over_default = if entries.contains_key(DEFAULT_KEY) && errors.is_empty() {
+        " (this entry merged over the `default` entry)"
+    } else {
+        ""
+    };
+    for (key, entry) in entries.iter().filter(|(k, _)| k.as_str() != DEFAULT_KEY) {
+        if let Err(problems) = entry.over(base).validate() {
+            errors.push(EntryError {
+                key: key.clone(),
+                message: format!("{}{over_default}", problems.join("; ")),
+            });
+        }
+    }
+    errors
 }
 
 /// Parses every data key of a scale-to-zero ConfigMap.
@@ -228,6 +327,22 @@ pub fn parse_scale_to_zero(data: &BTreeMap<String, String>) -> ParsedEntries<Sca
         }
         entry.retention().map(drop)
     })
+}
+
+/// The entries of one scale-to-zero ConfigMap that break a rule (each entry stands alone).
+pub fn scale_to_zero_resolution_errors(
+    entries: &BTreeMap<String, ScaleToZeroEntry>,
+) -> Vec<EntryError> {
+    entries
+        .iter()
+        .filter_map(|(key, entry)| {
+            let message = entry.retention().err()?;
+            Some(EntryError {
+                key: key.clone(),
+                message,
+            })
+        })
+        .collect()
 }
 
 fn parse_entries<E: for<'de> Deserialize<'de>>(
@@ -347,13 +462,13 @@ mod tests {
             ("default", "kvCacheThreshold: 0.7\n"),
             (
                 "llama",
-                "model_id: meta/llama\nnamespace: prod\nqueueSpareTrigger: 5\n",
+                "model_id: meta/llama\nnamespace: prod\nqueueSpareTrigger: 4\n",
             ),
         ]));
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
         let t = thresholds_for(&parsed.entries, "meta/llama", "prod");
         assert_eq!(t.kv_cache_threshold, 0.7);
-        assert_eq!(t.queue_spare_trigger, 5.0);
+        assert_eq!(t.queue_spare_trigger, 4.0);
         assert_eq!(t.queue_length_threshold, 5.0);
         let other = thresholds_for(&parsed.entries, "meta/llama", "staging");
         assert_eq!(other.queue_spare_trigger, 3.0);
@@ -374,7 +489,7 @@ mod tests {
             .collect();
         assert!(
             messages[0].starts_with(
-                "default: kvCacheThreshold (0.05) must be at least kvSpareTrigger (0.1)"
+                "default: kvSpareTrigger is 0.1, expected 0 <= kvSpareTrigger < kvCacheThreshold (0.05)"
             ),
             "{messages:?}"
         );
@@ -383,6 +498,114 @@ mod tests {
             "{messages:?}"
         );
         assert!(messages[2].contains("kvCacheThresold"), "{messages:?}");
+    }
+
+    /// The message of the only rejected key of a one-map saturation ConfigMap.
+    fn only_rejection(pairs: &[(&str, &str)]) -> String {
+        let parsed = parse_saturation(&data(pairs));
+        assert_eq!(parsed.errors.len(), 1, "{:?}", parsed.errors);
+        let e = &parsed.errors[0];
+        format!("{}: {}", e.key, e.message)
+    }
+
+    #[test]
+    fn queue_spare_trigger_at_or_above_the_queue_threshold_is_rejected() {
+        assert_eq!(
+            only_rejection(&[(
+                "default",
+                "queueLengthThreshold: 5\nqueueSpareTrigger: 10\n"
+            )]),
+            "default: queueSpareTrigger is 10, expected 0 <= queueSpareTrigger < queueLengthThreshold (5)"
+        );
+    }
+
+    #[test]
+    fn zero_thresholds_are_rejected() {
+        assert_eq!(
+            only_rejection(&[("default", "kvCacheThreshold: 0\nkvSpareTrigger: 0\n")]),
+            "default: kvCacheThreshold is 0, expected 0 < kvCacheThreshold <= 1 (a fraction of the KV cache); \
+             kvSpareTrigger is 0, expected 0 <= kvSpareTrigger < kvCacheThreshold (0)"
+        );
+        assert_eq!(
+            only_rejection(&[("default", "queueLengthThreshold: 0\nqueueSpareTrigger: 0\n")]),
+            "default: queueLengthThreshold is 0, expected queueLengthThreshold > 0; \
+             queueSpareTrigger is 0, expected 0 <= queueSpareTrigger < queueLengthThreshold (0)"
+        );
+        assert!(
+            only_rejection(&[("default", "kvCacheThreshold: .nan\n")]).starts_with(
+                "default: kvCacheThreshold is NaN, expected 0 < kvCacheThreshold <= 1"
+            ),
+        );
+    }
+
+    #[test]
+    fn an_override_is_validated_merged_over_the_default() {
+        let parsed = parse_saturation(&data(&[
+            ("default", "kvCacheThreshold: 0.3\n"),
+            ("llama", "model_id: meta/llama\nkvSpareTrigger: 0.35\n"),
+        ]));
+        assert_eq!(parsed.entries.keys().collect::<Vec<_>>(), ["default"]);
+        assert_eq!(
+            parsed.errors,
+            [EntryError {
+                key: "llama".into(),
+                message:
+                    "kvSpareTrigger is 0.35, expected 0 <= kvSpareTrigger < kvCacheThreshold (0.3) \
+                          (this entry merged over the `default` entry)"
+                        .into()
+            }]
+        );
+        let resolved = thresholds_for(&parsed.entries, "meta/llama", "prod");
+        assert!(resolved.validate().is_ok(), "{resolved:?}");
+    }
+
+    #[test]
+    fn both_spare_triggers_zero_is_rejected() {
+        assert_eq!(
+            only_rejection(&[("default", "kvSpareTrigger: 0\nqueueSpareTrigger: 0\n")]),
+            "default: kvSpareTrigger and queueSpareTrigger are both 0, expected at least one above 0 \
+             (otherwise the model never scales up)"
+        );
+    }
+
+    #[test]
+    fn enable_scale_to_zero_reads_the_parameter_boolean_grammar() {
+        let parsed = parse_scale_to_zero(&data(&[
+            ("default", "enable_scale_to_zero: on\n"),
+            ("a", "model_id: a\nenable_scale_to_zero: \"No\"\n"),
+            ("b", "model_id: b\nenable_scale_to_zero: 1\n"),
+            ("c", "model_id: c\nenable_scale_to_zero: perhaps\n"),
+        ]));
+        let on: Vec<_> = parsed
+            .entries
+            .values()
+            .map(|e| e.enable_scale_to_zero)
+            .collect();
+        assert_eq!(on, [Some(false), Some(true), Some(true)]);
+        assert_eq!(parsed.errors.len(), 1);
+        assert!(
+            parsed.errors[0]
+                .message
+                .contains("expected true/false, yes/no, on/off or 1/0 (any case), got \"perhaps\""),
+            "{:?}",
+            parsed.errors
+        );
+    }
+
+    #[test]
+    fn retention_period_stays_within_one_second_and_a_week() {
+        for text in ["0s", "500ms", "169h"] {
+            let parsed = parse_scale_to_zero(&data(&[(
+                "default",
+                &format!("retention_period: {text}\n"),
+            )]));
+            assert_eq!(
+                parsed.errors[0].message,
+                format!("retention_period is {text:?}, expected 1s <= retention_period <= 168h")
+            );
+        }
+        let week = parse_scale_to_zero(&data(&[("default", "retention_period: 168h\n")]));
+        assert!(week.errors.is_empty(), "{:?}", week.errors);
     }
 
     #[test]

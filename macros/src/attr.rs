@@ -81,7 +81,7 @@ fn unknown_key_message(attr: &str, key: &str, known: &[&str]) -> String {
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    match closest(key, known) {
+    match wva_core::suggest::closest(key, known.iter().copied()) {
         Some(best) => {
             format!(
                 "unknown key `{key}` in #[{attr}(...)], did you mean `{best}`? (known keys: {list})"
@@ -101,32 +101,6 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     Ok(())
 }
 
-/// The known key with the smallest edit distance to `key`, if it is at most 2 (or a third).
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// Levenshtein distance between two ASCII-ish strings.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// Parses a parenthesised, comma-separated list of string literals: `("a", "b")`.
 pub fn string_list(meta: &ParseNestedMeta) -> syn::Result<Vec<syn::LitStr>> {
     let content;
@@ -134,15 +108,4 @@ pub fn string_list(meta: &ParseNestedMeta) -> syn::Result<Vec<syn::LitStr>> {
     let items =
         content.parse_terminated(<syn::LitStr as syn::parse::Parse>::parse, syn::Token![,])?;
     Ok(items.into_iter().collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_the_closest_key() {
-        assert_eq!(closest("defualt", &["default", "flag"]), Some("default"));
-        assert_eq!(closest("zzzzzz", &["default", "flag"]), None);
-    }
 }

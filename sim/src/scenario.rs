@@ -239,9 +239,9 @@ fn input_error(file: &Path, message: impl Into<String>) -> InputError {
     }
 }
 
-/// Reads a file, naming it in the error.
+/// Reads a file (`-` for stdin, at most 16 MiB), naming it in the error.
 pub fn read(file: &Path) -> Result<String, InputError> {
-    std::fs::read_to_string(file).map_err(|e| input_error(file, format!("cannot read: {e}")))
+    wva_api::input::read_input(&file.to_string_lossy()).map_err(|e| input_error(file, e))
 }
 
 const PROFILE_COLUMNS: [&str; 4] = [

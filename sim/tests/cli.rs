@@ -256,8 +256,9 @@ fn bad_saturation_config_names_the_file_and_key() {
     let file = temp_file("range.yaml", "kvCacheThreshold: 0.05\n");
     let r = wva(&["simulate", "--saturation-config", &file]);
     assert!(
-        r.err
-            .contains("kvCacheThreshold (0.05) must be at least kvSpareTrigger (0.1)"),
+        r.err.contains(
+            "kvSpareTrigger is 0.1, expected 0 <= kvSpareTrigger < kvCacheThreshold (0.05)"
+        ),
         "{}",
         r.err
     );
@@ -362,5 +363,50 @@ fn decide_rejects_bad_snapshots_with_the_field_path() {
             .contains("models[0].variants[0].minReplicas (9) is above maxReplicas (6)"),
         "{}",
         r.err
+    );
+}
+
+#[test]
+fn decide_rejects_percents_impossible_counts_and_duplicate_pods() {
+    let text = std::fs::read_to_string(sample("snapshot.json")).unwrap();
+    let v: serde_json::Value = json(&text);
+    let mut bad = v.clone();
+    let variant = &mut bad["models"][0]["variants"][0];
+    variant["replicas"][0]["kvCacheUsage"] = serde_json::json!(85);
+    variant["readyReplicas"] = serde_json::json!(99);
+    variant["maxReplicas"] = serde_json::json!(0);
+    variant
+        .as_object_mut()
+        .expect("object")
+        .remove("minReplicas");
+    let first = variant["replicas"][0].clone();
+    variant["replicas"]
+        .as_array_mut()
+        .expect("replicas")
+        .push(first);
+    let file = temp_file("percent.json", &bad.to_string());
+    let r = wva(&["decide", "--snapshot", &file]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.is_empty());
+    let at = "models[0].variants[0]";
+    for expected in [
+        format!(
+            "{at}.replicas[0].kvCacheUsage is 85, expected a fraction from 0 to 1 (it looks like a percent: write 0.85)"
+        ),
+        format!("{at}.maxReplicas is 0, expected at least 1 (omit it for no bound)"),
+        format!("{at}.readyReplicas (99) is above currentReplicas"),
+        "is already listed at models[0].variants[0].replicas[0]; list each pod once".to_string(),
+    ] {
+        assert!(r.err.contains(&expected), "{expected} not in {}", r.err);
+    }
+}
+
+#[test]
+fn decide_reads_stdin_and_bounds_the_input() {
+    let r = wva(&["decide", "--snapshot", "/dev/zero"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.err,
+        "error: /dev/zero: larger than 16777216 bytes, the most read from one input; pass the file itself\n"
     );
 }

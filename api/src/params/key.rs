@@ -1,6 +1,6 @@
 //! Typed parameter keys: a parameter's row together with its value type.
 
-use super::{LoadError, ParamSpec, ParamValue, Sources, resolve};
+use super::{LoadError, ParamSpec, ParamValue, Sources, Violation, resolve};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -41,6 +41,15 @@ impl<T: ParamValue> Key<T> {
     pub fn resolve(self, sources: &Sources) -> Result<T, LoadError> {
         let mut errors = Vec::new();
         resolve::<T>(self.spec, sources, &mut errors).ok_or_else(|| LoadError::new(errors))
+    }
+
+    /// This parameter, with value `value`, breaks `rule` (which says how to satisfy it).
+    pub fn violation(self, value: &T, rule: impl Into<String>) -> Violation {
+        Violation {
+            spec: self.spec,
+            value: value.render(),
+            rule: rule.into(),
+        }
     }
 }
 

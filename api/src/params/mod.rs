@@ -6,7 +6,7 @@ mod key;
 mod resolve;
 
 pub use key::Key;
-pub use resolve::{FieldError, LoadError, Source, Sources, resolve};
+pub use resolve::{FieldError, LoadError, Source, Sources, Violation, resolve, rule_errors};
 pub use wva_core::params::{BindAddress, ParamValue, grammar};
 
 use serde::Serialize;
@@ -28,6 +28,8 @@ pub struct ParamSpec {
     pub default: Option<&'static str>,
     /// The smallest accepted value, as written in the declaration.
     pub min: Option<&'static str>,
+    /// The largest accepted value, as written in the declaration.
+    pub max: Option<&'static str>,
     /// Startup fails when no source sets it.
     pub required: bool,
     /// Read from flags and env only, never from the ConfigMap (it locates the ConfigMap).
@@ -80,6 +82,16 @@ impl ParamSpec {
             "<redacted>".to_string()
         } else {
             value.to_string()
+        }
+    }
+
+    /// The accepted range as docs show it: `1s to 24h`, `at least 1`, `at most 10`, or empty.
+    pub fn range_display(&self) -> String {
+        match (self.min, self.max) {
+            (Some(min), Some(max)) => format!("{min} to {max}"),
+            (Some(min), None) => format!("at least {min}"),
+            (None, Some(max)) => format!("at most {max}"),
+            (None, None) => String::new(),
         }
     }
 

@@ -149,7 +149,48 @@ pub fn resolve<T: ParamValue>(
         errors.push(invalid(format!("must be at least {}", min.render())));
         return None;
     }
+    if let Some((text, max)) = spec.max.and_then(|m| Some((m, T::parse_param(m).ok()?)))
+        && max.is_below(&value)
+    {
+        errors.push(invalid(format!("must be at most {text}")));
+        return None;
+    }
     Some(value)
+}
+
+/// A rule spanning several parameters that a resolved configuration breaks, reported on one
+/// of them. Built with [`Key::violation`](super::Key::violation) in the function named by
+/// `#[params(rules = ...)]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// The parameter the problem is reported on.
+    pub spec: &'static ParamSpec,
+    /// Its value, rendered.
+    pub value: String,
+    /// The rule and how to satisfy it.
+    pub rule: String,
+}
+
+/// The violations of the cross-field rules as load errors, each naming the key, the source of
+/// its value, the value and the rule.
+pub fn rule_errors(violations: Vec<Violation>, sources: &Sources) -> Vec<FieldError> {
+    violations
+        .into_iter()
+        .map(|v| {
+            let source = sources.lookup(v.spec).map_or(Source::Default, |(s, _)| s);
+            let shown = v.spec.display_value(&v.value);
+            FieldError {
+                key: v.spec.key,
+                message: format!(
+                    "invalid value {shown:?} for {key} from {source}: {rule}",
+                    key = v.spec.key,
+                    rule = v.rule
+                ),
+                source: Some(source),
+                value: Some(shown),
+            }
+        })
+        .collect()
 }
 
 fn missing(spec: &'static ParamSpec, sources: &Sources) -> FieldError {

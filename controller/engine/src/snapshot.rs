@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use wva_core::saturation::{
     DEFAULT_KEY, DEFAULT_RETENTION_PERIOD, SaturationEntry, SaturationThresholds, ScaleToZeroEntry,
-    ScaleUpStep, entry_for, scale_up_step_for, thresholds_for,
+    ScaleUpStep, entry_for, saturation_resolution_errors, scale_to_zero_resolution_errors,
+    scale_up_step_for, thresholds_for,
 };
 
 /// The cost of a variant whose `variantCost` is missing or cannot be parsed.
@@ -265,12 +266,8 @@ impl Snapshot {
             saturation_maps.push((format!("config.namespaceSaturation.{ns}"), map));
         }
         for (path, map) in saturation_maps {
-            for (key, entry) in map {
-                if let Err(found) = entry.over(SaturationThresholds::default()).validate() {
-                    for p in found {
-                        problems.push(format!("{path}.{key}: {p}"));
-                    }
-                }
+            for e in saturation_resolution_errors(map) {
+                problems.push(format!("{path}.{}: {}", e.key, e.message));
             }
         }
         let mut stz_maps = vec![("config.scaleToZero".to_string(), &self.config.scale_to_zero)];
@@ -278,13 +275,15 @@ impl Snapshot {
             stz_maps.push((format!("config.namespaceScaleToZero.{ns}"), map));
         }
         for (path, map) in stz_maps {
-            for (key, entry) in map {
-                if let Err(p) = entry.retention() {
-                    problems.push(format!("{path}.{key}: {p}; use a duration such as \"10m\""));
-                }
+            for e in scale_to_zero_resolution_errors(map) {
+                problems.push(format!(
+                    "{path}.{}: {}; use a duration such as \"10m\"",
+                    e.key, e.message
+                ));
             }
         }
         let mut seen = std::collections::BTreeSet::new();
+        let mut pods = std::collections::BTreeMap::new();
         for (i, m) in self.models.iter().enumerate() {
             let at = format!("models[{i}]");
             if m.model_id.is_empty() {
@@ -305,7 +304,17 @@ impl Snapshot {
             }
             let mut names = std::collections::BTreeSet::new();
             for (j, v) in m.variants.iter().enumerate() {
-                validate_variant(&format!("{at}.variants[{j}]"), v, &mut problems);
+                let at = format!("{at}.variants[{j}]");
+                validate_variant(&at, v, &mut problems);
+                for (k, r) in v.replicas.iter().enumerate() {
+                    let here = format!("{at}.replicas[{k}]");
+                    if let Some(first) = pods.insert((&m.namespace, &r.pod), here.clone()) {
+                        problems.push(format!(
+                            "{here}.pod {:?} in namespace {:?} is already listed at {first}; list each pod once",
+                            r.pod, m.namespace
+                        ));
+                    }
+                }
                 if !names.insert(&v.name) {
                     problems.push(format!(
                         "{at}.variants[{j}].name {:?} appears twice in the model; variant names must be unique",
@@ -328,6 +337,17 @@ fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
             v.cost
         ));
     }
+    if v.ready_replicas > v.current_replicas {
+        problems.push(format!(
+            "{at}.readyReplicas ({}) is above currentReplicas ({}); ready replicas are some of the current ones",
+            v.ready_replicas, v.current_replicas
+        ));
+    }
+    if v.max_replicas == Some(0) {
+        problems.push(format!(
+            "{at}.maxReplicas is 0, expected at least 1 (omit it for no bound)"
+        ));
+    }
     if let (Some(min), Some(max)) = (v.min_replicas, v.max_replicas)
         && min > max
     {
@@ -348,6 +368,19 @@ fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
                     "{at}.replicas[{k}].{field} is {x}, expected a number 0 or more (omit it when missing)"
                 ));
             }
+        }
+        if let Some(x) = r.kv_cache_usage
+            && x.is_finite()
+            && x > 1.0
+        {
+            let hint = if x <= 100.0 {
+                format!(" (it looks like a percent: write {})", x / 100.0)
+            } else {
+                String::new()
+            };
+            problems.push(format!(
+                "{at}.replicas[{k}].kvCacheUsage is {x}, expected a fraction from 0 to 1{hint}"
+            ));
         }
     }
 }

@@ -213,3 +213,95 @@ proptest! {
         }
     }
 }
+
+/// A saturation entry, mostly within the rules: thresholds above 0, triggers a fraction of
+/// them, some fields unset (the default then applies) and some zero; the ones the validation
+/// rejects are skipped by the property.
+fn any_entry() -> impl Strategy<Value = SaturationEntry> {
+    let unset_or = |value: f64, unset: bool| (!unset).then_some(value);
+    (
+        (0.01f64..=1.0, 0.1f64..30.0),
+        (0.0f64..1.0, 0.0f64..1.0),
+        prop::array::uniform4(prop::bool::weighted(0.2)),
+        any::<bool>(),
+    )
+        .prop_map(
+            move |((kv, queue), (kv_part, queue_part), unset, sized)| SaturationEntry {
+                kv_cache_threshold: unset_or(kv, unset[0]),
+                queue_length_threshold: unset_or(queue, unset[1]),
+                kv_spare_trigger: unset_or(kv * kv_part, unset[2]),
+                queue_spare_trigger: unset_or(queue * queue_part, unset[3]),
+                scale_up_step: Some(if sized {
+                    ScaleUpStep::Sized
+                } else {
+                    ScaleUpStep::One
+                }),
+                ..SaturationEntry::default()
+            },
+        )
+}
+
+/// One model of one variant with `current` replicas, every one reporting `(kv, queue)`.
+fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snapshot {
+    let mut s = Snapshot {
+        now: 1,
+        models: vec![ModelGroup {
+            namespace: "ns".into(),
+            model_id: "m".into(),
+            signals: SignalStatus::Ok,
+            request_count: Some(100.0),
+            variants: vec![Variant {
+                name: "v".into(),
+                cost: 10.0,
+                accelerator: None,
+                gpus_per_replica: 1,
+                current_replicas: current,
+                ready_replicas: current,
+                pending_replicas: 0,
+                previous_desired: None,
+                min_replicas: None,
+                max_replicas: Some(100),
+                replicas: (0..current)
+                    .map(|i| ReplicaSignals {
+                        pod: format!("p{i}"),
+                        kv_cache_usage: Some(kv),
+                        queue_length: Some(queue),
+                    })
+                    .collect(),
+            }],
+        }],
+        ..Snapshot::default()
+    };
+    s.config.saturation.insert("default".into(), entry);
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No configuration the validation accepts scales up a model whose replicas are all idle,
+    /// or leaves a model whose replicas are all saturated without a scale-up.
+    #[test]
+    fn accepted_configurations_never_run_away_or_stall(entry in any_entry(), current in 1u32..6) {
+        let entries = BTreeMap::from([("default".to_string(), entry.clone())]);
+        prop_assume!(wva_core::saturation::saturation_resolution_errors(&entries).is_empty());
+        let idle = decide(&one_model(entry.clone(), current, 0.0, 0.0));
+        let d = &idle.decisions[0];
+        prop_assert!(d.desired_replicas <= current, "idle scaled up: {d:?} with {entry:?}");
+        let saturated = decide(&one_model(entry.clone(), current, 1.0, 1000.0));
+        let d = &saturated.decisions[0];
+        prop_assert!(d.desired_replicas > current, "saturated without scale-up: {d:?} with {entry:?}");
+    }
+
+    /// Without the validation, the rejected configurations are exactly the ones that can run
+    /// away or stall: a zero threshold marks idle replicas saturated.
+    #[test]
+    fn a_zero_threshold_would_scale_up_idle_replicas(current in 1u32..6) {
+        let entry = SaturationEntry {
+            queue_length_threshold: Some(0.0),
+            ..SaturationEntry::default()
+        };
+        let d = &decide(&one_model(entry, current, 0.0, 0.0)).decisions[0];
+        prop_assert!(d.desired_replicas > current, "{d:?}");
+    }
+}

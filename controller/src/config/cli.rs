@@ -128,6 +128,7 @@ mod tests {
         value_type: "int",
         default: Some("4"),
         min: None,
+        max: None,
         required: false,
         env_only: false,
         secret: false,

@@ -167,12 +167,86 @@ mod tests {
             &[URL, ("WVA_LIMITED_MODE", "sometimes")],
             &[],
         ));
-        assert!(env.starts_with(r#"invalid value "sometimes" for WVA_LIMITED_MODE from env var WVA_LIMITED_MODE: expected true or false"#), "{env}");
+        assert!(env.starts_with(r#"invalid value "sometimes" for WVA_LIMITED_MODE from env var WVA_LIMITED_MODE: expected true/false, yes/no, on/off or 1/0 (any case)"#), "{env}");
         let cm = only_error(&sources(&[], &[URL], &[("GLOBAL_OPT_INTERVAL", "0s")]));
         assert_eq!(
             cm,
             format!(
                 r#"invalid value "0s" for GLOBAL_OPT_INTERVAL from ConfigMap {CM} key GLOBAL_OPT_INTERVAL: must be at least 1s; fix the value or remove it to use the default (60s)"#
+            )
+        );
+    }
+
+    #[test]
+    fn prometheus_url_must_be_https_with_a_host_unless_http_is_allowed() {
+        for (url, why) in [
+            (
+                "not a url",
+                "expected an absolute http(s) URL with a host, like https://prometheus:9090, got \"not a url\"; fix the URL",
+            ),
+            (
+                "ftp://x",
+                "(the scheme must be https or http, not \"ftp\"); fix the URL",
+            ),
+            ("https://", "(no host); fix the URL"),
+            (
+                "http://prometheus:9090",
+                "plain http:// sends queries and the bearer token unencrypted; use https://, or set PROMETHEUS_ALLOW_HTTP=true to accept it",
+            ),
+        ] {
+            let message = only_error(&sources(&[], &[("PROMETHEUS_BASE_URL", url)], &[]));
+            assert!(
+                message.starts_with(&format!("invalid value {url:?} for PROMETHEUS_BASE_URL from env var PROMETHEUS_BASE_URL: ")),
+                "{message}"
+            );
+            assert!(message.ends_with(why), "{message}");
+        }
+        let allowed = sources(
+            &[],
+            &[("PROMETHEUS_BASE_URL", "http://prometheus:9090")],
+            &[("PROMETHEUS_ALLOW_HTTP", "on")],
+        );
+        assert!(load(&allowed).is_ok());
+    }
+
+    #[test]
+    fn cross_field_rules_name_the_key_the_value_and_the_rule() {
+        let renew = only_error(&sources(
+            &["--leader-election-renew-deadline=90s"],
+            &[URL],
+            &[],
+        ));
+        assert_eq!(
+            renew,
+            "invalid value \"90s\" for LEADER_ELECTION_RENEW_DEADLINE from flag --leader-election-renew-deadline: the renew deadline must be below LEADER_ELECTION_LEASE_DURATION (60s); lower it or raise LEADER_ELECTION_LEASE_DURATION"
+        );
+        let instance = only_error(&sources(
+            &[],
+            &[URL, ("CONTROLLER_INSTANCE", "bad label!")],
+            &[],
+        ));
+        assert_eq!(
+            instance,
+            "invalid value \"bad label!\" for CONTROLLER_INSTANCE from env var CONTROLLER_INSTANCE: it becomes the label value of wva.llmd.ai/controller-instance, but ' ' is not allowed (use letters, digits, '-', '_' and '.')"
+        );
+        let cert = only_error(&sources(
+            &[],
+            &[URL, ("PROMETHEUS_CLIENT_CERT_PATH", "/tls/client.crt")],
+            &[],
+        ));
+        assert!(
+            cert.ends_with("a client certificate needs its key: set PROMETHEUS_CLIENT_KEY_PATH too, or unset both"),
+            "{cert}"
+        );
+        let interval = only_error(&sources(
+            &[],
+            &[URL],
+            &[("GLOBAL_OPT_INTERVAL", "99999999h")],
+        ));
+        assert_eq!(
+            interval,
+            format!(
+                "invalid value \"99999999h\" for GLOBAL_OPT_INTERVAL from ConfigMap {CM} key GLOBAL_OPT_INTERVAL: must be at most 24h; fix the value or remove it to use the default (60s)"
             )
         );
     }

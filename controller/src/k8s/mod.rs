@@ -3,5 +3,6 @@
 
 pub mod caches;
 pub mod client;
+pub mod crd;
 pub mod leader;
 pub mod status;

@@ -27,6 +27,8 @@ pub enum Reason {
     InvalidConfiguration,
     /// The main ConfigMap tried to change restart-only parameters (Warning, on the ConfigMap).
     ImmutableConfigChangeRejected,
+    /// The main ConfigMap has keys no parameter reads (Warning, on the ConfigMap).
+    UnknownConfigKey,
 }
 
 impl Reason {
@@ -40,6 +42,7 @@ impl Reason {
             Reason::MetricsUnavailable => "MetricsUnavailable",
             Reason::InvalidConfiguration => "InvalidConfiguration",
             Reason::ImmutableConfigChangeRejected => "ImmutableConfigChangeRejected",
+            Reason::UnknownConfigKey => "UnknownConfigKey",
         }
     }
 

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use wva_api::config::StaticConfig;
+use wva_api::crd::VariantAutoscaling;
 use wva_api::metrics::{MetricSet, WvaMetrics};
 use wva_api::params::Sources;
 use wva_collector::Collector;
@@ -116,6 +117,11 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
     } else {
         GpuInventory::Off
     };
+    let vas: Api<VariantAutoscaling> = match &scope.watch_namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    crate::k8s::crd::wait_until_installed(&vas, &ready_tx).await;
     let (caches, streams) = caches::watch(&client, &scope, &namespace, gpu_inventory);
     let (trigger_tx, triggers) = mpsc::unbounded_channel();
     triggers::spawn(streams, trigger_tx, main_config_map.clone());

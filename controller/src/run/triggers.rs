@@ -73,6 +73,13 @@ pub fn spawn(
     tokio::spawn(streams.others.for_each(|()| async {}));
 }
 
+/// For a VariantAutoscaling watch failing with NotFound (the CRD was removed): the fix.
+fn not_found_hint(kind: &str, error: &watcher::Error) -> Option<&'static str> {
+    let text = error.to_string();
+    (kind == "VariantAutoscaling" && (text.contains("404") || text.contains("NotFound")))
+        .then_some(crate::k8s::crd::CRD_MISSING)
+}
+
 /// Drives one watch stream of `kind` objects in its own task: each event `trigger` maps to a
 /// trigger is sent (a closed channel means the controller is shutting down); watch errors
 /// are logged (the watcher retries with backoff).
@@ -86,7 +93,12 @@ fn drive<K: Send + 'static>(
         match event.map(&trigger) {
             Ok(Some(t)) => drop(triggers.send(t)),
             Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "{kind} watch error; retrying"),
+            Err(error) => match not_found_hint(kind, &error) {
+                Some(hint) => {
+                    tracing::warn!(%error, "{kind} watch error; retrying with backoff: {hint}")
+                }
+                None => tracing::warn!(%error, "{kind} watch error; retrying with backoff"),
+            },
         }
         async {}
     }));

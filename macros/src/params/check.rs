@@ -28,16 +28,7 @@ fn check_param(cx: &Ctxt, p: &Param) {
     if let Some(lit) = &p.keys.default {
         check_literal(cx, lit, p.value.kind, "default");
     }
-    if let Some(lit) = &p.keys.min {
-        if let Kind::Bool | Kind::Str | Kind::Address = p.value.kind {
-            cx.error_spanned_by(
-                lit,
-                "`min` applies to numbers and durations only: remove it",
-            );
-        } else {
-            check_literal(cx, lit, p.value.kind, "min");
-        }
-    }
+    check_bounds(cx, p);
     if let Some(lit) = &p.keys.short
         && !lit.value().is_ascii_alphabetic()
     {
@@ -49,6 +40,37 @@ fn check_param(cx: &Ctxt, p: &Param) {
         cx.error_spanned_by(
             lit,
             "`pending` names the feature that has not landed, like \"scale-from-zero\"",
+        );
+    }
+}
+
+/// `min` and `max` apply to numbers and durations, parse as the field's type, and `min` is at
+/// most `max`.
+fn check_bounds(cx: &Ctxt, p: &Param) {
+    let bounds = [("min", &p.keys.min), ("max", &p.keys.max)];
+    let mut parsed = true;
+    for (key, lit) in bounds {
+        let Some(lit) = lit else { continue };
+        if let Kind::Bool | Kind::Str | Kind::Address = p.value.kind {
+            cx.error_spanned_by(
+                lit,
+                format!("`{key}` applies to numbers and durations only: remove it"),
+            );
+            parsed = false;
+        } else if !check_literal(cx, lit, p.value.kind, key) {
+            parsed = false;
+        }
+    }
+    if let (true, Some(min), Some(max)) = (parsed, &p.keys.min, &p.keys.max)
+        && types::exceeds(p.value.kind, &min.value(), &max.value())
+    {
+        cx.error_spanned_by(
+            max,
+            format!(
+                "`max` ({}) is below `min` ({}): no value could be accepted; swap or fix them",
+                max.value(),
+                min.value()
+            ),
         );
     }
 }
@@ -81,14 +103,17 @@ fn check_presence(cx: &Ctxt, p: &Param) {
     }
 }
 
-/// The literal of `key` must parse as the field's type, with the runtime's own grammar.
-fn check_literal(cx: &Ctxt, lit: &syn::LitStr, kind: Kind, key: &str) {
-    if let Err(why) = types::check_literal(kind, &lit.value()) {
+/// The literal of `key` must parse as the field's type, with the runtime's own grammar;
+/// returns whether it does.
+fn check_literal(cx: &Ctxt, lit: &syn::LitStr, kind: Kind, key: &str) -> bool {
+    let checked = types::check_literal(kind, &lit.value());
+    if let Err(why) = &checked {
         cx.error_spanned_by(
             lit,
             format!("`{key}` does not parse as the field's type: {why}"),
         );
     }
+    checked.is_ok()
 }
 
 /// No two fields may claim the same flag, short flag, or env / ConfigMap key.

@@ -19,6 +19,14 @@ fn params_impl(decl: &Declaration) -> TokenStream {
     let types = decl.params.iter().map(|p| &p.ty);
     let index = 0..decl.params.len();
     let index2 = 0..decl.params.len();
+    let rules = decl.rules.as_ref().map(|rules| {
+        quote! {
+            let broken = ::wva_api::params::rule_errors(#rules(&resolved), sources);
+            if !broken.is_empty() {
+                return ::core::result::Result::Err(::wva_api::params::LoadError::new(broken));
+            }
+        }
+    });
     quote! {
         impl ::wva_api::params::Params for #ident {
             const SPECS: &'static [::wva_api::params::ParamSpec] = &[#(#specs),*];
@@ -35,7 +43,9 @@ fn params_impl(decl: &Declaration) -> TokenStream {
                 let (#(::core::option::Option::Some(#fields),)*) = (#(#fields,)*) else {
                     return ::core::result::Result::Err(::wva_api::params::LoadError::new(errors));
                 };
-                ::core::result::Result::Ok(Self { #(#fields),* })
+                let resolved = Self { #(#fields),* };
+                #rules
+                ::core::result::Result::Ok(resolved)
             }
 
             fn values(&self) -> ::std::vec::Vec<::wva_api::params::ParamEntry> {
@@ -83,6 +93,7 @@ fn spec(p: &Param, mutable: bool) -> TokenStream {
     let short = option(keys.short.as_ref().map(syn::LitChar::value));
     let default = option(keys.default.as_ref().map(syn::LitStr::value));
     let min = option(keys.min.as_ref().map(syn::LitStr::value));
+    let max = option(keys.max.as_ref().map(syn::LitStr::value));
     let pending = option(keys.pending.as_ref().map(syn::LitStr::value));
     let required = keys.required.is_some();
     let (env_only, secret) = (keys.env_only, keys.secret);
@@ -96,6 +107,7 @@ fn spec(p: &Param, mutable: bool) -> TokenStream {
             value_type: <#ty as ::wva_api::params::ParamValue>::TYPE_NAME,
             default: #default,
             min: #min,
+            max: #max,
             required: #required,
             env_only: #env_only,
             secret: #secret,

@@ -12,6 +12,9 @@ pub struct Declaration {
     pub ident: syn::Ident,
     /// `#[params(mutable)]`: every field may change at runtime.
     pub mutable: bool,
+    /// `#[params(rules = path)]`: a function `fn(&Self) -> Vec<Violation>` holding the rules
+    /// that span several fields, run after every field resolved.
+    pub rules: Option<syn::Path>,
     /// One entry per field whose type was understood, in declaration order.
     pub params: Vec<Param>,
 }
@@ -45,6 +48,8 @@ pub struct Keys {
     pub default: Option<syn::LitStr>,
     /// `min = "..."`.
     pub min: Option<syn::LitStr>,
+    /// `max = "..."`.
+    pub max: Option<syn::LitStr>,
     /// `required`, with the key's tokens.
     pub required: Option<syn::Path>,
     /// `env_only`.

@@ -5,23 +5,38 @@ use super::types;
 use crate::{attr, ctxt::Ctxt, docs, naming};
 
 const FIELD_KEYS: &[&str] = &[
-    "flag", "short", "default", "min", "required", "env_only", "secret", "pending",
+    "flag", "short", "default", "min", "max", "required", "env_only", "secret", "pending",
 ];
-const STRUCT_KEYS: &[&str] = &["mutable"];
+const STRUCT_KEYS: &[&str] = &["mutable", "rules"];
 
 /// Reads the whole declaration; problems that still leave a model are recorded in `cx`.
 pub fn declaration(cx: &Ctxt, input: &syn::DeriveInput) -> syn::Result<Declaration> {
     let fields = attr::named_fields(input, "ConfigParams", "parameter")?;
     let mut mutable = false;
+    let mut rules = None;
     attr::for_each_key(cx, &input.attrs, "params", STRUCT_KEYS, |meta| {
-        Ok(meta.path.is_ident("mutable") && {
+        if meta.path.is_ident("mutable") {
             mutable = true;
-            true
-        })
+        } else if meta.path.is_ident("rules") {
+            let value = meta.value()?;
+            if value.peek(syn::LitStr) {
+                let lit: syn::LitStr = value.parse()?;
+                return Err(syn::Error::new_spanned(
+                    lit,
+                    "`rules` names a function `fn(&Self) -> Vec<Violation>` as a path, not a \
+                     string: write `rules = Self::rules`",
+                ));
+            }
+            rules = Some(value.parse()?);
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
     });
     Ok(Declaration {
         ident: input.ident.clone(),
         mutable,
+        rules,
         params: fields.iter().filter_map(|f| field(cx, f)).collect(),
     })
 }
@@ -70,6 +85,8 @@ fn keys(cx: &Ctxt, field: &syn::Field, name: &str) -> Keys {
             keys.default = Some(meta.value()?.parse()?);
         } else if path.is_ident("min") {
             keys.min = Some(meta.value()?.parse()?);
+        } else if path.is_ident("max") {
+            keys.max = Some(meta.value()?.parse()?);
         } else if path.is_ident("required") {
             keys.required = Some(path.clone());
         } else if path.is_ident("env_only") {

@@ -90,3 +90,20 @@ pub fn check_literal(kind: Kind, text: &str) -> Result<(), String> {
         Kind::Address => grammar::parse_bind_address(text).map(drop),
     }
 }
+
+/// True when `min` is above `max`, both literals of `kind` that parse.
+pub fn exceeds(kind: Kind, min: &str, max: &str) -> bool {
+    match kind {
+        Kind::Int { .. } => {
+            matches!((min.trim().parse::<i128>(), max.trim().parse::<i128>()), (Ok(a), Ok(b)) if a > b)
+        }
+        Kind::Float => {
+            matches!((min.trim().parse::<f64>(), max.trim().parse::<f64>()), (Ok(a), Ok(b)) if a > b)
+        }
+        Kind::Duration => matches!(
+            (grammar::parse_duration(min), grammar::parse_duration(max)),
+            (Ok(a), Ok(b)) if a > b
+        ),
+        Kind::Bool | Kind::Str | Kind::Address => false,
+    }
+}

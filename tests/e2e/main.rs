@@ -13,13 +13,7 @@ use harness::{Cluster, Fleet, Wva, condition};
 async fn va_before_deployment_then_deployment_created() {
     let cluster = Cluster::start("va-first").await;
     let ns = cluster.namespace.clone();
-    let fleet = Fleet::start(
-        &ns,
-        "meta/llama-3.1-8b",
-        &["llama-8b-0", "llama-8b-1"],
-        0.50,
-        0.0,
-    );
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -77,8 +71,9 @@ async fn deployment_deleted_then_recreated() {
     let cluster = Cluster::start("deleted").await;
     let ns = cluster.namespace.clone();
     let pods = ["llama-8b-0", "llama-8b-1"];
-    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &pods).await;
+    fleet.synced().await;
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -161,8 +156,9 @@ async fn scale_up_under_load_then_down_once_safe() {
     // Three emulators scraped from the start; the Deployment has the first two pods until it
     // is scaled up, so the third one's series belong to no pod of the target yet.
     let pods = ["llama-8b-0", "llama-8b-1", "llama-8b-2"];
-    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &pods[..2]).await;
+    fleet.synced().await;
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -196,7 +192,7 @@ async fn scale_up_under_load_then_down_once_safe() {
     wva.wait_metrics("steady at 2", |m| m.contains(&desired(2)))
         .await;
 
-    fleet.set_load(0.78, 1.0);
+    fleet.set_load(0.78, 1.0).await;
     wva.wait_metrics("scaled up to 3", |m| m.contains(&desired(3)))
         .await;
     let va = cluster
@@ -222,7 +218,7 @@ async fn scale_up_under_load_then_down_once_safe() {
 
     // The HPA applies 3, then the load goes away: three idle replicas fit in two.
     cluster.scale_deployment("llama-8b", &pods).await;
-    fleet.set_load(0.10, 0.0);
+    fleet.set_load(0.10, 0.0).await;
     wva.wait_metrics_within(
         std::time::Duration::from_secs(120),
         "scaled down to 2",
@@ -262,7 +258,7 @@ async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
     let cluster = Cluster::start("feedback").await;
     let ns = cluster.namespace.clone();
     let pods = ["llama-8b-0", "llama-8b-1"];
-    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.75, 0.0);
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.75, 0.0);
     // KV 0.75 is short of spare under the built-in 0.80 threshold (scale-up to 3), fine under 0.90.
     let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &ns);
     let saturation = |entry: &str| -> ConfigMap {
@@ -280,6 +276,7 @@ async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
         .await
         .expect("saturation ConfigMap");
     cluster.create_deployment("llama-8b", &pods).await;
+    fleet.synced().await;
     cluster
         .create_va(
             "llama-8b-autoscaler",

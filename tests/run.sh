@@ -28,8 +28,10 @@ cargo test --workspace --doc --quiet || failed+=("doc tests")
 
 # The end-to-end scenarios again, on a real control plane (kube-apiserver, controller-manager,
 # scheduler, fake kubelet) when the project's sibling folder ../shared/k8s provides one.
-K8S=../shared/k8s
+# WVA_K8S_DIR names another copy of that folder (e.g. from a git worktree).
+K8S=${WVA_K8S_DIR:-../shared/k8s}
 if [ -f "$K8S/up.sh" ]; then
+  export WVA_K8S_DIR="$(cd "$K8S" && pwd)"
   # Stop at the end only a control plane this script started: one that already ran (someone
   # else's) is left as it was.
   state=${WVA_K8S_STATE:-${TMPDIR:-/tmp}/wva-k8s}

@@ -27,11 +27,12 @@ fn va(cluster: &Cluster, name: &str, spec: Value) -> VariantAutoscaling {
     .expect("VA")
 }
 
-/// The API server's answer to creating `va`: the created object, or the status message.
-async fn create(cluster: &Cluster, va: &VariantAutoscaling) -> Result<VariantAutoscaling, String> {
+/// The API server's answer to creating VA `name` with `spec`: the created object, or the
+/// status message.
+async fn create(cluster: &Cluster, name: &str, spec: Value) -> Result<VariantAutoscaling, String> {
     cluster
         .vas()
-        .create(&PostParams::default(), va)
+        .create(&PostParams::default(), &va(cluster, name, spec))
         .await
         .map_err(|e| match e {
             kube::Error::Api(status) => {
@@ -72,11 +73,8 @@ async fn crd_validation_defaults_printer_columns_and_schema_on_a_real_api_server
     // The CEL rule on spec.
     let error = create(
         &cluster,
-        &va(
-            &cluster,
-            "inverted",
-            json!({"scaleTargetRef": target, "modelID": "m", "minReplicas": 3, "maxReplicas": 1}),
-        ),
+        "inverted",
+        json!({"scaleTargetRef": target, "modelID": "m", "minReplicas": 3, "maxReplicas": 1}),
     )
     .await
     .expect_err("minReplicas > maxReplicas is rejected");
@@ -89,11 +87,8 @@ async fn crd_validation_defaults_printer_columns_and_schema_on_a_real_api_server
     // The pattern on variantCost.
     let error = create(
         &cluster,
-        &va(
-            &cluster,
-            "bad-cost",
-            json!({"scaleTargetRef": target, "modelID": "m", "variantCost": "cheap"}),
-        ),
+        "bad-cost",
+        json!({"scaleTargetRef": target, "modelID": "m", "variantCost": "cheap"}),
     )
     .await
     .expect_err("a variantCost that is no decimal number is rejected");
@@ -102,16 +97,15 @@ async fn crd_validation_defaults_printer_columns_and_schema_on_a_real_api_server
     assert!(error.contains(r"should match '^\d+(\.\d+)?$'"), "{error}");
 
     // Equal bounds pass the rule; defaults fill what the user left out.
-    create(
-        &cluster,
-        &va(
-            &cluster,
-            "llama-8b-autoscaler",
-            json!({"scaleTargetRef": target, "modelID": "meta/llama-3.1-8b", "minReplicas": 2, "maxReplicas": 2}),
-        ),
-    )
-    .await
-    .expect("a valid VA is accepted");
+    let spec = json!({
+        "scaleTargetRef": target,
+        "modelID": "meta/llama-3.1-8b",
+        "minReplicas": 2,
+        "maxReplicas": 2,
+    });
+    create(&cluster, "llama-8b-autoscaler", spec)
+        .await
+        .expect("a valid VA is accepted");
     let path = format!(
         "/apis/llmd.ai/v1alpha1/namespaces/{}/variantautoscalings",
         cluster.namespace
@@ -136,25 +130,21 @@ async fn crd_validation_defaults_printer_columns_and_schema_on_a_real_api_server
     )
     .await;
     assert_eq!(table["kind"], "Table", "{table}");
-    let columns: Vec<&str> = table["columnDefinitions"]
-        .as_array()
-        .expect("columnDefinitions")
-        .iter()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    assert_eq!(
-        columns,
-        [
-            "Name",
-            "Target",
-            "Model",
-            "Optimized",
-            "MetricsReady",
-            "Ready",
-            "Age"
-        ],
-        "{table}"
-    );
+    // The Table's columns: the name, then the CRD's printer columns.
+    let crd: Value = serde_saphyr::from_str(&wva_api::render::crd_yaml().expect("CRD renders"))
+        .expect("CRD YAML");
+    let names = |columns: &Value| -> Vec<Value> {
+        columns
+            .as_array()
+            .map(|c| c.iter().map(|column| column["name"].clone()).collect())
+            .unwrap_or_default()
+    };
+    let mut expected = vec![json!("Name")];
+    expected.extend(names(
+        &crd["spec"]["versions"][0]["additionalPrinterColumns"],
+    ));
+    assert!(expected.contains(&json!("Optimized")), "{expected:?}");
+    assert_eq!(names(&table["columnDefinitions"]), expected, "{table}");
     let cells = &table["rows"][0]["cells"];
     assert_eq!(cells[0], "llama-8b-autoscaler", "{table}");
     assert_eq!(cells[1], "llama-8b", "{table}");

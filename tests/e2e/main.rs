@@ -153,8 +153,8 @@ async fn deployment_deleted_then_recreated() {
 async fn scale_up_under_load_then_down_once_safe() {
     let cluster = Cluster::start("load").await;
     let ns = cluster.namespace.clone();
-    // Three emulators scraped from the start; the Deployment has the first two pods until it
-    // is scaled up, so the third one's series belong to no pod of the target yet.
+    // Two replicas until the HPA (here the scenario) applies the scale-up; the third pod gets
+    // its series once it runs.
     let pods = ["llama-8b-0", "llama-8b-1", "llama-8b-2"];
     let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &pods[..2]).await;

@@ -184,6 +184,17 @@ async fn scale_up_under_load_then_down_once_safe() {
             r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}} {n}"#
         )
     };
+    // A `wva_replica_scaling_total` series of the VA in this namespace, in `direction`.
+    let scaled = |metrics: &str, direction: &str| {
+        let labels = [
+            format!("direction=\"{direction}\""),
+            format!("namespace=\"{ns}\""),
+            "variant_name=\"llama-8b-autoscaler\"".to_string(),
+        ];
+        metrics.lines().any(|l| {
+            l.starts_with("wva_replica_scaling_total{") && labels.iter().all(|x| l.contains(x))
+        })
+    };
     let alloc = |va: &wva_api::crd::VariantAutoscaling| {
         va.status
             .as_ref()
@@ -211,10 +222,7 @@ async fn scale_up_under_load_then_down_once_safe() {
             && e.note.starts_with("Scaled up from 2 to 3 replicas")),
         "{events:?}"
     );
-    assert!(
-        wva.metrics()
-            .contains("wva_replica_scaling_total{direction=\"scale-up\"")
-    );
+    assert!(scaled(&wva.metrics(), "scale-up"), "{}", wva.metrics());
 
     // The HPA applies 3, then the load goes away: three idle replicas fit in two.
     cluster.scale_deployment("llama-8b", &pods).await;
@@ -241,10 +249,7 @@ async fn scale_up_under_load_then_down_once_safe() {
         !events.iter().any(|e| e.note.contains("to 4 replicas")),
         "{events:?}"
     );
-    assert!(
-        wva.metrics()
-            .contains("wva_replica_scaling_total{direction=\"scale-down\"")
-    );
+    assert!(scaled(&wva.metrics(), "scale-down"), "{}", wva.metrics());
 }
 
 /// What an operator reads when something is off: an invalid saturation entry is rejected with an

@@ -2,6 +2,13 @@
 //! by `WVA_E2E_KUBECONFIG`), a real Prometheus scraping vLLM emulators, and the real `wva`
 //! binary as a process. Everything goes through a kube client, so scenarios run unchanged
 //! against both.
+//!
+//! On a real cluster the harness creates no pods and writes no workload status: the
+//! Deployment's ReplicaSet creates the pods and the kubelet (on `../shared/k8s`, a fake one)
+//! makes them Ready, so a kube-controller-manager must run. On the double, which runs no
+//! controllers, the harness plays their part: it creates the pods under the names the scenario
+//! gives, marks them Running and writes the Deployment's status. Either way the [`Fleet`]
+//! follows the Deployment's pods by label selector and emulates one vLLM replica per pod.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -14,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wva_api::crd::VariantAutoscaling;
 use wva_kube_double::KubeDouble;
-use wva_testkit::{Prometheus, ScrapeTarget, VllmEmulator};
+use wva_testkit::{Prometheus, VllmPods};
 
 /// How long a wait may take before the scenario fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -29,6 +36,8 @@ pub struct Cluster {
     pub client: Client,
     /// A namespace unique to this scenario.
     pub namespace: String,
+    /// Every namespace the scenario created (deleted on drop on a real cluster).
+    namespaces: Mutex<Vec<String>>,
     /// Holds the kubeconfig of the double.
     _dir: tempfile::TempDir,
 }
@@ -47,18 +56,15 @@ impl Cluster {
                 (Some(double), path)
             }
         };
-        let kubeconfig_yaml = std::fs::read_to_string(&kubeconfig).expect("kubeconfig readable");
-        let kc: kube::config::Kubeconfig =
-            serde_saphyr::from_str(&kubeconfig_yaml).expect("kubeconfig parses");
-        let config = Config::from_custom_kubeconfig(kc, &Default::default())
+        let client = client_for(&kubeconfig)
             .await
-            .expect("kube config");
-        let client = Client::try_from(config).expect("client");
+            .unwrap_or_else(|e| panic!("kube client: {e}"));
         let cluster = Cluster {
             double,
             kubeconfig,
             client,
-            namespace: format!("{scenario}-{}", std::process::id()),
+            namespace: unique_name(scenario),
+            namespaces: Mutex::default(),
             _dir: dir,
         };
         cluster.apply_crd().await;
@@ -77,13 +83,26 @@ impl Cluster {
             .expect("CRD applies");
     }
 
-    /// Creates a namespace (ignores one that exists).
+    /// True on a real API server (with its controller-manager), false on the double.
+    pub fn is_real(&self) -> bool {
+        self.double.is_none()
+    }
+
+    /// Creates a namespace (ignores one that exists); it is deleted with the cluster.
     pub async fn create_namespace(&self, name: &str) {
         let ns: Namespace =
             serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
         let _ = Api::<Namespace>::all(self.client.clone())
             .create(&PostParams::default(), &ns)
             .await;
+        self.track_namespace(name);
+    }
+
+    /// Deletes namespace `name` with the cluster (a real cluster keeps it when `WVA_E2E_KEEP=1`).
+    pub fn track_namespace(&self, name: &str) {
+        if let Ok(mut names) = self.namespaces.lock() {
+            names.push(name.to_string());
+        }
     }
 
     /// Creates a VA for `deployment` serving `model`, labelled with its accelerator.
@@ -124,8 +143,8 @@ impl Cluster {
             .expect("VA created");
     }
 
-    /// Creates a Deployment with `pods.len()` ready replicas and those pods (no kubelet is
-    /// assumed: the scenario writes the status and the pods itself).
+    /// Creates a Deployment with `pods.len()` replicas and waits until they are ready. On the
+    /// double the pods get the names `pods`; on a real cluster their ReplicaSet names them.
     pub async fn create_deployment(&self, name: &str, pods: &[&str]) {
         self.create_deployment_in(&self.namespace, name, pods).await;
     }
@@ -148,8 +167,8 @@ impl Cluster {
         self.roll_out(namespace, name, pods).await;
     }
 
-    /// Acts as the HPA and the Deployment controller: sets the Deployment to `pods.len()` ready
-    /// replicas; the listed pods exist and its other pods are deleted.
+    /// Scales the Deployment as an HPA would, to `pods.len()` replicas, and waits until they
+    /// are ready (on the double: exactly the pods `pods`).
     pub async fn scale_deployment(&self, name: &str, pods: &[&str]) {
         let replicas = i64::try_from(pods.len()).unwrap_or(0);
         Api::<Deployment>::namespaced(self.client.clone(), &self.namespace)
@@ -163,15 +182,52 @@ impl Cluster {
         self.roll_out(&self.namespace, name, pods).await;
     }
 
-    /// Writes a rolled-out status of `pods.len()` ready replicas and makes the Deployment's pods
-    /// exactly `pods`.
+    /// Waits until the Deployment has `pods.len()` ready replicas. On a real cluster the
+    /// controller-manager and the kubelet do the work; on the double the harness does it.
     async fn roll_out(&self, namespace: &str, name: &str, pods: &[&str]) {
-        let replicas = i64::try_from(pods.len()).unwrap_or(0);
-        let status = json!({"status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas}});
-        Api::<Deployment>::namespaced(self.client.clone(), namespace)
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
-            .await
-            .expect("Deployment status");
+        match &self.double {
+            Some(double) => self.roll_out_on_double(double, namespace, name, pods).await,
+            None => self.wait_rolled_out(namespace, name, pods.len()).await,
+        }
+    }
+
+    /// Waits until Deployment `name` reports `replicas` ready replicas of the current template
+    /// and exactly `replicas` running, non-terminating pods carry its label.
+    pub async fn wait_rolled_out(&self, namespace: &str, name: &str, replicas: usize) {
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let start = Instant::now();
+        loop {
+            let deployment = deployments.get_opt(name).await.ok().flatten();
+            let status = deployment.as_ref().and_then(|d| d.status.clone());
+            let count = |n: Option<i32>| usize::try_from(n.unwrap_or(0)).unwrap_or(0);
+            let ready = status.as_ref().is_some_and(|s| {
+                count(s.ready_replicas) == replicas
+                    && count(s.updated_replicas) == replicas
+                    && count(s.replicas) == replicas
+            });
+            let pods = running_pods(&self.client, namespace, name).await;
+            if ready && pods.len() == replicas {
+                return;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "Deployment {namespace}/{name} did not get {replicas} ready replicas (is \
+                 kube-controller-manager running, and a kubelet?); status: {status:?}; running \
+                 pods: {pods:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The double's stand-in for the Deployment controller and the kubelet: the pods are
+    /// exactly `pods`, Running, and the Deployment reports them ready.
+    async fn roll_out_on_double(
+        &self,
+        double: &KubeDouble,
+        namespace: &str,
+        name: &str,
+        pods: &[&str],
+    ) {
         let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let existing = pod_api
             .list(&ListParams::default().labels(&format!("app={name}")))
@@ -197,21 +253,49 @@ impl Cluster {
                     .create(&PostParams::default(), &object)
                     .await
                     .expect("Pod created");
+                let running = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
+                double
+                    .set_status("pods", namespace, pod, running)
+                    .expect("Pod status");
             }
         }
+        let replicas = i64::try_from(pods.len()).unwrap_or(0);
+        let status = json!({"status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas}});
+        Api::<Deployment>::namespaced(self.client.clone(), namespace)
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .expect("Deployment status");
     }
 
-    /// Deletes a Deployment and its pods.
+    /// Deletes a Deployment and waits until it and its pods are gone (on a real cluster the
+    /// garbage collector deletes the ReplicaSet and the pods).
     pub async fn delete_deployment(&self, name: &str) {
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
-        api.delete(name, &DeleteParams::default())
+        self.delete_deployment_in(&self.namespace, name).await;
+    }
+
+    /// [`Cluster::delete_deployment`] in `namespace`.
+    pub async fn delete_deployment_in(&self, namespace: &str, name: &str) {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        api.delete(name, &DeleteParams::foreground())
             .await
             .expect("Deployment deleted");
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        let selector = ListParams::default().labels(&format!("app={name}"));
-        pods.delete_collection(&DeleteParams::default(), &selector)
-            .await
-            .expect("pods deleted");
+        if self.double.is_some() {
+            let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+            let selector = ListParams::default().labels(&format!("app={name}"));
+            pods.delete_collection(&DeleteParams::default(), &selector)
+                .await
+                .expect("pods deleted");
+        }
+        let start = Instant::now();
+        while api.get_opt(name).await.ok().flatten().is_some()
+            || !running_pods(&self.client, namespace, name).await.is_empty()
+        {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "Deployment {namespace}/{name} or its pods still exist after deletion"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Events of the scenario's namespace, oldest first.
@@ -299,6 +383,103 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    /// On a real cluster, deletes the scenario's namespaces (and so everything in them) unless
+    /// `WVA_E2E_KEEP=1`. The double goes away by itself.
+    fn drop(&mut self) {
+        let names = self
+            .namespaces
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default();
+        if self.double.is_some() || names.is_empty() {
+            return;
+        }
+        if std::env::var("WVA_E2E_KEEP").is_ok_and(|v| v == "1") {
+            eprintln!("WVA_E2E_KEEP=1: keeping namespaces {names:?}");
+            return;
+        }
+        // A fresh client on a runtime of its own: the scenario's runtime may be shutting down.
+        let kubeconfig = self.kubeconfig.clone();
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let client = client_for(&kubeconfig).await?;
+                let api: Api<Namespace> = Api::all(client);
+                for name in &names {
+                    if let Err(error) = api.delete(name, &DeleteParams::background()).await {
+                        eprintln!("namespace {name} not deleted: {error}");
+                    }
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = deleted {
+            eprintln!("namespaces not deleted: {error}");
+        }
+    }
+}
+
+/// A kube client for the cluster of `kubeconfig`.
+pub async fn client_for(kubeconfig: &std::path::Path) -> Result<Client, String> {
+    let text = std::fs::read_to_string(kubeconfig)
+        .map_err(|e| format!("read {}: {e}", kubeconfig.display()))?;
+    let kc: kube::config::Kubeconfig = serde_saphyr::from_str(&text)
+        .map_err(|e| format!("parse {}: {e}", kubeconfig.display()))?;
+    let config = Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| format!("kubeconfig {}: {e}", kubeconfig.display()))?;
+    Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// `prefix` followed by a suffix unique to this process and moment, so runs at the same time
+/// and runs after earlier ones (namespaces not deleted yet) never share a name.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{prefix}-{:x}",
+        (u64::from(std::process::id()) << 32 | u64::from(nanos ^ n)) % 0xff_ffff_ffff
+    )
+}
+
+/// Names of the running, non-terminating pods with label `app=<deployment>`, sorted (empty
+/// when the list fails).
+pub async fn running_pods(client: &Client, namespace: &str, deployment: &str) -> Vec<String> {
+    try_running_pods(client, namespace, deployment)
+        .await
+        .unwrap_or_default()
+}
+
+/// [`running_pods`], `None` when the list fails.
+async fn try_running_pods(
+    client: &Client,
+    namespace: &str,
+    deployment: &str,
+) -> Option<Vec<String>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(&format!("app={deployment}")))
+        .await
+        .ok()?;
+    let mut names: Vec<String> = list
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    names.sort();
+    Some(names)
+}
+
 /// An event as `kubectl get events` shows it.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -322,41 +503,82 @@ pub fn condition(va: &VariantAutoscaling, kind: &str) -> Option<(String, String)
         .map(|c| (c.status.clone(), c.reason.clone()))
 }
 
-/// vLLM replicas and a Prometheus scraping them.
+/// Emulated vLLM replicas of Deployments and a Prometheus scraping them. A follower task
+/// gives every running pod of each Deployment (label `app=<deployment>`) its own series, as a
+/// Kubernetes service discovery would, and follows new and deleted pods.
 pub struct Fleet {
-    /// The emulators, one per pod.
-    pub replicas: Vec<VllmEmulator>,
+    /// The emulated pods, by Deployment.
+    pub pods: Arc<VllmPods>,
     /// The Prometheus server.
     pub prometheus: Prometheus,
+    client: Client,
+    follower: tokio::task::JoinHandle<()>,
 }
 
 impl Fleet {
-    /// Starts one emulator per pod (all serving `model` in `namespace`, at KV-cache usage `kv`
-    /// and queue length `queue` from their first scrape on) and a Prometheus.
-    pub fn start(namespace: &str, model: &str, pods: &[&str], kv: f64, queue: f64) -> Fleet {
-        let replicas: Vec<VllmEmulator> = pods.iter().map(|_| VllmEmulator::start(model)).collect();
-        for replica in &replicas {
-            replica.set(kv, queue);
-        }
-        let targets: Vec<ScrapeTarget> = replicas
+    /// Emulates the pods of `deployments` in the scenario's namespace, all serving `model` at
+    /// KV-cache usage `kv` and queue length `queue`, and starts a Prometheus.
+    pub fn start(
+        cluster: &Cluster,
+        model: &str,
+        deployments: &[&str],
+        kv: f64,
+        queue: f64,
+    ) -> Fleet {
+        let served: Vec<(&str, &str, &str)> = deployments
             .iter()
-            .zip(pods)
-            .map(|(r, pod)| r.target(namespace, pod))
+            .map(|d| (cluster.namespace.as_str(), *d, model))
             .collect();
-        let prometheus = Prometheus::start(targets).expect("prometheus starts");
+        Fleet::serve(cluster, &served, kv, queue)
+    }
+
+    /// Emulates the pods of each (namespace, Deployment, model) at KV-cache usage `kv` and
+    /// queue length `queue`, and starts a Prometheus.
+    pub fn serve(cluster: &Cluster, served: &[(&str, &str, &str)], kv: f64, queue: f64) -> Fleet {
+        let pods = Arc::new(VllmPods::start());
+        for (namespace, deployment, model) in served {
+            pods.add_deployment(namespace, deployment, model);
+            pods.update(namespace, deployment, |m| {
+                m.kv_cache_usage = kv;
+                m.requests_waiting = queue;
+            });
+        }
+        let prometheus = Prometheus::start([pods.target()]).expect("prometheus starts");
+        let follower = tokio::spawn(follow_pods(cluster.client.clone(), pods.clone()));
         Fleet {
-            replicas,
+            pods,
             prometheus,
+            client: cluster.client.clone(),
+            follower,
         }
     }
 
-    /// Sets every replica to KV-cache usage `kv` and queue length `queue`, and waits until
-    /// Prometheus has scraped the new values from all of them (so the next cycle sees them).
-    pub fn set_load(&self, kv: f64, queue: f64) {
-        for replica in &self.replicas {
-            replica.set(kv, queue);
+    /// Sets every pod to KV-cache usage `kv` and queue length `queue` (no wait).
+    pub fn set(&self, kv: f64, queue: f64) {
+        for (namespace, deployment) in self.pods.deployments() {
+            self.set_deployment(&namespace, &deployment, kv, queue);
         }
-        let n = self.replicas.len();
+    }
+
+    /// Sets the pods of one Deployment to KV-cache usage `kv` and queue length `queue` (no wait).
+    pub fn set_deployment(&self, namespace: &str, deployment: &str, kv: f64, queue: f64) {
+        self.pods.update(namespace, deployment, |m| {
+            m.kv_cache_usage = kv;
+            m.requests_waiting = queue;
+        });
+    }
+
+    /// Sets every pod to KV-cache usage `kv` and queue length `queue`, and waits until
+    /// Prometheus has scraped the new values from all of them (so the next cycle sees them).
+    pub async fn set_load(&self, kv: f64, queue: f64) {
+        self.set(kv, queue);
+        self.synced().await;
+        let n: usize = self
+            .pods
+            .deployments()
+            .iter()
+            .map(|(ns, d)| self.pods.pods(ns, d).len())
+            .sum();
         for (metric, value) in [
             ("vllm:kv_cache_usage_perc", kv),
             ("vllm:num_requests_waiting", queue),
@@ -366,6 +588,58 @@ impl Fleet {
                 .wait_for_value(&promql, n as f64, DEADLINE)
                 .unwrap_or_else(|e| panic!("load not scraped: {e}"));
         }
+    }
+
+    /// Waits until every emulated Deployment's running pods are the emulated ones and
+    /// Prometheus has a series of each (so the next cycle sees every pod).
+    pub async fn synced(&self) {
+        for (namespace, deployment) in self.pods.deployments() {
+            let start = Instant::now();
+            loop {
+                let running = running_pods(&self.client, &namespace, &deployment).await;
+                let emulated = self.pods.pods(&namespace, &deployment);
+                let scraped = if running.is_empty() {
+                    0.0
+                } else {
+                    let promql = format!(
+                        "count(vllm:kv_cache_usage_perc{{namespace=\"{namespace}\",pod=~\"{}\"}})",
+                        running.join("|")
+                    );
+                    self.prometheus
+                        .query(&promql)
+                        .ok()
+                        .and_then(|r| r[0]["value"][1].as_str()?.parse().ok())
+                        .unwrap_or(0.0)
+                };
+                if running == emulated && scraped == running.len() as f64 {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < DEADLINE,
+                    "pods of {namespace}/{deployment} not followed: running {running:?}, \
+                     emulated {emulated:?}, {scraped} scraped"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.follower.abort();
+    }
+}
+
+/// Makes the emulated pods of every Deployment of `pods` its running pods, every 200 ms.
+async fn follow_pods(client: Client, pods: Arc<VllmPods>) {
+    loop {
+        for (namespace, deployment) in pods.deployments() {
+            if let Some(running) = try_running_pods(&client, &namespace, &deployment).await {
+                pods.set_pods(&namespace, &deployment, running);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -386,8 +660,30 @@ impl Wva {
     }
 
     /// Starts `wva run` with extra command-line `args` (after `run`) and `env`; `env` wins
-    /// over the defaults below.
+    /// over the defaults below. The controller manages only the scenario's VAs: it watches
+    /// only the scenario's namespace unless `args` name another scope (`--watch-namespace`)
+    /// or `env` sets `CONTROLLER_INSTANCE` (the scenario then labels its VAs).
     pub fn start_with(
+        cluster: &Cluster,
+        prometheus: &Prometheus,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Wva {
+        let scoped = args.iter().any(|a| a.starts_with("--watch-namespace"))
+            || env.iter().any(|(k, _)| *k == "CONTROLLER_INSTANCE");
+        let watch = format!("--watch-namespace={}", cluster.namespace);
+        let scope: &[&str] = if scoped { &[] } else { &[watch.as_str()] };
+        Wva::spawn(cluster, prometheus, &[scope, args].concat(), env)
+    }
+
+    /// Starts `wva run` managing every VA of the cluster (no `--watch-namespace`, no
+    /// `CONTROLLER_INSTANCE`), for the scenarios about exactly that; on a real cluster they
+    /// must run alone.
+    pub fn start_unscoped(cluster: &Cluster, prometheus: &Prometheus, env: &[(&str, &str)]) -> Wva {
+        Wva::spawn(cluster, prometheus, &[], env)
+    }
+
+    fn spawn(
         cluster: &Cluster,
         prometheus: &Prometheus,
         args: &[&str],

@@ -13,13 +13,7 @@ use harness::{Cluster, Fleet, Wva, condition};
 async fn va_before_deployment_then_deployment_created() {
     let cluster = Cluster::start("va-first").await;
     let ns = cluster.namespace.clone();
-    let fleet = Fleet::start(
-        &ns,
-        "meta/llama-3.1-8b",
-        &["llama-8b-0", "llama-8b-1"],
-        0.50,
-        0.0,
-    );
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -77,8 +71,9 @@ async fn deployment_deleted_then_recreated() {
     let cluster = Cluster::start("deleted").await;
     let ns = cluster.namespace.clone();
     let pods = ["llama-8b-0", "llama-8b-1"];
-    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &pods).await;
+    fleet.synced().await;
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -158,11 +153,12 @@ async fn deployment_deleted_then_recreated() {
 async fn scale_up_under_load_then_down_once_safe() {
     let cluster = Cluster::start("load").await;
     let ns = cluster.namespace.clone();
-    // Three emulators scraped from the start; the Deployment has the first two pods until it
-    // is scaled up, so the third one's series belong to no pod of the target yet.
+    // Two replicas until the HPA (here the scenario) applies the scale-up; the third pod gets
+    // its series once it runs.
     let pods = ["llama-8b-0", "llama-8b-1", "llama-8b-2"];
-    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &pods[..2]).await;
+    fleet.synced().await;
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -188,6 +184,17 @@ async fn scale_up_under_load_then_down_once_safe() {
             r#"wva_desired_replicas{{accelerator_type="H100",namespace="{ns}",variant_name="llama-8b-autoscaler"}} {n}"#
         )
     };
+    // A `wva_replica_scaling_total` series of the VA in this namespace, in `direction`.
+    let scaled = |metrics: &str, direction: &str| {
+        let labels = [
+            format!("direction=\"{direction}\""),
+            format!("namespace=\"{ns}\""),
+            "variant_name=\"llama-8b-autoscaler\"".to_string(),
+        ];
+        metrics.lines().any(|l| {
+            l.starts_with("wva_replica_scaling_total{") && labels.iter().all(|x| l.contains(x))
+        })
+    };
     let alloc = |va: &wva_api::crd::VariantAutoscaling| {
         va.status
             .as_ref()
@@ -196,7 +203,7 @@ async fn scale_up_under_load_then_down_once_safe() {
     wva.wait_metrics("steady at 2", |m| m.contains(&desired(2)))
         .await;
 
-    fleet.set_load(0.78, 1.0);
+    fleet.set_load(0.78, 1.0).await;
     wva.wait_metrics("scaled up to 3", |m| m.contains(&desired(3)))
         .await;
     let va = cluster
@@ -215,14 +222,11 @@ async fn scale_up_under_load_then_down_once_safe() {
             && e.note.starts_with("Scaled up from 2 to 3 replicas")),
         "{events:?}"
     );
-    assert!(
-        wva.metrics()
-            .contains("wva_replica_scaling_total{direction=\"scale-up\"")
-    );
+    assert!(scaled(&wva.metrics(), "scale-up"), "{}", wva.metrics());
 
     // The HPA applies 3, then the load goes away: three idle replicas fit in two.
     cluster.scale_deployment("llama-8b", &pods).await;
-    fleet.set_load(0.10, 0.0);
+    fleet.set_load(0.10, 0.0).await;
     wva.wait_metrics_within(
         std::time::Duration::from_secs(120),
         "scaled down to 2",
@@ -245,10 +249,7 @@ async fn scale_up_under_load_then_down_once_safe() {
         !events.iter().any(|e| e.note.contains("to 4 replicas")),
         "{events:?}"
     );
-    assert!(
-        wva.metrics()
-            .contains("wva_replica_scaling_total{direction=\"scale-down\"")
-    );
+    assert!(scaled(&wva.metrics(), "scale-down"), "{}", wva.metrics());
 }
 
 /// What an operator reads when something is off: an invalid saturation entry is rejected with an
@@ -262,7 +263,7 @@ async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
     let cluster = Cluster::start("feedback").await;
     let ns = cluster.namespace.clone();
     let pods = ["llama-8b-0", "llama-8b-1"];
-    let fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.75, 0.0);
+    let fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.75, 0.0);
     // KV 0.75 is short of spare under the built-in 0.80 threshold (scale-up to 3), fine under 0.90.
     let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &ns);
     let saturation = |entry: &str| -> ConfigMap {
@@ -280,6 +281,7 @@ async fn invalid_config_unknown_accelerator_and_va_deletion_are_reported() {
         .await
         .expect("saturation ConfigMap");
     cluster.create_deployment("llama-8b", &pods).await;
+    fleet.synced().await;
     cluster
         .create_va(
             "llama-8b-autoscaler",

@@ -16,7 +16,6 @@ use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use wva_api::crd::VariantAutoscaling;
-use wva_testkit::{Prometheus, ScrapeTarget, VllmEmulator};
 
 const MODEL: &str = "meta/llama-3.1-8b";
 const SATURATION: &str = "wva-saturation-scaling-config";
@@ -45,6 +44,7 @@ impl Cluster {
             .create(&PostParams::default(), &ns)
             .await
             .expect("namespace created");
+        self.track_namespace(name);
     }
 
     /// Deletes namespace `name` and everything in it (best effort: cleanup only).
@@ -54,11 +54,24 @@ impl Cluster {
             .await;
     }
 
-    /// Creates a Deployment in `namespace` with its pods, rolled out and ready (no kubelet is
-    /// assumed), and a VA for it serving `MODEL` on H100.
-    async fn create_variant(&self, namespace: &str, deployment: &str, va: &str, pods: &[&str]) {
+    /// Creates a Deployment in `namespace` with its pods, rolled out and ready, and a VA for
+    /// it serving `MODEL` on H100, labelled for the controller instance named after the
+    /// scenario's namespace (the scenario spans namespaces, so the instance scopes it).
+    /// The VA comes once `fleet` emulates the Deployment's pods, so its first decision sees them.
+    async fn create_variant(
+        &self,
+        fleet: &Fleet,
+        namespace: &str,
+        deployment: &str,
+        va: &str,
+        pods: &[&str],
+    ) {
         self.create_deployment_in(namespace, deployment, pods).await;
-        let labels = json!({"inference.optimization/acceleratorName": "H100"});
+        fleet.synced().await;
+        let labels = json!({
+            "inference.optimization/acceleratorName": "H100",
+            "wva.llmd.ai/controller-instance": self.namespace,
+        });
         self.create_va_in(namespace, va, deployment, MODEL, "10.0", labels)
             .await;
     }
@@ -110,6 +123,13 @@ fn num_replicas(va: &VariantAutoscaling) -> Option<i64> {
 fn desired(namespace: &str, va: &str, n: u32) -> String {
     format!(
         r#"wva_desired_replicas{{accelerator_type="H100",namespace="{namespace}",variant_name="{va}"}} {n}"#
+    )
+}
+
+/// [`desired`] for a controller with `CONTROLLER_INSTANCE=instance`.
+fn desired_for(instance: &str, namespace: &str, va: &str, n: u32) -> String {
+    format!(
+        r#"wva_desired_replicas{{accelerator_type="H100",controller_instance="{instance}",namespace="{namespace}",variant_name="{va}"}} {n}"#
     )
 }
 
@@ -183,18 +203,16 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
         .create_labelled_namespace(&quiet_ns, json!({}))
         .await;
 
-    let replicas: Vec<(VllmEmulator, ScrapeTarget)> = [&local_ns, &global_ns, &early_ns]
-        .into_iter()
-        .flat_map(|ns| PODS.map(|pod| (ns.clone(), pod)))
-        .map(|(ns, pod)| {
-            let replica = VllmEmulator::start(MODEL);
-            replica.set(KV_LOAD, 0.0);
-            let target = replica.target(&ns, pod);
-            (replica, target)
-        })
-        .collect();
-    let prometheus =
-        Prometheus::start(replicas.iter().map(|(_, t)| t.clone())).expect("prometheus starts");
+    let fleet = Fleet::serve(
+        &cluster,
+        &[
+            (&local_ns, "llama-8b", MODEL),
+            (&global_ns, "llama-8b", MODEL),
+            (&early_ns, "llama-8b", MODEL),
+        ],
+        KV_LOAD,
+        0.0,
+    );
 
     cluster
         .create_config_map(
@@ -214,17 +232,31 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
         .create_config_map(&quiet_ns, SATURATION, &[("default", LOCAL_THRESHOLDS)])
         .await;
     cluster
-        .create_variant(&local_ns, "llama-8b", "llama-8b-autoscaler", &PODS)
+        .create_variant(&fleet, &local_ns, "llama-8b", "llama-8b-autoscaler", &PODS)
         .await;
     cluster
-        .create_variant(&global_ns, "llama-8b", "llama-8b-autoscaler", &PODS)
+        .create_variant(&fleet, &global_ns, "llama-8b", "llama-8b-autoscaler", &PODS)
         .await;
-    let wva = Wva::start(&cluster, &prometheus, &[]);
+    fleet.synced().await;
+    let wva = Wva::start(
+        &cluster,
+        &fleet.prometheus,
+        &[("CONTROLLER_INSTANCE", &controller_ns)],
+    );
 
     // The same load: three replicas under the global thresholds, two under the local ones.
     wva.wait_metrics("global namespace at 3, local namespace at 2", |m| {
-        m.contains(&desired(&global_ns, "llama-8b-autoscaler", 3))
-            && m.contains(&desired(&local_ns, "llama-8b-autoscaler", 2))
+        m.contains(&desired_for(
+            &controller_ns,
+            &global_ns,
+            "llama-8b-autoscaler",
+            3,
+        )) && m.contains(&desired_for(
+            &controller_ns,
+            &local_ns,
+            "llama-8b-autoscaler",
+            2,
+        ))
     })
     .await;
     let va = cluster
@@ -277,7 +309,7 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
     // So the first decision for the labelled namespace's first VA already uses its local map
     // (under the global thresholds it would scale up to 3).
     cluster
-        .create_variant(&early_ns, "llama-8b", "llama-8b-autoscaler", &PODS)
+        .create_variant(&fleet, &early_ns, "llama-8b", "llama-8b-autoscaler", &PODS)
         .await;
     let va = cluster
         .wait_va_in(&early_ns, "llama-8b-autoscaler", "a first decision", |va| {
@@ -286,7 +318,12 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
         .await;
     assert_eq!(num_replicas(&va), Some(2), "{va:#?}");
     wva.wait_metrics("early namespace at 2", |m| {
-        m.contains(&desired(&early_ns, "llama-8b-autoscaler", 2))
+        m.contains(&desired_for(
+            &controller_ns,
+            &early_ns,
+            "llama-8b-autoscaler",
+            2,
+        ))
     })
     .await;
 
@@ -307,7 +344,12 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
     .await;
     assert!(lines[1].contains("oldEntries=1 newEntries=0"), "{lines:?}");
     wva.wait_metrics("local namespace scaled up to 3", |m| {
-        m.contains(&desired(&local_ns, "llama-8b-autoscaler", 3))
+        m.contains(&desired_for(
+            &controller_ns,
+            &local_ns,
+            "llama-8b-autoscaler",
+            3,
+        ))
     })
     .await;
     cluster
@@ -322,8 +364,17 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
     );
     let metrics = wva.metrics();
     assert!(
-        metrics.contains(&desired(&global_ns, "llama-8b-autoscaler", 3))
-            && metrics.contains(&desired(&early_ns, "llama-8b-autoscaler", 2)),
+        metrics.contains(&desired_for(
+            &controller_ns,
+            &global_ns,
+            "llama-8b-autoscaler",
+            3
+        )) && metrics.contains(&desired_for(
+            &controller_ns,
+            &early_ns,
+            "llama-8b-autoscaler",
+            2
+        )),
         "other namespaces unchanged:\n{metrics}"
     );
 
@@ -340,7 +391,7 @@ async fn namespace_local_saturation_config_overrides_its_namespace_only() {
 async fn main_config_map_interval_applies_live_and_url_change_is_rejected() {
     let cluster = Cluster::start("cfg-main").await;
     let ns = cluster.namespace.clone();
-    let fleet = Fleet::start(&ns, MODEL, &PODS, 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, MODEL, &["llama-8b"], 0.50, 0.0);
     let url = fleet.prometheus.url();
     cluster
         .create_config_map(
@@ -350,6 +401,7 @@ async fn main_config_map_interval_applies_live_and_url_change_is_rejected() {
         )
         .await;
     cluster.create_deployment("llama-8b", &PODS).await;
+    fleet.synced().await;
     cluster
         .create_va("llama-8b-autoscaler", "llama-8b", MODEL, "10.0", "H100")
         .await;
@@ -383,9 +435,7 @@ async fn main_config_map_interval_applies_live_and_url_change_is_rejected() {
     wait_line_after(&wva, "Updated optimization interval", completed).await;
 
     // Load arrives; with a one-hour interval nothing decides on it yet.
-    for replica in &fleet.replicas {
-        replica.set(0.78, 1.0);
-    }
+    fleet.set(0.78, 1.0);
     fleet
         .prometheus
         .wait_until(

@@ -15,7 +15,6 @@ use ops::{desired_replicas, gauge, log_lines, wait_log_lines};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wva_api::crd::VariantAutoscaling;
-use wva_testkit::{Prometheus, VllmEmulator};
 
 /// `status.desiredOptimizedAlloc.numReplicas` of a VA.
 fn alloc(va: &VariantAutoscaling) -> Option<i32> {
@@ -44,13 +43,19 @@ async fn scale_up_goes_to_the_cheaper_variant() {
     let model = "meta/llama-3.1-70b";
     let h100 = ["llama-70b-h100-0"];
     let a100 = ["llama-70b-a100-0", "llama-70b-a100-1"];
-    // Every emulator is scraped from the start; llama-70b-a100-1 belongs to no Deployment
-    // until the HPA adds the replica.
-    let fleet = Fleet::start(&ns, model, &[h100[0], a100[0], a100[1]], 0.50, 0.0);
+    // The a100 Deployment gets its second replica when the HPA adds it.
+    let fleet = Fleet::start(
+        &cluster,
+        model,
+        &["llama-70b-h100", "llama-70b-a100"],
+        0.50,
+        0.0,
+    );
     cluster.create_deployment("llama-70b-h100", &h100).await;
     cluster
         .create_deployment("llama-70b-a100", &a100[..1])
         .await;
+    fleet.synced().await;
     cluster
         .create_va("llama-70b-premium", "llama-70b-h100", model, "80.0", "H100")
         .await;
@@ -72,10 +77,8 @@ async fn scale_up_goes_to_the_cheaper_variant() {
     .await;
 
     // Average spare KV (0.03 + 0.01) / 2 = 0.02 < 0.10: the model must grow.
-    fleet.replicas[0].set(0.77, 0.0);
-    for replica in &fleet.replicas[1..] {
-        replica.set(0.79, 0.0);
-    }
+    fleet.set_deployment(&ns, "llama-70b-h100", 0.77, 0.0);
+    fleet.set_deployment(&ns, "llama-70b-a100", 0.79, 0.0);
     let metrics = wva
         .wait_metrics("the standard variant grows to 2", |m| {
             standard(m) == Some(2.0)
@@ -112,6 +115,7 @@ async fn scale_up_goes_to_the_cheaper_variant() {
     // The HPA gives the standard variant its second replica; the load stays, and the next
     // replica again goes to the cheaper variant.
     cluster.scale_deployment("llama-70b-a100", &a100).await;
+    fleet.synced().await;
     let metrics = wva
         .wait_metrics("the standard variant grows to 3", |m| {
             standard(m) == Some(3.0)
@@ -160,8 +164,9 @@ async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
     let cluster = Cluster::start("outage").await;
     let ns = cluster.namespace.clone();
     let pods = ["llama-8b-0", "llama-8b-1", "llama-8b-2", "llama-8b-3"];
-    let mut fleet = Fleet::start(&ns, "meta/llama-3.1-8b", &pods, 0.50, 0.0);
+    let mut fleet = Fleet::start(&cluster, "meta/llama-3.1-8b", &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &pods[..2]).await;
+    fleet.synced().await;
     cluster
         .create_va(
             "llama-8b-autoscaler",
@@ -175,9 +180,7 @@ async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
     let desired = |m: &str| desired_replicas(m, &ns, "llama-8b-autoscaler");
     wva.wait_metrics("steady at 2", |m| desired(m) == Some(2.0))
         .await;
-    for replica in &fleet.replicas {
-        replica.set(0.78, 1.0);
-    }
+    fleet.set(0.78, 1.0);
     wva.wait_metrics("scaled up to 3", |m| desired(m) == Some(3.0))
         .await;
     cluster
@@ -278,6 +281,7 @@ async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
     assert_eq!(alloc(&va), Some(3));
     // Decisions resume: the HPA applies 3, the load stays, the next decision asks for 4.
     cluster.scale_deployment("llama-8b", &pods[..3]).await;
+    fleet.synced().await;
     wva.wait_metrics("scaled up to 4", |m| desired(m) == Some(4.0))
         .await;
     cluster
@@ -306,12 +310,12 @@ async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
 async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when_disabled() {
     let cluster = Cluster::start("to-zero").await;
     let ns = cluster.namespace.clone();
-    let chat = VllmEmulator::start("acme/chat");
-    let batch = VllmEmulator::start("acme/batch");
-    chat.set(0.10, 0.0);
-    batch.set(0.10, 0.0);
-    let prometheus = Prometheus::start([chat.target(&ns, "chat-0"), batch.target(&ns, "batch-0")])
-        .expect("prometheus starts");
+    let fleet = Fleet::serve(
+        &cluster,
+        &[(&ns, "chat", "acme/chat"), (&ns, "batch", "acme/batch")],
+        0.10,
+        0.0,
+    );
     let config = "wva-model-scale-to-zero-config";
     let default = "retention_period: 5s\n";
     let batch_entry = "model_id: acme/batch\nenable_scale_to_zero: false\n";
@@ -320,6 +324,7 @@ async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when
         .await;
     cluster.create_deployment("chat", &["chat-0"]).await;
     cluster.create_deployment("batch", &["batch-0"]).await;
+    fleet.synced().await;
     cluster
         .create_va("chat-autoscaler", "chat", "acme/chat", "10.0", "H100")
         .await;
@@ -329,26 +334,19 @@ async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when
 
     // A client keeps sending requests to chat.
     let traffic = Arc::new(AtomicBool::new(true));
-    let chat = Arc::new(chat);
     let client = {
-        let (traffic, chat) = (traffic.clone(), chat.clone());
+        let (traffic, pods, ns) = (traffic.clone(), fleet.pods.clone(), ns.clone());
         std::thread::spawn(move || {
             while traffic.load(Ordering::Relaxed) {
-                chat.add_requests(1);
+                pods.update(&ns, "chat", |m| m.add_requests(1));
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
         })
     };
-    let wva = Wva::start(&cluster, &prometheus, &[("WVA_SCALE_TO_ZERO", "true")]);
-    let chat_desired = |m: &str| desired_replicas(m, &ns, "chat-autoscaler");
-    let batch_desired = |m: &str| desired_replicas(m, &ns, "batch-autoscaler");
-    wva.wait_metrics("both published at 1", |m| {
-        chat_desired(m) == Some(1.0) && batch_desired(m) == Some(1.0)
-    })
-    .await;
-    // Prometheus sees chat's requests within the retention period: several cycles later it
-    // still has its replica.
-    prometheus
+    // Prometheus sees chat's requests within the retention period: before the controller
+    // starts (chat's pod and its series are new).
+    fleet
+        .prometheus
         .wait_until(
             r#"sum(increase(vllm:request_success_total{model_name="acme/chat"}[5s]))"#,
             harness::DEADLINE,
@@ -360,6 +358,18 @@ async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when
             },
         )
         .expect("requests counted");
+    let wva = Wva::start(
+        &cluster,
+        &fleet.prometheus,
+        &[("WVA_SCALE_TO_ZERO", "true")],
+    );
+    let chat_desired = |m: &str| desired_replicas(m, &ns, "chat-autoscaler");
+    let batch_desired = |m: &str| desired_replicas(m, &ns, "batch-autoscaler");
+    wva.wait_metrics("both published at 1", |m| {
+        chat_desired(m) == Some(1.0) && batch_desired(m) == Some(1.0)
+    })
+    .await;
+    // Several cycles later chat still has its replica.
     let cycles = log_lines(&wva, &["Optimization completed successfully"]).len();
     wait_log_lines(&wva, &["Optimization completed successfully"], cycles + 3).await;
     let metrics = wva.metrics();

@@ -57,8 +57,8 @@ async fn controller_instances_manage_only_their_labelled_vas() {
     let cluster = Cluster::start("instances").await;
     let ns = cluster.namespace.clone();
     // Unique per run, so that controllers of other runs on a real cluster pick none of these.
-    let instance_a = format!("team-a-{}", std::process::id());
-    let instance_b = format!("team-b-{}", std::process::id());
+    let instance_a = harness::unique_name("team-a");
+    let instance_b = harness::unique_name("team-b");
     let alpha = Variant {
         namespace: ns.clone(),
         va: "alpha-autoscaler",
@@ -80,15 +80,17 @@ async fn controller_instances_manage_only_their_labelled_vas() {
         model: "meta/llama-plain",
         labels: vec![],
     };
-    let (_replicas, prometheus) = fleet(&[&alpha, &beta, &plain], KV_LOADED, QUEUE_LOADED);
+    let fleet = fleet(&cluster, &[&alpha, &beta, &plain], KV_LOADED, QUEUE_LOADED);
     for v in [&alpha, &beta, &plain] {
         cluster.create_variant(v).await;
     }
+    fleet.synced().await;
+    let prometheus = &fleet.prometheus;
 
     // Controller A alone: it manages alpha, and nothing else.
     let a = Wva::start(
         &cluster,
-        &prometheus,
+        prometheus,
         &[("CONTROLLER_INSTANCE", &instance_a)],
     );
     cluster
@@ -131,7 +133,7 @@ async fn controller_instances_manage_only_their_labelled_vas() {
     // Controller B joins: it manages beta; the unlabelled VA stays unmanaged.
     let b = Wva::start(
         &cluster,
-        &prometheus,
+        prometheus,
         &[("CONTROLLER_INSTANCE", &instance_b)],
     );
     cluster
@@ -191,7 +193,7 @@ async fn controller_instances_manage_only_their_labelled_vas() {
     drop(b);
 
     // Without CONTROLLER_INSTANCE: every VA is managed, and no metric has the label.
-    let all = Wva::start(&cluster, &prometheus, &[]);
+    let all = Wva::start_unscoped(&cluster, prometheus, &[]);
     cluster
         .wait_variant(&plain, "managed without an instance", ready)
         .await;
@@ -214,9 +216,8 @@ async fn controller_instances_manage_only_their_labelled_vas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluded_namespace_is_ignored_unless_watched() {
     let cluster = Cluster::start("exclusion").await;
-    let pid = std::process::id();
-    let excluded_ns = format!("excluded-{pid}");
-    let late_ns = format!("late-{pid}");
+    let excluded_ns = harness::unique_name("excluded");
+    let late_ns = harness::unique_name("late");
     cluster
         .create_annotated_namespace(&excluded_ns, &[(EXCLUDE_ANNOTATION, "true")])
         .await;
@@ -242,13 +243,20 @@ async fn excluded_namespace_is_ignored_unless_watched() {
         model: "meta/llama-late",
         labels: vec![],
     };
-    let (_replicas, prometheus) = fleet(&[&normal, &excluded, &late], KV_LOADED, QUEUE_LOADED);
+    let fleet = fleet(
+        &cluster,
+        &[&normal, &excluded, &late],
+        KV_LOADED,
+        QUEUE_LOADED,
+    );
     for v in [&normal, &excluded, &late] {
         cluster.create_variant(v).await;
     }
+    fleet.synced().await;
+    let prometheus = &fleet.prometheus;
 
     // Cluster-wide controller: the excluded namespace is left alone.
-    let wva = Wva::start(&cluster, &prometheus, &[]);
+    let wva = Wva::start_unscoped(&cluster, prometheus, &[]);
     for v in [&normal, &late] {
         cluster
             .wait_variant(v, "managed: Ready, scaled up", ready)
@@ -270,7 +278,7 @@ async fn excluded_namespace_is_ignored_unless_watched() {
     // A namespace created excluded while the controller runs, its VA right after: the VA
     // event may arrive before the namespace's, and still the VA is left alone.
     let born = Variant {
-        namespace: format!("born-{pid}"),
+        namespace: harness::unique_name("born"),
         va: "born-autoscaler",
         deployment: "born",
         model: "meta/llama-born",
@@ -328,7 +336,7 @@ async fn excluded_namespace_is_ignored_unless_watched() {
     // A controller watching the excluded namespace manages its VA despite the annotation,
     // and nothing outside that namespace.
     let watch_arg = format!("--watch-namespace={excluded_ns}");
-    let watcher = Wva::start_with(&cluster, &prometheus, &[&watch_arg], &[]);
+    let watcher = Wva::start_with(&cluster, prometheus, &[&watch_arg], &[]);
     cluster
         .wait_variant(&excluded, "managed by the watching controller", ready)
         .await;

@@ -2,15 +2,13 @@
 //! and VAs in any namespace, namespace annotations, events per object, and `/metrics` parsed
 //! into samples. Everything goes through the kube client, so it works on a real cluster too.
 
-use crate::harness::{Cluster, DEADLINE, Wva};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use crate::harness::{Cluster, DEADLINE, Fleet, Wva};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use wva_api::crd::VariantAutoscaling;
-use wva_testkit::{Prometheus, VllmEmulator};
 
 /// The VA label that assigns a VA to a controller instance (docs/controller.md).
 pub const INSTANCE_LABEL: &str = "wva.llmd.ai/controller-instance";
@@ -34,23 +32,14 @@ impl Variant {
     }
 }
 
-/// One vLLM emulator per variant, at KV-cache usage `kv` and queue length `queue`, and a
-/// Prometheus scraping them all.
-pub fn fleet(variants: &[&Variant], kv: f64, queue: f64) -> (Vec<VllmEmulator>, Prometheus) {
-    let replicas: Vec<VllmEmulator> = variants
+/// The pods of every variant's Deployment emulated at KV-cache usage `kv` and queue length
+/// `queue`, and a Prometheus scraping them.
+pub fn fleet(cluster: &Cluster, variants: &[&Variant], kv: f64, queue: f64) -> Fleet {
+    let served: Vec<(&str, &str, &str)> = variants
         .iter()
-        .map(|v| {
-            let replica = VllmEmulator::start(v.model);
-            replica.set(kv, queue);
-            replica
-        })
+        .map(|v| (v.namespace.as_str(), v.deployment, v.model))
         .collect();
-    let targets = replicas
-        .iter()
-        .zip(variants)
-        .map(|(r, v)| r.target(&v.namespace, &v.pod()));
-    let prometheus = Prometheus::start(targets).expect("prometheus starts");
-    (replicas, prometheus)
+    Fleet::serve(cluster, &served, kv, queue)
 }
 
 impl Cluster {
@@ -64,6 +53,7 @@ impl Cluster {
             .create(&PostParams::default(), &ns)
             .await
             .expect("namespace created");
+        self.track_namespace(name);
     }
 
     /// Sets (`Some`) or removes (`None`) a namespace annotation.
@@ -75,8 +65,7 @@ impl Cluster {
             .expect("namespace annotated");
     }
 
-    /// Creates the variant's VA, its Deployment (status written as a rolled-out Deployment
-    /// controller would, since no kubelet is assumed) and its pod.
+    /// Creates the variant's VA and its Deployment with one ready pod.
     pub async fn create_variant(&self, v: &Variant) {
         let mut labels: BTreeMap<&str, String> = v.labels.iter().cloned().collect();
         labels.insert("inference.optimization/acceleratorName", "H100".into());
@@ -104,14 +93,7 @@ impl Cluster {
 
     /// Deletes the variant's Deployment and its pod (the VA stays).
     pub async fn delete_variant_deployment(&self, v: &Variant) {
-        Api::<Deployment>::namespaced(self.client.clone(), &v.namespace)
-            .delete(v.deployment, &DeleteParams::default())
-            .await
-            .expect("Deployment deleted");
-        Api::<Pod>::namespaced(self.client.clone(), &v.namespace)
-            .delete(&v.pod(), &DeleteParams::default())
-            .await
-            .expect("Pod deleted");
+        self.delete_deployment_in(&v.namespace, v.deployment).await;
     }
 
     /// The variant's VA as it is now.

@@ -56,8 +56,9 @@ async fn leader_election_fails_over_and_releases_on_sigterm() {
     let cluster = Cluster::start("leader").await;
     let ns = cluster.namespace.clone();
     let pods = ["llama-8b-0", "llama-8b-1"];
-    let fleet = Fleet::start(&ns, MODEL, &pods, 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, MODEL, &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &pods).await;
+    fleet.synced().await;
     cluster
         .create_va(VA, "llama-8b", MODEL, "10.0", "H100")
         .await;
@@ -134,9 +135,7 @@ async fn leader_election_fails_over_and_releases_on_sigterm() {
     leader.child.kill().expect("SIGKILL");
     let killed = Instant::now();
     leader.wait_exit().await;
-    for replica in &fleet.replicas {
-        replica.set(0.78, 1.0);
-    }
+    fleet.set(0.78, 1.0);
     let taken = cluster
         .wait_lease("the standby holds the Lease", |l| {
             holder(l).starts_with(standby_host)
@@ -209,8 +208,9 @@ async fn leader_election_fails_over_and_releases_on_sigterm() {
 async fn secure_metrics_authenticate_and_authorize() {
     let cluster = Cluster::start("secure").await;
     let ns = cluster.namespace.clone();
-    let fleet = Fleet::start(&ns, MODEL, &["llama-8b-0"], 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, MODEL, &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &["llama-8b-0"]).await;
+    fleet.synced().await;
     cluster
         .create_va(VA, "llama-8b", MODEL, "10.0", "H100")
         .await;
@@ -270,8 +270,9 @@ async fn secure_metrics_authenticate_and_authorize() {
 async fn secure_metrics_with_a_mounted_certificate_and_http2() {
     let cluster = Cluster::start("secure-cert").await;
     let ns = cluster.namespace.clone();
-    let fleet = Fleet::start(&ns, MODEL, &["llama-8b-0"], 0.50, 0.0);
+    let fleet = Fleet::start(&cluster, MODEL, &["llama-8b"], 0.50, 0.0);
     cluster.create_deployment("llama-8b", &["llama-8b-0"]).await;
+    fleet.synced().await;
     cluster
         .create_va(VA, "llama-8b", MODEL, "10.0", "H100")
         .await;

@@ -54,7 +54,16 @@ impl Default for ReplicaMetrics {
     }
 }
 
-/// Tokens per request that [`VllmEmulator::add_requests`] records.
+impl ReplicaMetrics {
+    /// Records `n` successfully finished requests (`finished_reason="stop"`) with their tokens.
+    pub fn add_requests(&mut self, n: u64) {
+        self.success_stop += n;
+        self.prompt_tokens += n * PROMPT_TOKENS_PER_REQUEST;
+        self.generation_tokens += n * GENERATION_TOKENS_PER_REQUEST;
+    }
+}
+
+/// Tokens per request that [`ReplicaMetrics::add_requests`] records.
 const PROMPT_TOKENS_PER_REQUEST: u64 = 128;
 const GENERATION_TOKENS_PER_REQUEST: u64 = 64;
 
@@ -126,11 +135,7 @@ impl VllmEmulator {
 
     /// Records `n` successfully finished requests (`finished_reason="stop"`) with their tokens.
     pub fn add_requests(&self, n: u64) {
-        self.update(|m| {
-            m.success_stop += n;
-            m.prompt_tokens += n * PROMPT_TOKENS_PER_REQUEST;
-            m.generation_tokens += n * GENERATION_TOKENS_PER_REQUEST;
-        });
+        self.update(|m| m.add_requests(n));
     }
 
     /// Makes scrapes fail (`500`) or succeed again.
@@ -178,7 +183,20 @@ fn number(value: f64) -> String {
 type Family<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String, f64)>);
 
 fn render(model_name: &str, m: &ReplicaMetrics) -> String {
-    let labels = format!("engine=\"0\",model_name=\"{}\"", escape_label(model_name));
+    render_labelled(model_name, &[], m)
+}
+
+/// The `/metrics` body of one replica serving `model_name`, every series also carrying the
+/// `extra` labels (e.g. `namespace` and `pod`).
+pub(crate) fn render_labelled(
+    model_name: &str,
+    extra: &[(&str, &str)],
+    m: &ReplicaMetrics,
+) -> String {
+    let mut labels = format!("engine=\"0\",model_name=\"{}\"", escape_label(model_name));
+    for (name, value) in extra {
+        let _ = write!(labels, ",{name}=\"{}\"", escape_label(value));
+    }
     let mut out = String::with_capacity(4096);
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, String, f64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

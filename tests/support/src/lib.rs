@@ -2,6 +2,8 @@
 //!
 //! - [`VllmEmulator`]: an HTTP endpoint serving vLLM's `/metrics` (real metric names and labels)
 //!   whose values a test sets at runtime.
+//! - [`VllmPods`]: the vLLM replicas of whole Deployments on one endpoint, one series set per
+//!   pod (labelled `namespace` and `pod`, scraped with `honor_labels`), pods changed at runtime.
 //! - [`Prometheus`]: starts the real `prometheus` binary on a free loopback port with its own
 //!   configuration and data directory, scraping the given targets every second; waits for
 //!   readiness and a first scrape; kills the process on drop. `stop()` and `restart()` (same
@@ -16,12 +18,14 @@
 mod emulator;
 mod http;
 mod pki;
+mod pods;
 mod prometheus;
 mod server;
 mod stub;
 
 pub use emulator::{ReplicaMetrics, VllmEmulator};
 pub use pki::{CertifiedKey, TestPki};
+pub use pods::VllmPods;
 pub use prometheus::{
     Prometheus, PrometheusBuilder, PrometheusTls, ScrapeTarget, prometheus_binary,
 };

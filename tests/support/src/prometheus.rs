@@ -19,6 +19,9 @@ pub struct ScrapeTarget {
     pub address: String,
     /// Target labels, e.g. `namespace` and `pod`.
     pub labels: BTreeMap<String, String>,
+    /// Keep the labels of the scraped series over the target's (`honor_labels`), for an
+    /// endpoint that names its pods itself.
+    pub honor_labels: bool,
 }
 
 impl ScrapeTarget {
@@ -27,7 +30,14 @@ impl ScrapeTarget {
         ScrapeTarget {
             address: address.into(),
             labels: BTreeMap::new(),
+            honor_labels: false,
         }
+    }
+
+    /// The same target, its series' own labels winning over the target's.
+    pub fn honor_labels(mut self) -> Self {
+        self.honor_labels = true;
+        self
     }
 
     /// The same target with one more label.
@@ -457,20 +467,25 @@ fn first_value(result: &Value) -> Option<f64> {
 /// The configuration file (JSON is valid YAML).
 fn config(options: &PrometheusBuilder) -> Value {
     let interval = format!("{}ms", options.scrape_interval.as_millis().max(1));
-    let static_configs: Vec<Value> = options
-        .targets
-        .iter()
-        .map(|target| json!({"targets": [target.address], "labels": target.labels}))
-        .collect();
-    json!({
-        "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "scrape_configs": [{
-            "job_name": "vllm",
+    let job = |name: &str, honor_labels: bool| {
+        let static_configs: Vec<Value> = options
+            .targets
+            .iter()
+            .filter(|target| target.honor_labels == honor_labels)
+            .map(|target| json!({"targets": [target.address], "labels": target.labels}))
+            .collect();
+        json!({
+            "job_name": name,
+            "honor_labels": honor_labels,
             "scrape_interval": interval,
             "scrape_timeout": interval,
             "metrics_path": "/metrics",
             "static_configs": static_configs,
-        }],
+        })
+    };
+    json!({
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": [job("vllm", false), job("vllm-pods", true)],
     })
 }
 

@@ -1,7 +1,7 @@
 //! The emulator and the Prometheus launcher together: real scrapes, target labels, waits.
 
 use std::time::Duration;
-use wva_testkit::{Prometheus, ScrapeTarget, VllmEmulator};
+use wva_testkit::{Prometheus, ScrapeTarget, VllmEmulator, VllmPods};
 
 #[test]
 fn prometheus_scrapes_emulators_with_target_labels() {
@@ -79,4 +79,30 @@ fn restart_serves_the_same_url_and_keeps_the_series() {
             Duration::from_secs(10),
         )
         .expect("the samples scraped before the stop are kept");
+}
+
+#[test]
+fn pods_keep_their_own_labels_and_follow_changes() {
+    let pods = VllmPods::start();
+    pods.add_deployment("ns-1", "llama", "org/model");
+    pods.set_pods("ns-1", "llama", vec!["llama-abc".into()]);
+    pods.update("ns-1", "llama", |m| m.kv_cache_usage = 0.5);
+    let prometheus = Prometheus::start([pods.target()]).expect("start");
+    let result = prometheus.query("vllm:kv_cache_usage_perc").expect("query");
+    assert_eq!(result[0]["metric"]["namespace"], "ns-1");
+    assert_eq!(result[0]["metric"]["pod"], "llama-abc");
+    assert_eq!(result[0]["value"][1], "0.5");
+
+    pods.set_pods(
+        "ns-1",
+        "llama",
+        vec!["llama-abc".into(), "llama-def".into()],
+    );
+    prometheus
+        .wait_for_value(
+            "count(vllm:kv_cache_usage_perc{namespace=\"ns-1\",pod=\"llama-def\"} == 0.5)",
+            1.0,
+            Duration::from_secs(10),
+        )
+        .expect("new pod scraped with its Deployment's load");
 }

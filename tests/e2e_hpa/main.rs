@@ -62,7 +62,9 @@ fn yaml_documents(text: &str) -> Vec<Value> {
 }
 
 /// The chart's HPA for Deployment [`TARGET`] in `namespace`, from `helm template` with the
-/// chart's development values and an immediate scale-up (no stabilization window).
+/// chart's development values, the model named (per-model objects render only then), and an
+/// immediate scale-up (no stabilization window). The Prometheus URL is required to render;
+/// this test does not deploy the controller from the chart, so its value is not used.
 fn chart_hpa(namespace: &str) -> HorizontalPodAutoscaler {
     let chart = Path::new(ROOT).join("charts/workload-variant-autoscaler");
     let scratch = tempfile::tempdir().expect("scratch dir");
@@ -75,6 +77,9 @@ fn chart_hpa(namespace: &str) -> HorizontalPodAutoscaler {
         .arg(&chart)
         .arg("-f")
         .arg(chart.join("values-dev.yaml"))
+        .args(["--set", "wva.prometheus.baseURL=http://127.0.0.1:9090"])
+        .args(["--set", &format!("llmd.modelName={TARGET}")])
+        .args(["--set", &format!("llmd.modelID={MODEL}")])
         .args(["--set", &format!("llmd.namespace={namespace}")])
         .args(["--set", &format!("llmd.deploymentName={TARGET}")])
         .args(["--set", "hpa.behavior.scaleUp.stabilizationWindowSeconds=0"])

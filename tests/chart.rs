@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use wva_api::config::{DynamicConfig, StaticConfig};
 use wva_api::helm_values::{self, LogLevel, render};
 use wva_api::params::{Params, Sources};
+use wva_testkit::tools::{self, tool};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const NAMESPACE: &str = "wva-system";
@@ -22,41 +23,6 @@ const RELEASE: &str = "wva";
 
 fn chart_dir() -> PathBuf {
     Path::new(ROOT).join(helm_values::CHART_DIR)
-}
-
-fn tools_dir() -> PathBuf {
-    match std::env::var_os("WVA_TOOLS").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(ROOT).join(".ci/tools"),
-    }
-}
-
-/// A tool from its env var, the tools dir, or PATH; otherwise a failure naming the installer.
-fn tool(env_var: &str, in_tools: &str, on_path: &str, installer: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
-        return PathBuf::from(path);
-    }
-    let local = tools_dir().join(in_tools);
-    if local.is_file() {
-        return local;
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let candidate = dir.join(on_path);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    panic!(
-        "{on_path} not found (looked at ${env_var}, {} and PATH): run `bash tests/tools/{installer}` \
-         from the repository root, or set {env_var}",
-        local.display()
-    );
-}
-
-fn helm() -> PathBuf {
-    tool("WVA_HELM_BIN", "bin/helm", "helm", "install-helm.sh")
 }
 
 fn kubernetes_validate() -> PathBuf {
@@ -101,7 +67,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// helm with its config, cache and data dirs in scratch, so nothing outside is read or written.
 fn helm_cmd(scratch: &Path) -> Command {
-    let mut cmd = Command::new(helm());
+    let mut cmd = Command::new(tools::helm());
     cmd.env("HELM_CONFIG_HOME", scratch.join("helm-config"))
         .env("HELM_CACHE_HOME", scratch.join("helm-cache"))
         .env("HELM_DATA_HOME", scratch.join("helm-data"));

@@ -88,29 +88,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn helm_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("WVA_HELM_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(path);
-    }
-    let tools = std::env::var_os("WVA_TOOLS")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(ROOT).join(".ci/tools"));
-    let local = tools.join("bin/helm");
-    if local.is_file() {
-        return local;
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("helm"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!("helm not found: run `bash tests/tools/install-helm.sh` or set WVA_HELM_BIN")
-        })
-}
-
 /// helm against the test cluster, with its own config, cache and data dirs.
 struct Helm {
     kubeconfig: PathBuf,
@@ -126,7 +103,7 @@ impl Helm {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(helm_binary())
+        Command::new(wva_testkit::tools::helm())
             .current_dir(ROOT)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HELM_CONFIG_HOME", self.dir.join("config"))

@@ -4,27 +4,22 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use wva_testkit::tools;
 
-/// helm from `$WVA_HELM_BIN`, `.ci/tools/bin/helm` (`bash tests/tools/install-helm.sh`) or PATH.
-fn helm() -> PathBuf {
-    if let Some(bin) = std::env::var_os("WVA_HELM_BIN") {
-        return bin.into();
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/tools/bin/helm");
-    if local.is_file() {
-        local
-    } else {
-        "helm".into()
-    }
-}
+/// The one value a vanilla install must set; the `--set`s of a test come after it and win.
+const BASE_URL: [&str; 2] = [
+    "--set",
+    "wva.prometheus.baseURL=https://prometheus.monitoring.svc:9090",
+];
 
 /// `helm template` of the chart with `args`: (success, stderr).
 fn template(args: &[&str]) -> (bool, String) {
     let chart =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/workload-variant-autoscaler");
-    let out = Command::new(helm())
+    let out = Command::new(tools::helm())
         .args(["template", "wva"])
         .arg(&chart)
+        .args(BASE_URL)
         .args(args)
         .output()
         .expect("helm runs: `bash tests/tools/install-helm.sh` or set WVA_HELM_BIN");
@@ -82,14 +77,13 @@ fn invalid_values_fail_the_render_naming_the_value() {
 /// value and the rule, exactly as the controller would.
 #[test]
 fn rules_between_values_are_caught_by_wva_config_on_the_rendered_chart() {
-    use std::io::Write as _;
-    use std::process::Stdio;
     let chart =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/workload-variant-autoscaler");
     let render = |extra: &[&str]| {
-        let out = Command::new(helm())
+        let out = Command::new(tools::helm())
             .args(["template", "wva", "--namespace", "wva-system"])
             .arg(&chart)
+            .args(BASE_URL)
             .args(extra)
             .output()
             .expect("helm runs");
@@ -101,27 +95,18 @@ fn rules_between_values_are_caught_by_wva_config_on_the_rendered_chart() {
         out.stdout
     };
     let check = |manifests: Vec<u8>| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wva"))
-            .env_clear()
-            .env("POD_NAMESPACE", "wva-system")
-            // The chart names the main ConfigMap after the release and passes the name on.
-            .env(
-                "CONFIG_MAP_NAME",
-                "wva-workload-variant-autoscaler-variantautoscaling-config",
-            )
-            .args(["config", "--config-map", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("wva runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(&manifests)
-            .expect("writes");
-        child.wait_with_output().expect("wva ends")
+        tools::output_with_stdin(
+            Command::new(env!("CARGO_BIN_EXE_wva"))
+                .env_clear()
+                .env("POD_NAMESPACE", "wva-system")
+                // The chart names the main ConfigMap after the release and passes the name on.
+                .env(
+                    "CONFIG_MAP_NAME",
+                    "wva-workload-variant-autoscaler-variantautoscaling-config",
+                )
+                .args(["config", "--config-map", "-"]),
+            &manifests,
+        )
     };
     let good = check(render(&[]));
     assert_eq!(

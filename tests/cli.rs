@@ -272,28 +272,17 @@ fn a_closed_pipe_ends_the_output_quietly() {
 
 #[test]
 fn decide_reads_the_snapshot_from_stdin() {
-    use std::io::Write as _;
-    use std::process::Stdio;
     let snapshot = std::fs::read(format!(
         "{}/sim/scenarios/snapshot.json",
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("sample snapshot");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wva"))
-        .env_clear()
-        .args(["decide", "--snapshot", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wva runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&snapshot)
-        .expect("writes");
-    let out = child.wait_with_output().expect("wva ends");
+    let out = wva_testkit::tools::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_wva"))
+            .env_clear()
+            .args(["decide", "--snapshot", "-"]),
+        &snapshot,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("\"decisions\""), "{}", stdout(&out));
 }

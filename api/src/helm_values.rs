@@ -38,9 +38,9 @@ pub(crate) const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 /// A duration of zero (`0s`, `0m0s`) or of less than a second written in `ms` alone:
 /// `GLOBAL_OPT_INTERVAL` must be at least 1s.
 const ZERO_OR_SUBSECOND_PATTERN: &str = r"^(0+(\.0+)?(ms|s|m|h))+$|^[0-9]{1,3}(\.[0-9]+)?ms$";
-/// An absolute http(s) URL with a host (`http://` only with `allowHTTP`, an `if`/`then` on
-/// [`PrometheusValues`]), or empty: the chart's template then refuses to render and says
-/// which value to set.
+/// An absolute http(s) URL with a host, or empty. The chart's templates then say what to fix
+/// in the two cases they check: an empty URL (which value to set) and a plain `http://` URL
+/// without `allowHTTP`.
 const HTTP_URL_PATTERN: &str =
     r"^$|^[hH][tT][tT][pP][sS]?://[^/?#:\s@]+(:[0-9]{1,5})?([/?#][^\s]*)?$";
 /// A scrape interval: whole numbers of ms, s, m or h, e.g. `10s`, `1m30s`.
@@ -315,10 +315,6 @@ pub struct ConfigMapValues {
 /// The Prometheus connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(extend(
-    "if" = {"properties": {"allowHTTP": {"const": false}}},
-    "then" = {"properties": {"baseURL": {"pattern": "^$|^[hH][tT][tT][pP][sS]://"}}}
-))]
 pub struct PrometheusValues {
     /// Prometheus (or Thanos querier) URL: `PROMETHEUS_BASE_URL`. Required (the chart refuses
     /// to render without it). Must be `https://` unless `allowHTTP` is true.

@@ -37,21 +37,6 @@ fn k8s_dir() -> PathBuf {
         .map_or_else(|| Path::new(ROOT).join("../shared/k8s"), PathBuf::from)
 }
 
-/// helm: `WVA_HELM_BIN`, else `${WVA_TOOLS:-.ci/tools}/bin/helm`, else `helm` on PATH.
-fn helm() -> PathBuf {
-    if let Some(bin) = std::env::var_os("WVA_HELM_BIN") {
-        return bin.into();
-    }
-    let tools = std::env::var_os("WVA_TOOLS")
-        .map_or_else(|| Path::new(ROOT).join(".ci/tools"), PathBuf::from);
-    let installed = tools.join("bin/helm");
-    if installed.is_file() {
-        installed
-    } else {
-        "helm".into()
-    }
-}
-
 /// The documents of a multi-document YAML text, parsed (empty and comment-only ones skipped).
 fn yaml_documents(text: &str) -> Vec<Value> {
     text.split("\n---")
@@ -68,7 +53,7 @@ fn yaml_documents(text: &str) -> Vec<Value> {
 fn chart_hpa(namespace: &str) -> HorizontalPodAutoscaler {
     let chart = Path::new(ROOT).join("charts/workload-variant-autoscaler");
     let scratch = tempfile::tempdir().expect("scratch dir");
-    let output = Command::new(helm())
+    let output = Command::new(wva_testkit::tools::helm())
         .env("HELM_CONFIG_HOME", scratch.path().join("config"))
         .env("HELM_CACHE_HOME", scratch.path().join("cache"))
         .env("HELM_DATA_HOME", scratch.path().join("data"))
@@ -87,7 +72,7 @@ fn chart_hpa(namespace: &str) -> HorizontalPodAutoscaler {
         .unwrap_or_else(|e| {
             panic!(
                 "cannot run {}: {e}; install it with `bash tests/tools/install-helm.sh`",
-                helm().display()
+                wva_testkit::tools::helm().display()
             )
         });
     let text = String::from_utf8_lossy(&output.stdout);

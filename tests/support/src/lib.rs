@@ -22,6 +22,7 @@ mod pods;
 mod prometheus;
 mod server;
 mod stub;
+pub mod tools;
 
 pub use emulator::{ReplicaMetrics, VllmEmulator};
 pub use pki::{CertifiedKey, TestPki};

@@ -72,29 +72,24 @@ fn invalid_values_fail_the_render_naming_the_value() {
     }
 }
 
-/// A rule between two values (a trigger at or above its threshold) is beyond the schema: the
-/// chart renders, and `wva config` on the rendered manifests rejects it, naming the key, the
-/// value and the rule, exactly as the controller would.
+/// A rule between two values (a trigger at or above its threshold, both triggers 0) is beyond
+/// JSON Schema: the chart's template refuses to render it, and `wva config` (the controller's
+/// own check) rejects the same entry in a ConfigMap, both naming the field, the value and the
+/// rule in the same words. The chart with valid values passes `wva config`.
 #[test]
-fn rules_between_values_are_caught_by_wva_config_on_the_rendered_chart() {
+fn rules_between_values_fail_the_render_as_wva_config_names_them() {
     let chart =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/workload-variant-autoscaler");
     let render = |extra: &[&str]| {
-        let out = Command::new(tools::helm())
+        Command::new(tools::helm())
             .args(["template", "wva", "--namespace", "wva-system"])
             .arg(&chart)
             .args(BASE_URL)
             .args(extra)
             .output()
-            .expect("helm runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+            .expect("helm runs")
     };
-    let check = |manifests: Vec<u8>| {
+    let check = |manifests: &[u8]| {
         tools::output_with_stdin(
             Command::new(env!("CARGO_BIN_EXE_wva"))
                 .env_clear()
@@ -105,24 +100,71 @@ fn rules_between_values_are_caught_by_wva_config_on_the_rendered_chart() {
                     "wva-workload-variant-autoscaler-variantautoscaling-config",
                 )
                 .args(["config", "--config-map", "-"]),
-            &manifests,
+            manifests,
         )
     };
-    let good = check(render(&[]));
-    assert_eq!(
-        good.status.code(),
-        Some(0),
+    let good = render(&[]);
+    assert!(
+        good.status.success(),
         "{}",
         String::from_utf8_lossy(&good.stderr)
     );
-    let bad = check(render(&[
-        "--set-json",
-        r#"wva.capacityScaling.default={"kvCacheThreshold":0.8,"queueLengthThreshold":5,"kvSpareTrigger":0.1,"queueSpareTrigger":10}"#,
-    ]));
-    assert_eq!(bad.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        err.contains("error: ConfigMap wva-system/wva-saturation-scaling-config key default: queueSpareTrigger is 10, expected 0 <= queueSpareTrigger < queueLengthThreshold (5)"),
-        "{err}"
+    let checked = check(&good.stdout);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
     );
+    let default = |kv: f64, queue: f64, kv_spare: f64, queue_spare: f64| {
+        format!(
+            r#"{{"kvCacheThreshold":{kv},"queueLengthThreshold":{queue},"kvSpareTrigger":{kv_spare},"queueSpareTrigger":{queue_spare}}}"#
+        )
+    };
+    // (default entry, overrides, the entry as a ConfigMap holds it, the chart's error, the rule)
+    let cases = [
+        (
+            default(0.8, 5.0, 0.1, 10.0),
+            "{}".to_string(),
+            "  default: |\n    kvCacheThreshold: 0.8\n    queueLengthThreshold: 5\n    kvSpareTrigger: 0.1\n    queueSpareTrigger: 10\n",
+            "wva.capacityScaling.default: queueSpareTrigger is 10, ",
+            "queueSpareTrigger is 10, expected 0 <= queueSpareTrigger < queueLengthThreshold (5)",
+        ),
+        (
+            default(0.3, 5.0, 0.1, 3.0),
+            r#"{"llama":{"modelID":"meta/llama","kvSpareTrigger":0.35}}"#.to_string(),
+            "  default: |\n    kvCacheThreshold: 0.3\n    queueLengthThreshold: 5\n    kvSpareTrigger: 0.1\n    queueSpareTrigger: 3\n  llama: |\n    model_id: meta/llama\n    kvSpareTrigger: 0.35\n",
+            "wva.capacityScaling.overrides.llama: kvSpareTrigger is 0.35, ",
+            "kvSpareTrigger is 0.35, expected 0 <= kvSpareTrigger < kvCacheThreshold (0.3)",
+        ),
+        (
+            default(0.8, 5.0, 0.0, 0.0),
+            "{}".to_string(),
+            "  default: |\n    kvCacheThreshold: 0.8\n    queueLengthThreshold: 5\n    kvSpareTrigger: 0\n    queueSpareTrigger: 0\n",
+            "wva.capacityScaling.default: kvSpareTrigger and queueSpareTrigger are both 0",
+            "kvSpareTrigger and queueSpareTrigger are both 0, expected at least one above 0",
+        ),
+    ];
+    for (default, overrides, data, chart_error, rule) in cases {
+        let out = render(&[
+            "--set-json",
+            &format!("wva.capacityScaling.default={default}"),
+            "--set-json",
+            &format!("wva.capacityScaling.overrides={overrides}"),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{default} {overrides} rendered");
+        assert!(err.contains(chart_error) && err.contains(rule), "{err}");
+        let config_map = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wva-saturation-scaling-config\n  namespace: wva-system\ndata:\n{data}"
+        );
+        let rejected = check(config_map.as_bytes());
+        let err = String::from_utf8_lossy(&rejected.stderr);
+        assert_eq!(rejected.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("ConfigMap wva-system/wva-saturation-scaling-config key ")
+                && err.contains(rule),
+            "{err}"
+        );
+    }
 }

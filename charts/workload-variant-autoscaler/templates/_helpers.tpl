@@ -130,3 +130,35 @@ monitoring.coreos.com/v1 ServiceMonitor"). Call with (list $switch $).
 {{- fail (printf "wva.prometheus.baseURL is %q, a plain http:// URL: use https://, or accept plain HTTP with --set wva.prometheus.allowHTTP=true" $p.baseURL) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Fails the render when a saturation entry breaks a rule the values schema cannot state: each
+spare trigger below its threshold, and not both triggers 0. Checked on `default` and on each
+override merged field by field over it, with the wording `wva config` and the controller use
+for the same entry (tests/chart_schema.rs keeps the two in step).
+*/}}
+{{- define "wva.checkSaturation" -}}
+{{- $d := .Values.wva.capacityScaling.default }}
+{{- $entries := list (list "wva.capacityScaling.default" $d "") }}
+{{- range $name, $o := .Values.wva.capacityScaling.overrides }}
+{{- $merged := dict }}
+{{- range $k := list "kvCacheThreshold" "queueLengthThreshold" "kvSpareTrigger" "queueSpareTrigger" }}
+{{- $v := index $o $k }}
+{{- if kindIs "invalid" $v }}{{- $v = index $d $k }}{{- end }}
+{{- $_ := set $merged $k $v }}
+{{- end }}
+{{- $entries = append $entries (list (printf "wva.capacityScaling.overrides.%s" $name) $merged " (merged over wva.capacityScaling.default)") }}
+{{- end }}
+{{- range $entry := $entries }}
+{{- $where := index $entry 0 }}{{- $e := index $entry 1 }}{{- $merged := index $entry 2 }}
+{{- if not (lt (float64 $e.kvSpareTrigger) (float64 $e.kvCacheThreshold)) }}
+{{- fail (printf "%s: kvSpareTrigger is %v, expected 0 <= kvSpareTrigger < kvCacheThreshold (%v)%s" $where $e.kvSpareTrigger $e.kvCacheThreshold $merged) }}
+{{- end }}
+{{- if not (lt (float64 $e.queueSpareTrigger) (float64 $e.queueLengthThreshold)) }}
+{{- fail (printf "%s: queueSpareTrigger is %v, expected 0 <= queueSpareTrigger < queueLengthThreshold (%v)%s" $where $e.queueSpareTrigger $e.queueLengthThreshold $merged) }}
+{{- end }}
+{{- if and (eq (float64 $e.kvSpareTrigger) 0.0) (eq (float64 $e.queueSpareTrigger) 0.0) }}
+{{- fail (printf "%s: kvSpareTrigger and queueSpareTrigger are both 0, expected at least one above 0 (otherwise the model never scales up)%s" $where $merged) }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -338,8 +338,23 @@ impl<'a> Sim<'a> {
         self.ghosts
             .retain(|g| t.saturating_sub(g.removed_at) < SIGNAL_WINDOW as u64);
         let cycle = decide(&self.snapshot(t));
-        for (d, decision) in self.deployments.iter_mut().zip(&cycle.decisions) {
-            d.desired = Some(decision.desired_replicas);
+        // The engine returns decisions sorted by variant name, not in scenario order.
+        let desired: Vec<Option<u32>> = self
+            .s
+            .variants
+            .iter()
+            .map(|spec| {
+                cycle
+                    .decisions
+                    .iter()
+                    .find(|d| d.variant == spec.name)
+                    .map(|d| d.desired_replicas)
+            })
+            .collect();
+        for (d, wanted) in self.deployments.iter_mut().zip(&desired) {
+            if wanted.is_some() {
+                d.desired = *wanted;
+            }
         }
         let ready: Vec<&Replica> = self
             .deployments
@@ -366,7 +381,11 @@ impl<'a> Sim<'a> {
                 .iter()
                 .map(|d| d.pods.iter().filter(|p| p.is_ready(t)).count() as u32)
                 .collect(),
-            desired: cycle.decisions.iter().map(|d| d.desired_replicas).collect(),
+            desired: self
+                .deployments
+                .iter()
+                .map(|d| d.desired.unwrap_or(d.pods.len() as u32))
+                .collect(),
             kv_percent,
             queue,
             reason: headline(&cycle),

@@ -161,6 +161,52 @@ fn user_vas_and_profile_replace_the_built_in_scenario() {
     assert!(r.out.contains("min 1 max 8"), "{}", r.out);
 }
 
+/// The documented multi-variant example lists the VAs out of name order (L40S first), while
+/// the engine returns its decisions sorted by name: each decision must reach its own variant.
+#[test]
+fn documented_multi_variant_example_keeps_every_variant_within_its_bounds() {
+    let r = wva(&[
+        "simulate",
+        "--va",
+        &sample("vas.yaml"),
+        "--profile",
+        &sample("profile.csv"),
+        "--saturation-config",
+        &sample("saturation.yaml"),
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let v = json(&r.out);
+    let variants = v["scenario"]["variants"].as_array().expect("variants");
+    let names: Vec<&str> = variants
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["granite-8b-l40s", "granite-8b-h100"], "file order");
+    let rows = v["timeline"].as_array().expect("timeline");
+    for (i, spec) in variants.iter().enumerate() {
+        let name = &names[i];
+        let min = spec["minReplicas"].as_u64().unwrap_or(0);
+        let max = spec["maxReplicas"].as_u64().expect("maxReplicas");
+        for row in rows {
+            let t = &row["time"];
+            for column in ["replicas", "desired"] {
+                let n = row[column][i].as_u64().expect("count");
+                assert!(
+                    (min..=max).contains(&n),
+                    "{name} at {t}s: {column} {n} outside min {min} max {max}: {row}"
+                );
+            }
+        }
+        let summary = &v["summary"]["variants"][i];
+        assert_eq!(summary["name"].as_str(), Some(*name));
+        let peak = summary["peakReplicas"].as_u64().expect("peak");
+        assert!(peak <= max, "{name} peaks at {peak} above max {max}");
+    }
+}
+
 #[test]
 fn bad_profile_names_the_file_line_and_column() {
     let file = temp_file(

@@ -353,6 +353,12 @@ fn decide_prints_decisions_for_a_recorded_snapshot() {
         (a100["desiredReplicas"].as_u64(), a100["limited"].as_bool()),
         (Some(1), Some(true))
     );
+    // ... so the replica goes to the H100 variant, which has 2 free H100s (one replica's worth).
+    let h100 = find("llama-70b-h100");
+    assert_eq!(
+        (h100["desiredReplicas"].as_u64(), h100["reason"].as_str()),
+        (Some(3), Some("scale-up"))
+    );
     // No requests in the retention period: qwen goes to zero.
     let qwen = find("qwen-32b-h100");
     assert_eq!(

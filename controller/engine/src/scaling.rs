@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use wva_core::saturation::{SaturationThresholds, ScaleUpStep};
 
 /// Cost ascending, then most spare capacity, then name: the order in which variants grow.
-fn growth_order(a: &VariantPlan, b: &VariantPlan) -> Ordering {
+pub(crate) fn growth_order(a: &VariantPlan, b: &VariantPlan) -> Ordering {
     a.v.cost
         .total_cmp(&b.v.cost)
         .then_with(|| b.stats.spare_kv_sum.total_cmp(&a.stats.spare_kv_sum))

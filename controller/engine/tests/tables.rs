@@ -768,3 +768,95 @@ fn notes_keep_their_log_text() {
         assert_eq!(serde_json::to_value(note).expect("json"), text);
     }
 }
+
+/// The recorded snapshot of `wva decide --snapshot sim/scenarios/snapshot.json`.
+fn recorded_snapshot() -> Snapshot {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../sim/scenarios/snapshot.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn limiter_falls_back_to_the_next_cheapest_variant_with_free_gpus() {
+    // llama-70b is saturated and asks +1 on its cheapest variant, A100 (4 GPUs per replica,
+    // 0 free). The H100 variant (2 GPUs per replica, 2 free H100s, maxReplicas 6) gets it.
+    let c = decide(&recorded_snapshot());
+    let a100 = find(&c, "llama-70b-a100");
+    assert_eq!(
+        (
+            a100.desired_replicas,
+            a100.action,
+            a100.reason,
+            a100.limited
+        ),
+        (1, Action::NoChange, Reason::ScaleUp, true)
+    );
+    assert!(
+        a100.message.ends_with(
+            "grows 1 -> 2 (limited from 2 to 1 replicas: 0 free A100 GPUs, 4 per replica); \
+             replicas moved to another variant: 1 to llama-70b-h100"
+        ),
+        "{}",
+        a100.message
+    );
+    let h100 = find(&c, "llama-70b-h100");
+    assert_eq!(
+        (
+            h100.desired_replicas,
+            h100.action,
+            h100.reason,
+            h100.limited
+        ),
+        (3, Action::ScaleUp, Reason::ScaleUp, false)
+    );
+    assert_eq!(
+        h100.message,
+        "variant (cost 80) grows 2 -> 3 in place of llama-70b-a100, which cannot get GPUs; \
+         2 free H100 GPUs, 2 per replica"
+    );
+    let llama = c
+        .models
+        .iter()
+        .find(|m| m.model_id == "meta/llama-3.1-70b")
+        .expect("llama report");
+    assert!(llama.notes.contains(&Note::Limited), "{llama:?}");
+}
+
+#[test]
+fn limiter_fallback_stays_within_bounds_and_free_gpus() {
+    // At maxReplicas, or with one H100 free for a two-GPU replica, the H100 variant cannot
+    // take the replica: the A100 variant stays limited and nothing moves.
+    for (max, free) in [(2, 2), (6, 1)] {
+        let mut s = recorded_snapshot();
+        let llama = &mut s.models[0];
+        let h100 = llama
+            .variants
+            .iter_mut()
+            .find(|v| v.name == "llama-70b-h100")
+            .expect("h100 variant");
+        h100.max_replicas = Some(max);
+        s.free_gpus = Some(BTreeMap::from([
+            ("H100".to_string(), free),
+            ("A100".to_string(), 0),
+        ]));
+        let c = decide(&s);
+        let (a100, h100) = (find(&c, "llama-70b-a100"), find(&c, "llama-70b-h100"));
+        assert_eq!((a100.desired_replicas, a100.limited), (1, true));
+        assert!(!a100.message.contains("moved"), "{}", a100.message);
+        assert_eq!(
+            (h100.desired_replicas, h100.reason),
+            (2, Reason::ScaleUpOtherVariant),
+            "max {max}, {free} free: {}",
+            h100.message
+        );
+    }
+    // Not in limited mode there is no limiter and no fallback.
+    let mut s = recorded_snapshot();
+    s.config.limited_mode = false;
+    let c = decide(&s);
+    assert_eq!(find(&c, "llama-70b-a100").desired_replicas, 2);
+    assert_eq!(find(&c, "llama-70b-h100").desired_replicas, 2);
+}

@@ -89,6 +89,116 @@ fn default_scenario_prints_timeline_summary_and_step_comparison() {
     assert!(rows[1].trim_start().starts_with("sized "), "{rows:?}");
 }
 
+/// The marker above each fenced sample in docs/simulate.md, followed by the `wva` arguments.
+const CHECKED: &str = "<!-- checked against: wva ";
+
+/// A line of the timeline table (` 14:30   17.2 ...`): the only lines a sample may leave out.
+fn is_timeline_row(line: &str) -> bool {
+    let b = line.trim_start().as_bytes();
+    b.len() > 6
+        && b[..5].iter().enumerate().all(|(i, c)| {
+            if i == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        && b[5] == b' '
+}
+
+/// Why sample line `i` (`want`) is not where the binary prints it; a timeline row is compared
+/// with the row the binary prints at the same time.
+fn mismatch(i: usize, want: &str, out: &str) -> String {
+    let clock = want.split_whitespace().next().unwrap_or_default();
+    let same_time = out
+        .lines()
+        .find(|l| is_timeline_row(l) && l.split_whitespace().next() == Some(clock));
+    match same_time {
+        Some(row) if is_timeline_row(want) => format!(
+            "line {} of the sample is `{want}`, the binary prints `{row}`",
+            i + 1
+        ),
+        _ => format!(
+            "line {} of the sample (`{want}`) is not printed by the binary (or not in this order)",
+            i + 1
+        ),
+    }
+}
+
+/// Checks one documented sample against the output; `Err` says where they part.
+fn sample_matches(sample: &[&str], out: &str) -> Result<(), String> {
+    let mut expected = sample.iter().enumerate().peekable();
+    for line in out.lines() {
+        match expected.peek() {
+            Some((_, want)) if **want == line => {
+                expected.next();
+            }
+            _ if is_timeline_row(line) => {}
+            Some((i, want)) => return Err(mismatch(*i, want, out)),
+            None => return Err(format!("the binary prints more: `{line}`")),
+        }
+    }
+    match expected.next() {
+        Some((i, want)) => Err(mismatch(i, want, out)),
+        None => Ok(()),
+    }
+}
+
+#[test]
+fn documented_sample_output_is_what_the_binary_prints() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/simulate.md");
+    let doc = std::fs::read_to_string(path).expect("docs/simulate.md");
+    let mut checked = 0;
+    let mut rest = doc.as_str();
+    while let Some(at) = rest.find(CHECKED) {
+        rest = &rest[at + CHECKED.len()..];
+        let (args, after) = rest.split_once(" -->").expect("marker ends with -->");
+        let block = after
+            .trim_start()
+            .strip_prefix("```\n")
+            .unwrap_or_else(|| panic!("a fenced block follows `{CHECKED}{args} -->`"));
+        let (block, after) = block.split_once("\n```").expect("the fenced block ends");
+        rest = after;
+        let argv: Vec<&str> = args.split_whitespace().collect();
+        let r = wva(&argv);
+        assert_eq!(r.code, 0, "wva {args}: {}", r.err);
+        let sample: Vec<&str> = block.lines().collect();
+        if let Err(e) = sample_matches(&sample, &r.out) {
+            panic!(
+                "docs/simulate.md: the sample of `wva {args}` has drifted from the binary: {e}.\n\
+                 Regenerate it with `cargo run -q -- {args}` and paste the output into the block \
+                 (timeline rows may be left out, every other line must stay)."
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no `{CHECKED}...` sample in {path}");
+}
+
+#[test]
+fn sample_check_allows_only_elided_timeline_rows() {
+    let out = "head\n 00:30    2.0  steady\n 01:00    2.0  steady\n\nsummary\n";
+    assert_eq!(
+        sample_matches(&["head", " 01:00    2.0  steady", "", "summary"], out),
+        Ok(())
+    );
+    let drifted = sample_matches(&["head", " 01:00    2.0  safety-net", "", "summary"], out);
+    assert_eq!(
+        drifted,
+        Err("line 2 of the sample is ` 01:00    2.0  safety-net`, the binary prints ` 01:00    2.0  steady`".into())
+    );
+    let missing = sample_matches(&["head", "summary"], out);
+    assert_eq!(
+        missing,
+        Err(
+            "line 2 of the sample (`summary`) is not printed by the binary (or not in this order)"
+                .into()
+        )
+    );
+    let short = sample_matches(&["head", ""], out);
+    assert_eq!(short, Err("the binary prints more: `summary`".into()));
+}
+
 #[test]
 fn same_seed_same_output_other_seed_other_output() {
     let a = wva(&["simulate", "--seed", "9", "--duration", "20m"]);

@@ -251,15 +251,17 @@ fn scale_up_step_flag_and_saturation_config_select_sized() {
     assert_eq!(file["summary"], file["comparison"][1]);
 }
 
+/// `wva simulate --va sim/scenarios/vas.yaml --profile sim/scenarios/profile.csv` plus `extra`.
+fn simulate_sample_vas(extra: &[&str]) -> Run {
+    let (vas, profile) = (sample("vas.yaml"), sample("profile.csv"));
+    let mut args = vec!["simulate", "--va", &vas, "--profile", &profile];
+    args.extend_from_slice(extra);
+    wva(&args)
+}
+
 #[test]
 fn user_vas_and_profile_replace_the_built_in_scenario() {
-    let r = wva(&[
-        "simulate",
-        "--va",
-        &sample("vas.yaml"),
-        "--profile",
-        &sample("profile.csv"),
-    ]);
+    let r = simulate_sample_vas(&[]);
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(r.out.starts_with("wva simulate: model ibm/granite-3.3-8b in namespace team-a, 2 variants, 30:00 simulated"), "{}", r.out);
     assert!(
@@ -275,18 +277,8 @@ fn user_vas_and_profile_replace_the_built_in_scenario() {
 /// the engine returns its decisions sorted by name: each decision must reach its own variant.
 #[test]
 fn documented_multi_variant_example_keeps_every_variant_within_its_bounds() {
-    let r = wva(&[
-        "simulate",
-        "--va",
-        &sample("vas.yaml"),
-        "--profile",
-        &sample("profile.csv"),
-        "--saturation-config",
-        &sample("saturation.yaml"),
-        "--seed",
-        "7",
-        "--json",
-    ]);
+    let saturation = sample("saturation.yaml");
+    let r = simulate_sample_vas(&["--saturation-config", &saturation, "--seed", "7", "--json"]);
     assert_eq!(r.code, 0, "{}", r.err);
     let v = json(&r.out);
     let variants = v["scenario"]["variants"].as_array().expect("variants");

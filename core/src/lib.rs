@@ -10,8 +10,7 @@
 //!
 //! `wva-api` re-exports them at the same paths (`wva_api::saturation`, and
 //! `wva_api::params::{grammar, BindAddress, ParamValue}`), next to the declarations that need
-//! Kubernetes. The `schema` feature adds `schemars::JsonSchema`
-//! to the ConfigMap entries.
+//! Kubernetes.
 
 pub mod input;
 pub mod params;

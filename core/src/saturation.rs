@@ -20,7 +20,6 @@ pub const DEFAULT_KEY: &str = "default";
 
 /// One entry of the saturation-scaling ConfigMap.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SaturationEntry {
     /// Model this override applies to (override entries only).
@@ -49,7 +48,6 @@ pub struct SaturationEntry {
 
 /// How many replicas one scale-up decision adds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ScaleUpStep {
     /// One replica per cycle (the default).
@@ -181,7 +179,6 @@ impl SaturationThresholds {
 
 /// One entry of the scale-to-zero ConfigMap.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScaleToZeroEntry {
     /// Model this entry applies to (required except in the `default` entry).

@@ -204,7 +204,7 @@ pub fn watch(
 }
 
 /// An API for `K` limited to the watched namespace, if one is set.
-fn scoped<K>(client: &Client, scope: &Scope) -> Api<K>
+pub fn scoped<K>(client: &Client, scope: &Scope) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
     K::DynamicType: Default,

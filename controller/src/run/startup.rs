@@ -117,10 +117,7 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
     } else {
         GpuInventory::Off
     };
-    let vas: Api<VariantAutoscaling> = match &scope.watch_namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
+    let vas: Api<VariantAutoscaling> = caches::scoped(&client, &scope);
     crate::k8s::crd::wait_until_installed(&vas, &ready_tx).await;
     let (caches, streams) = caches::watch(&client, &scope, &namespace, gpu_inventory);
     let (trigger_tx, triggers) = mpsc::unbounded_channel();

@@ -9,6 +9,26 @@ use crate::ConfigParams;
 use crate::params::{BindAddress, Violation, grammar};
 use std::time::Duration;
 
+wva_core::choice_param! {
+    /// Where scale-from-zero reads the gateway queue (SCALE_FROM_ZERO_SOURCE).
+    pub enum ScaleFromZeroSource {
+        /// One batched PromQL query per check.
+        Prometheus = "prometheus",
+        /// A direct scrape of each InferencePool's endpoint picker.
+        Epp = "epp",
+    }
+}
+
+wva_core::choice_param! {
+    /// How a scale-from-zero decision is applied (SCALE_FROM_ZERO_ACTUATION).
+    pub enum ScaleFromZeroActuation {
+        /// Publish the metric and the VA status only (KEDA).
+        Metric = "metric",
+        /// Also patch the target's scale subresource from 0 to 1 (plain HPA).
+        Scale = "scale",
+    }
+}
+
 /// Settings read once at startup. Changing one in the main ConfigMap at runtime is rejected
 /// with an `ImmutableConfigChangeRejected` event; restart the controller to apply it.
 #[derive(ConfigParams, Debug, Clone, PartialEq)]
@@ -159,9 +179,29 @@ pub struct StaticConfig {
     #[param(default = "false")]
     pub wva_limited_mode: bool,
 
-    /// Max concurrent scale-from-zero operations.
-    #[param(default = "10", min = "1", pending = "scale-from-zero")]
+    /// Max concurrent scale-from-zero operations: activations whose replica is not ready
+    /// yet. Models beyond the bound wait for a free slot, largest gateway queue first.
+    #[param(default = "10", min = "1", max = "1000")]
     pub scale_from_zero_engine_max_concurrency: u32,
+
+    /// Where scale-from-zero reads the gateway queue of models at zero: `prometheus` (one
+    /// batched PromQL query of `inference_extension_flow_control_queue_size` per check,
+    /// whatever the number of models) or `epp` (a direct scrape of the endpoint picker of each
+    /// InferencePool that serves a model at zero, once per pool per check; needs the
+    /// InferencePool CRD).
+    #[param(default = "prometheus")]
+    pub scale_from_zero_source: ScaleFromZeroSource,
+
+    /// How a scale-from-zero decision is applied: `metric` publishes `wva_desired_replicas`
+    /// = 1 and the VA status (KEDA activates the Deployment); `scale` also patches the
+    /// target's scale subresource from 0 to 1, for a plain HPA, which cannot scale from 0.
+    #[param(default = "metric")]
+    pub scale_from_zero_actuation: ScaleFromZeroActuation,
+
+    /// File holding the bearer token sent to the endpoint pickers' metrics endpoints
+    /// (SCALE_FROM_ZERO_SOURCE=epp); empty = the controller's ServiceAccount token.
+    #[param]
+    pub scale_from_zero_epp_token_path: Option<String>,
 
     /// Enable the experimental HYBRID mode: the model-based proactive optimizer next to the
     /// saturation analyzer, arbitrated so that capacity safety wins.
@@ -291,6 +331,11 @@ pub struct DynamicConfig {
     /// Optimization interval: how often the engine runs one cycle (global only).
     #[param(default = "60s", min = "1s", max = "24h")]
     pub global_opt_interval: Duration,
+
+    /// How often scale-from-zero reads the gateway queue of the models whose variants are
+    /// all at zero (no read when there is none).
+    #[param(default = "1s", min = "100ms", max = "1m")]
+    pub scale_from_zero_check_interval: Duration,
 
     /// Enable the Prometheus metrics cache.
     #[param(default = "true", pending = "the Prometheus metrics cache")]

@@ -100,6 +100,8 @@ fn property(spec: &ParamSpec) -> Value {
         "bool" => Some(format!("^$|^({})$", bool_words())),
         "int" => Some(r"^$|^[0-9]+$".to_string()),
         "duration" => Some(format!("^$|{}", crate::helm_values::DURATION_PATTERN)),
+        // A choice type names its words: `metric|scale`.
+        words if words.contains('|') => Some(format!("^$|^({words})$")),
         _ => None,
     };
     if let Some(pattern) = pattern {

@@ -174,7 +174,7 @@ fn parameters_table() -> String {
         out.push_str(&format!(
             "| {} | {flag} | {key} | {} | `{}` | {range} | {} | {} |\n",
             spec.title(),
-            spec.value_type,
+            cell(spec.value_type),
             spec.default_display(),
             if spec.mutable { "yes" } else { "no (restart)" },
             cell(&spec.description()),

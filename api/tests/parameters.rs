@@ -109,11 +109,10 @@ fn every_documented_parameter_is_declared_with_its_flag_type_and_default() {
 fn mutability_follows_the_guide() {
     let mutable: Vec<&str> = parameters().filter(|s| s.mutable).map(|s| s.key).collect();
     assert!(mutable.contains(&"GLOBAL_OPT_INTERVAL"));
-    assert!(
-        mutable
-            .iter()
-            .all(|k| *k == "GLOBAL_OPT_INTERVAL" || k.starts_with("PROMETHEUS_METRICS_CACHE_"))
-    );
+    assert!(mutable.iter().all(|k| matches!(
+        *k,
+        "GLOBAL_OPT_INTERVAL" | "SCALE_FROM_ZERO_CHECK_INTERVAL"
+    ) || k.starts_with("PROMETHEUS_METRICS_CACHE_")));
     for immutable in [
         "PROMETHEUS_BASE_URL",
         "METRICS_BIND_ADDRESS",
@@ -173,15 +172,19 @@ fn unlanded_features_and_secrets_are_marked() {
         .filter(|s| s.pending.is_some())
         .map(|s| s.key)
         .collect();
-    for key in [
-        "SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY",
-        "EXPERIMENTAL_PROACTIVE_MODEL",
-        "WEBHOOK_CERT_PATH",
-    ] {
+    for key in ["EXPERIMENTAL_PROACTIVE_MODEL", "WEBHOOK_CERT_PATH"] {
         assert!(
             pending.contains(&key),
             "{key} should say it has no effect yet"
         );
+    }
+    for key in [
+        "SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY",
+        "SCALE_FROM_ZERO_CHECK_INTERVAL",
+        "SCALE_FROM_ZERO_SOURCE",
+        "SCALE_FROM_ZERO_ACTUATION",
+    ] {
+        assert!(!pending.contains(&key), "{key} has landed");
     }
     let token = parameters()
         .find(|s| s.key == "PROMETHEUS_BEARER_TOKEN")
@@ -190,7 +193,7 @@ fn unlanded_features_and_secrets_are_marked() {
     assert!(
         wva_api::render::parameters_markdown()
             .expect("parameter reference renders")
-            .contains("Not effective yet: scale-from-zero has not landed")
+            .contains("Not effective yet: the proactive (HYBRID) optimizer has not landed")
     );
 }
 

@@ -174,6 +174,8 @@ pub fn snapshot(
                         None => SignalStatus::Ok,
                     },
                     request_count,
+                    gateway_queue: None,
+                    scaled_from_zero_at: None,
                     variants: Vec::new(),
                 }
             });

@@ -26,6 +26,8 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
             model_id: format!("org/model-{m}"),
             signals: SignalStatus::Ok,
             request_count: Some(100.0),
+            gateway_queue: None,
+            scaled_from_zero_at: None,
             variants: (0..variants)
                 .map(|v| Variant {
                     name: format!("model-{m}-v{v}"),

@@ -329,6 +329,7 @@ impl<'a> Sim<'a> {
                 },
                 request_count: Some(request_count),
                 variants,
+                ..ModelGroup::default()
             }],
             free_gpus: None,
         }

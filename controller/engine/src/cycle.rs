@@ -101,6 +101,9 @@ pub enum Reason {
     ScaleToZero,
     /// Scale-to-zero is disabled and every target was zero: one replica on the cheapest.
     MinimumReplica,
+    /// Requests wait at the gateway for a model at zero: one replica on the cheapest
+    /// variant, kept until the replica reports.
+    ScaleFromZero,
 }
 
 impl Reason {
@@ -118,6 +121,7 @@ impl Reason {
             Reason::SafetyNet => "safety-net",
             Reason::ScaleToZero => "scale-to-zero",
             Reason::MinimumReplica => "minimum-replica",
+            Reason::ScaleFromZero => "scale-from-zero",
         }
     }
 }
@@ -168,6 +172,8 @@ pub enum MetricsReason {
     MetricsMissing,
     /// The Prometheus query failed.
     PrometheusError,
+    /// The variant was started from zero on the gateway queue; its replica has not reported.
+    ScaleFromZero,
 }
 
 impl MetricsReason {
@@ -177,6 +183,7 @@ impl MetricsReason {
             MetricsReason::MetricsFound => "MetricsFound",
             MetricsReason::MetricsMissing => "MetricsMissing",
             MetricsReason::PrometheusError => "PrometheusError",
+            MetricsReason::ScaleFromZero => "ScaleFromZero",
         }
     }
 }
@@ -227,6 +234,11 @@ pub enum Note {
     RequestCountUnknown,
     /// Limited mode without a GPU inventory.
     NoInventory,
+    /// Scale-to-zero would apply, but scale-from-zero started the model within its retention
+    /// period or requests wait at the gateway.
+    ScaleToZeroHeld,
+    /// The model was started from zero and no replica reports yet.
+    StartingFromZero,
 }
 
 impl Note {
@@ -246,6 +258,10 @@ impl Note {
                 "Request count unavailable, not scaling to zero (unknown is not zero)"
             }
             Note::NoInventory => "GPU inventory unavailable, scale-ups not limited",
+            Note::ScaleToZeroHeld => {
+                "Model recently scaled from zero or requests wait at the gateway, not scaling to zero"
+            }
+            Note::StartingFromZero => "Model scaled from zero, waiting for its replica to report",
         }
     }
 }

@@ -69,6 +69,9 @@ impl ModelPlan<'_> {
             return;
         }
         match self.group.request_count.filter(|c| c.is_finite()) {
+            Some(c) if c <= 0.0 && self.held_from_zero() => {
+                self.report.notes.push(Note::ScaleToZeroHeld);
+            }
             Some(c) if c <= 0.0 => {
                 self.report.notes.push(Note::ScaleToZero);
                 let message = format!(
@@ -82,6 +85,37 @@ impl ModelPlan<'_> {
             Some(_) => {}
             None => self.report.notes.push(Note::RequestCountUnknown),
         }
+    }
+
+    /// True when scale-from-zero started the model less than its retention period ago.
+    pub(crate) fn recently_woken(&self) -> bool {
+        let retention =
+            i64::try_from(self.report.scale_to_zero.retention.as_secs()).unwrap_or(i64::MAX);
+        self.group
+            .scaled_from_zero_at
+            .is_some_and(|at| self.now.saturating_sub(at) < retention)
+    }
+
+    /// Scale-to-zero waits: the model was started from zero within its retention period, or
+    /// requests wait for it at the gateway.
+    fn held_from_zero(&self) -> bool {
+        self.recently_woken() || self.group.gateway_queue.is_some_and(|q| q > 0.0)
+    }
+
+    /// A model started from zero whose replica does not report yet keeps its targets (the
+    /// started replica) without a safety-net alarm, until the retention period ends.
+    pub(crate) fn starting_from_zero(&mut self) {
+        self.report.notes.push(Note::StartingFromZero);
+        for p in &mut self.variants {
+            let target = p.previous().unwrap_or(p.v.current_replicas);
+            p.set(
+                target,
+                Reason::ScaleFromZero,
+                "started from zero on requests waiting at the gateway; waiting for the replica to report"
+                    .to_string(),
+            );
+        }
+        self.metrics = crate::wake::scaled_from_zero_condition(&self.group.model_id);
     }
 
     /// Scale-to-zero disabled and every target 0: one replica on the cheapest variant (ties

@@ -14,6 +14,7 @@ mod limiter;
 mod plan;
 mod scaling;
 mod snapshot;
+mod wake;
 
 pub use accelerator::accelerator_type;
 
@@ -25,6 +26,8 @@ pub use snapshot::{
     DEFAULT_COST, EngineConfig, ModelGroup, PolicySource, ReplicaSignals, ScaleToZeroPolicy,
     SignalStatus, Snapshot, Variant, parse_cost,
 };
+
+pub use wake::{Wake, is_dormant, wake};
 
 use plan::ModelPlan;
 use std::cmp::Ordering;
@@ -39,7 +42,7 @@ pub fn decide(snapshot: &Snapshot) -> Cycle {
     });
     let mut plans: Vec<ModelPlan> = groups
         .into_iter()
-        .map(|g| ModelPlan::new(&snapshot.config, g))
+        .map(|g| ModelPlan::new(&snapshot.config, g, snapshot.now))
         .collect();
     if snapshot.config.limited_mode {
         limiter::limit(&mut plans, snapshot.free_gpus.as_ref());

@@ -43,6 +43,8 @@ impl VariantPlan<'_> {
 /// What the cycle has decided so far for one model.
 pub(crate) struct ModelPlan<'a> {
     pub(crate) group: &'a ModelGroup,
+    /// The snapshot's `now`.
+    pub(crate) now: i64,
     pub(crate) variants: Vec<VariantPlan<'a>>,
     pub(crate) report: ModelReport,
     pub(crate) metrics: MetricsCondition,
@@ -51,7 +53,7 @@ pub(crate) struct ModelPlan<'a> {
 impl<'a> ModelPlan<'a> {
     /// Plans `group`: the safety net, rest at zero, or the saturation analysis, then the
     /// `minReplicas` / `maxReplicas` clamps.
-    pub(crate) fn new(config: &EngineConfig, group: &'a ModelGroup) -> ModelPlan<'a> {
+    pub(crate) fn new(config: &EngineConfig, group: &'a ModelGroup, now: i64) -> ModelPlan<'a> {
         let (ns, model) = (group.namespace.as_str(), group.model_id.as_str());
         let thresholds = config.thresholds(ns, model);
         let mut sorted: Vec<&Variant> = group.variants.iter().collect();
@@ -71,6 +73,7 @@ impl<'a> ModelPlan<'a> {
             .collect();
         let mut plan = ModelPlan {
             group,
+            now,
             variants,
             report: ModelReport {
                 namespace: group.namespace.clone(),
@@ -96,6 +99,7 @@ impl<'a> ModelPlan<'a> {
             .iter()
             .all(|p| p.v.current_replicas == 0 && p.previous().is_none());
         match &group.signals {
+            _ if !usable && plan.recently_woken() => plan.starting_from_zero(),
             SignalStatus::NoData | SignalStatus::Ok if at_zero && !usable => plan.rest_at_zero(),
             SignalStatus::PrometheusError { message } => plan.safety_net(
                 MetricsReason::PrometheusError,
@@ -128,6 +132,7 @@ impl<'a> ModelPlan<'a> {
     pub(crate) fn finish(self, cycle: &mut Cycle) {
         let ModelPlan {
             group,
+            now: _,
             variants,
             report,
             metrics,

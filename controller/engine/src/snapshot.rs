@@ -176,6 +176,16 @@ pub struct ModelGroup {
     /// (query failed or returned no data). Unknown never scales to zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_count: Option<f64>,
+    /// Requests waiting for this model at the inference gateway (the endpoint picker's
+    /// flow-control queue); `None` when unknown or not read. Read for models at zero: above 0
+    /// it starts one (see [`crate::wake`]), and it keeps a model from scaling to zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_queue: Option<f64>,
+    /// When scale-from-zero last started this model (same clock as [`Snapshot::now`]). Until
+    /// its scale-to-zero retention period has passed, the model is not sent back to zero, and
+    /// while no replica reports it keeps the started replica without a safety-net alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaled_from_zero_at: Option<i64>,
     /// The model's variants (one per VA).
     #[serde(default)]
     pub variants: Vec<Variant>,
@@ -295,12 +305,17 @@ impl Snapshot {
                     m.model_id, m.namespace
                 ));
             }
-            if let Some(c) = m.request_count
-                && !(c.is_finite() && c >= 0.0)
-            {
-                problems.push(format!(
-                    "{at}.requestCount is {c}, expected a number 0 or more (omit it when unknown)"
-                ));
+            for (field, value) in [
+                ("requestCount", m.request_count),
+                ("gatewayQueue", m.gateway_queue),
+            ] {
+                if let Some(c) = value
+                    && !(c.is_finite() && c >= 0.0)
+                {
+                    problems.push(format!(
+                        "{at}.{field} is {c}, expected a number 0 or more (omit it when unknown)"
+                    ));
+                }
             }
             let mut names = std::collections::BTreeSet::new();
             for (j, v) in m.variants.iter().enumerate() {

@@ -81,6 +81,7 @@ fn model(index: usize) -> impl Strategy<Value = ModelGroup> {
             signals,
             request_count,
             variants,
+            ..ModelGroup::default()
         })
 }
 
@@ -250,6 +251,8 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
             model_id: "m".into(),
             signals: SignalStatus::Ok,
             request_count: Some(100.0),
+            gateway_queue: None,
+            scaled_from_zero_at: None,
             variants: vec![Variant {
                 name: "v".into(),
                 cost: 10.0,

@@ -50,12 +50,21 @@ fn with_parameters(command: Command) -> Command {
         )
 }
 
+/// The placeholder of a flag's value: `<INT>`, or the words of a choice (`<metric|scale>`).
+fn value_name(value_type: &str) -> String {
+    if value_type.contains('|') {
+        value_type.to_string()
+    } else {
+        value_type.to_uppercase()
+    }
+}
+
 fn argument(spec: &'static ParamSpec) -> Option<Arg> {
     if spec.flag.is_none() && spec.short.is_none() {
         return None;
     }
     let mut arg = Arg::new(spec.field)
-        .value_name(spec.value_type.to_uppercase())
+        .value_name(value_name(spec.value_type))
         .help(help_line(spec))
         .action(ArgAction::Set);
     if !spec.details.is_empty() {

@@ -337,14 +337,14 @@ mod tests {
         assert!(quiet.inert_warnings().is_empty());
         let set = load(&sources(
             &[],
-            &[URL, ("SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY", "4")],
+            &[URL, ("EXPERIMENTAL_PROACTIVE_MODEL", "true")],
             &[],
         ))
         .expect("valid");
         assert_eq!(
             set.inert_warnings(),
             [
-                r#"SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY="4" has no effect yet: scale-from-zero has not landed"#
+                r#"EXPERIMENTAL_PROACTIVE_MODEL="true" has no effect yet: the proactive (HYBRID) optimizer has not landed"#
             ]
         );
     }

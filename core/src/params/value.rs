@@ -141,3 +141,72 @@ impl ParamValue for BindAddress {
         self.text.clone()
     }
 }
+
+/// Declares a parameter type that takes one of a fixed set of words: an enum whose
+/// [`ParamValue::TYPE_NAME`] lists the words (`metric|scale`), parsed case-insensitively,
+/// with an error that lists them.
+///
+/// ```
+/// wva_core::choice_param! {
+///     /// How a thing is done.
+///     pub enum Mode {
+///         /// The quick way.
+///         Quick = "quick",
+///         /// The careful way.
+///         Careful = "careful",
+///     }
+/// }
+/// use wva_core::params::ParamValue;
+/// assert_eq!(Mode::parse_param("Careful"), Ok(Mode::Careful));
+/// assert_eq!(Mode::TYPE_NAME, "quick|careful");
+/// ```
+#[macro_export]
+macro_rules! choice_param {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $word:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// The word users write for this value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word),+
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl $crate::params::ParamValue for $name {
+            const TYPE_NAME: &'static str = $crate::choice_param!(@join $($word),+);
+            fn parse_param(text: &str) -> Result<Self, String> {
+                let word = text.trim().to_ascii_lowercase();
+                $(if word == $word {
+                    return Ok(Self::$variant);
+                })+
+                Err(format!(
+                    "expected one of {}, got {text:?}",
+                    [$(concat!("\"", $word, "\"")),+].join(", ")
+                ))
+            }
+            fn render(&self) -> String {
+                self.as_str().to_string()
+            }
+        }
+    };
+    (@join $first:literal $(, $rest:literal)*) => {
+        concat!($first $(, "|", $rest)*)
+    };
+}

@@ -51,7 +51,7 @@ fn check_bounds(cx: &Ctxt, p: &Param) {
     let mut parsed = true;
     for (key, lit) in bounds {
         let Some(lit) = lit else { continue };
-        if let Kind::Bool | Kind::Str | Kind::Address = p.value.kind {
+        if let Kind::Bool | Kind::Str | Kind::Address | Kind::Choice = p.value.kind {
             cx.error_spanned_by(
                 lit,
                 format!("`{key}` applies to numbers and durations only: remove it"),

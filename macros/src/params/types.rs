@@ -6,11 +6,17 @@ use wva_core::params::grammar;
 #[derive(Clone, Copy, PartialEq)]
 pub enum Kind {
     Bool,
-    Int { min: i128, max: i128 },
+    Int {
+        min: i128,
+        max: i128,
+    },
     Float,
     Str,
     Duration,
     Address,
+    /// A type declared with `wva_core::choice_param!`: one of a fixed set of words. Its
+    /// default is parsed by the type itself when the parameters resolve.
+    Choice,
 }
 
 /// The type of a parameter field: its kind and whether it is `Option<_>`.
@@ -21,7 +27,8 @@ pub struct FieldType {
 
 /// The names accepted in field types, for the error message.
 pub const SUPPORTED: &str = "bool, u8, u16, u32, u64, usize, i32, i64, f64, String, Duration, \
-                             BindAddress, or Option<_> of one of them";
+                             BindAddress, a type declared with `wva_core::choice_param!`, or \
+                             Option<_> of one of them";
 
 /// Reads the field type; `None` when it is not supported.
 pub fn field_type(ty: &syn::Type) -> Option<FieldType> {
@@ -33,14 +40,14 @@ pub fn field_type(ty: &syn::Type) -> Option<FieldType> {
         let Some(syn::GenericArgument::Type(inner)) = args.args.first() else {
             return None;
         };
-        let kind = kind(&last_segment(inner)?.ident.to_string())?;
+        let kind = kind(last_segment(inner)?)?;
         return Some(FieldType {
             kind,
             optional: true,
         });
     }
     Some(FieldType {
-        kind: kind(&segment.ident.to_string())?,
+        kind: kind(segment)?,
         optional: false,
     })
 }
@@ -52,9 +59,11 @@ fn last_segment(ty: &syn::Type) -> Option<&syn::PathSegment> {
     }
 }
 
-fn kind(name: &str) -> Option<Kind> {
+/// The kind of a type named by `segment`; any other plain name (no generic arguments) is
+/// taken as a choice type, which the compiler then checks implements `ParamValue`.
+fn kind(segment: &syn::PathSegment) -> Option<Kind> {
     let int = |min: i128, max: i128| Some(Kind::Int { min, max });
-    match name {
+    match segment.ident.to_string().as_str() {
         "bool" => Some(Kind::Bool),
         "u8" => int(0, u8::MAX.into()),
         "u16" => int(0, u16::MAX.into()),
@@ -66,6 +75,8 @@ fn kind(name: &str) -> Option<Kind> {
         "String" => Some(Kind::Str),
         "Duration" => Some(Kind::Duration),
         "BindAddress" => Some(Kind::Address),
+        "Option" | "Vec" | "HashMap" | "BTreeMap" => None,
+        _ if segment.arguments.is_none() => Some(Kind::Choice),
         _ => None,
     }
 }
@@ -85,7 +96,7 @@ pub fn check_literal(kind: Kind, text: &str) -> Result<(), String> {
             .parse::<f64>()
             .map(drop)
             .map_err(|_| format!("expected a number, got {text:?}")),
-        Kind::Str => Ok(()),
+        Kind::Str | Kind::Choice => Ok(()),
         Kind::Duration => grammar::parse_duration(text).map(drop),
         Kind::Address => grammar::parse_bind_address(text).map(drop),
     }
@@ -104,6 +115,6 @@ pub fn exceeds(kind: Kind, min: &str, max: &str) -> bool {
             (grammar::parse_duration(min), grammar::parse_duration(max)),
             (Ok(a), Ok(b)) if a > b
         ),
-        Kind::Bool | Kind::Str | Kind::Address => false,
+        Kind::Bool | Kind::Str | Kind::Address | Kind::Choice => false,
     }
 }

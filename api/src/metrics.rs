@@ -84,6 +84,14 @@ pub struct WvaMetrics {
     #[metric(labels("configmap", "result"))]
     pub wva_config_updates_total: IntCounterVec,
 
+    /// Scale-from-zero activations: a model at zero started one replica of this variant because requests waited for it at the inference gateway
+    #[metric(labels("model_id", "namespace", "variant_name"))]
+    pub wva_scale_from_zero_activations_total: IntCounterVec,
+
+    /// Seconds from the controller first reading a gateway queue above 0 for a model at zero to its scale-from-zero decision being published (metric and VA status)
+    #[metric(buckets(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))]
+    pub wva_scale_from_zero_decision_seconds: Histogram,
+
     /// Keys of the main ConfigMap that no parameter reads (ignored), counted each time a version of the ConfigMap is read
     #[metric(labels("configmap"))]
     pub wva_config_unknown_keys_total: IntCounterVec,

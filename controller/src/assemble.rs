@@ -4,6 +4,7 @@
 //! Deployment's selector (no API call per pod); [`snapshot`] joins the collected signals.
 //! Both are pure, so the same inputs always give the same snapshot.
 
+use crate::k8s::status::WrittenStatuses;
 use crate::keys::{self, DeploymentRef};
 use crate::workload;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -196,6 +197,27 @@ pub fn snapshot(
         config,
         models: groups.into_values().collect(),
         free_gpus,
+    }
+}
+
+/// Replaces each variant's `previous_desired` with the newest status WVA knows for its VA:
+/// the one it wrote last when the cache does not show that write yet.
+pub fn use_newest_status(
+    snapshot: &mut Snapshot,
+    members: &[Member<'_>],
+    written: &mut WrittenStatuses,
+) {
+    let by_key: HashMap<(&str, &str), &VariantAutoscaling> = members
+        .iter()
+        .map(|m| ((m.namespace(), m.name()), m.va))
+        .collect();
+    for model in &mut snapshot.models {
+        for variant in &mut model.variants {
+            if let Some(va) = by_key.get(&(model.namespace.as_str(), variant.name.as_str())) {
+                variant.previous_desired =
+                    crate::run::effects::previous_desired(written.latest(va).as_ref());
+            }
+        }
     }
 }
 

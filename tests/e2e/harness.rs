@@ -535,6 +535,17 @@ impl Fleet {
     /// Emulates the pods of each (namespace, Deployment, model) at KV-cache usage `kv` and
     /// queue length `queue`, and starts a Prometheus.
     pub fn serve(cluster: &Cluster, served: &[(&str, &str, &str)], kv: f64, queue: f64) -> Fleet {
+        Fleet::serve_with(cluster, served, kv, queue, Vec::new())
+    }
+
+    /// [`Fleet::serve`], with Prometheus also scraping `targets` (an emulated gateway).
+    pub fn serve_with(
+        cluster: &Cluster,
+        served: &[(&str, &str, &str)],
+        kv: f64,
+        queue: f64,
+        targets: Vec<wva_testkit::ScrapeTarget>,
+    ) -> Fleet {
         let pods = Arc::new(VllmPods::start());
         for (namespace, deployment, model) in served {
             pods.add_deployment(namespace, deployment, model);
@@ -543,7 +554,8 @@ impl Fleet {
                 m.requests_waiting = queue;
             });
         }
-        let prometheus = Prometheus::start([pods.target()]).expect("prometheus starts");
+        let prometheus = Prometheus::start(std::iter::once(pods.target()).chain(targets))
+            .expect("prometheus starts");
         let follower = tokio::spawn(follow_pods(cluster.client.clone(), pods.clone()));
         Fleet {
             pods,

@@ -115,7 +115,7 @@ pub struct PodSignals {
 pub type RequestCounts = HashMap<ModelKey, Option<f64>>;
 
 /// What one cycle read.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Signals {
     /// Every pod of the index, by variant then pod name, with its signals.
     pub variants: HashMap<VariantKey, BTreeMap<String, PodSignals>>,

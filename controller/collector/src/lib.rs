@@ -14,6 +14,7 @@
 mod client;
 mod collect;
 mod error;
+mod gateway;
 pub mod promql;
 mod response;
 mod settings;
@@ -25,6 +26,7 @@ pub use collect::{
     Signals, VariantKey,
 };
 pub use error::{CollectorError, QueryError, QueryFailure};
+pub use gateway::GatewayQueues;
 pub use response::{Sample, parse_value};
 pub use settings::{CollectorSettings, MAX_BACKOFF};
 
@@ -96,6 +98,17 @@ impl Collector {
         response::parse_vector::<response::AllLabels>(200, &body)
             .map(response::owned_samples)
             .map_err(|failure| self.client.error(promql, attempts, failure))
+    }
+
+    /// The gateway queue of every model in `namespace` (or everywhere): one query, whatever
+    /// the number of models.
+    pub async fn gateway_queues(
+        &self,
+        namespace: Option<&str>,
+    ) -> Result<GatewayQueues, QueryError> {
+        self.query_vector(&promql::gateway_queue(namespace))
+            .await
+            .map(GatewayQueues::from_samples)
     }
 
     /// One cycle: the batched queries of `scope`, run concurrently, mapped through `pods`.

@@ -12,6 +12,9 @@ pub mod metric {
     pub const REQUESTS_WAITING: &str = "vllm:num_requests_waiting";
     /// Successfully finished requests (counter, label `finished_reason`).
     pub const REQUEST_SUCCESS: &str = "vllm:request_success_total";
+    /// Requests the inference gateway's endpoint picker holds in its flow-control queue, by
+    /// `target_model_name` (the model ID).
+    pub const GATEWAY_QUEUE_SIZE: &str = "inference_extension_flow_control_queue_size";
 }
 
 /// The window of the per-pod peaks (`max_over_time`).
@@ -119,6 +122,13 @@ pub fn request_count(namespace: Option<&str>, retention: Duration) -> String {
     )
 }
 
+/// Requests waiting at the gateway per (namespace, target_model_name), for everything in
+/// `namespace` (or everywhere).
+pub fn gateway_queue(namespace: Option<&str>) -> String {
+    let selector = Selector::new(metric::GATEWAY_QUEUE_SIZE).eq_opt("namespace", namespace);
+    format!("sum by (namespace, target_model_name) ({selector})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +174,10 @@ mod tests {
         assert_eq!(
             request_count(Some("team-a"), Duration::from_secs(600)),
             "sum by (namespace, model_name) (increase(vllm:request_success_total{namespace=\"team-a\"}[10m]))"
+        );
+        assert_eq!(
+            gateway_queue(Some("team-a")),
+            "sum by (namespace, target_model_name) (inference_extension_flow_control_queue_size{namespace=\"team-a\"})"
         );
     }
 }

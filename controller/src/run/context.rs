@@ -4,6 +4,7 @@
 use super::events::Events;
 use super::index::TargetIndex;
 use super::retry::Retries;
+use super::wake::Wakes;
 use crate::config::Config;
 use crate::configmaps::ConfigMapState;
 use crate::k8s::caches::Caches;
@@ -83,6 +84,8 @@ pub struct State {
     pub targets: TargetIndex,
     /// VAs whose status write is retried with backoff.
     pub retries: Retries,
+    /// What scale-from-zero remembers: models started, queues seen.
+    pub wakes: Wakes,
 }
 
 impl State {
@@ -98,6 +101,7 @@ impl State {
             last_free_gpus: None,
             targets: TargetIndex::default(),
             retries: Retries::default(),
+            wakes: Wakes::default(),
         }
     }
 

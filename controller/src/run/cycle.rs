@@ -23,13 +23,7 @@ use wva_engine::{Decision, EngineConfig, ModelReport};
 /// Runs one engine cycle.
 pub async fn run(ctx: &Context, state: &mut State) {
     let started = Instant::now();
-    let vas: Vec<Arc<VariantAutoscaling>> = ctx
-        .caches
-        .vas
-        .state()
-        .into_iter()
-        .filter(|va| ctx.in_scope(va))
-        .collect();
+    let vas = in_scope_vas(ctx);
     let engine_config = engine_config(ctx, state, &vas).await;
     let deployments_state = ctx.caches.deployments.state();
     let deployments: HashMap<DeploymentRef, &Deployment> = deployments_state
@@ -59,7 +53,13 @@ pub async fn run(ctx: &Context, state: &mut State) {
     }
     let now = jiff::Timestamp::now().as_second();
     let free_gpus = free_gpus(ctx, state);
-    let snapshot = assemble::snapshot(&plan, &signals, engine_config, now, free_gpus);
+    let mut snapshot = assemble::snapshot(&plan, &signals, engine_config, now, free_gpus);
+    assemble::use_newest_status(&mut snapshot, &plan.members, &mut state.written);
+    for model in &mut snapshot.models {
+        model.scaled_from_zero_at = state
+            .wakes
+            .scaled_from_zero_at(&model.namespace, &model.model_id);
+    }
     let cycle = wva_engine::decide(&snapshot);
     for report in &cycle.models {
         log_notes(report);
@@ -110,8 +110,23 @@ pub async fn run(ctx: &Context, state: &mut State) {
     );
 }
 
+/// The VAs this controller manages, from the cache.
+pub fn in_scope_vas(ctx: &Context) -> Vec<Arc<VariantAutoscaling>> {
+    ctx.caches
+        .vas
+        .state()
+        .into_iter()
+        .filter(|va| ctx.in_scope(va))
+        .collect()
+}
+
 /// Publishes one decision: metrics, safety-net log line, scaling log line and events.
-async fn publish(ctx: &Context, state: &mut State, va: &VariantAutoscaling, decision: &Decision) {
+pub async fn publish(
+    ctx: &Context,
+    state: &mut State,
+    va: &VariantAutoscaling,
+    decision: &Decision,
+) {
     let key = keys::of(va);
     let DecisionEffects {
         scaling,
@@ -119,7 +134,7 @@ async fn publish(ctx: &Context, state: &mut State, va: &VariantAutoscaling, deci
         events,
     } = effects::decision_effects(
         decision,
-        effects::previous_desired(va),
+        effects::previous_desired(state.written.latest(va).as_ref()),
         state.warned_accelerator.contains(&key),
     );
     state.series.publish(&ctx.metrics, decision, scaling);
@@ -132,7 +147,7 @@ async fn publish(ctx: &Context, state: &mut State, va: &VariantAutoscaling, deci
         if event.reason == Reason::AcceleratorNotResolved {
             state.warned_accelerator.insert(key.clone());
         }
-        if let Some(s) = scaling.filter(|s| s.direction.reason() == event.reason) {
+        if let Some(s) = scaling.filter(|s| s.event_reason(decision) == event.reason) {
             tracing::info!(variant = %decision.variant, namespace = %decision.namespace, from = s.from, to = s.to, reason = decision.reason.as_str(), "{}", event.note);
         }
         ctx.events.publish(&regarding, event).await;

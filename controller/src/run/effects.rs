@@ -71,10 +71,19 @@ impl Scaling {
         })
     }
 
+    /// The reason of the scaling event of `decision`: `ScaledFromZero` for a scale-from-zero
+    /// activation, else `ScaledUp` or `ScaledDown`.
+    pub fn event_reason(&self, decision: &Decision) -> Reason {
+        match (self.direction, decision.reason) {
+            (Direction::Up, wva_engine::Reason::ScaleFromZero) => Reason::ScaledFromZero,
+            (direction, _) => direction.reason(),
+        }
+    }
+
     /// The scaling event of `decision` (its note is also the log line).
     pub fn event(&self, decision: &Decision) -> Event {
         Event::new(
-            self.direction.reason(),
+            self.event_reason(decision),
             format!(
                 "Scaled {} from {} to {} replicas: {}",
                 self.direction.verb(),
@@ -123,10 +132,10 @@ pub fn decision_effects(
     }
 }
 
-/// The desired replicas the VA's status published last, if any.
-pub fn previous_desired(va: &VariantAutoscaling) -> Option<u32> {
-    va.status
-        .as_ref()
+/// The desired replicas a VA status published, if any (pass the newest status known:
+/// [`crate::k8s::status::WrittenStatuses::latest`]).
+pub fn previous_desired(status: Option<&VariantAutoscalingStatus>) -> Option<u32> {
+    status
         .and_then(|s| s.desired_optimized_alloc.num_replicas)
         .and_then(|n| u32::try_from(n).ok())
 }

@@ -17,6 +17,9 @@ pub enum Reason {
     ScaledUp,
     /// The desired replicas went down (Normal, on the VA).
     ScaledDown,
+    /// A model at zero got one replica because requests wait at the gateway (Normal, on the
+    /// VA of the variant started).
+    ScaledFromZero,
     /// No accelerator is known for the VA (Warning, once per VA).
     AcceleratorNotResolved,
     /// `TargetResolved` turned False: the Deployment is missing (Warning, on the VA).
@@ -37,6 +40,7 @@ impl Reason {
         match self {
             Reason::ScaledUp => "ScaledUp",
             Reason::ScaledDown => "ScaledDown",
+            Reason::ScaledFromZero => "ScaledFromZero",
             Reason::AcceleratorNotResolved => "AcceleratorNotResolved",
             Reason::TargetNotFound => "TargetNotFound",
             Reason::MetricsUnavailable => "MetricsUnavailable",
@@ -49,7 +53,7 @@ impl Reason {
     /// Normal for scaling, Warning for everything a user should look at.
     pub fn event_type(self) -> EventType {
         match self {
-            Reason::ScaledUp | Reason::ScaledDown => EventType::Normal,
+            Reason::ScaledUp | Reason::ScaledDown | Reason::ScaledFromZero => EventType::Normal,
             _ => EventType::Warning,
         }
     }

@@ -3,7 +3,8 @@
 //! [`startup`] wires everything and fails with an [`Error`] a user must fix. Then, on the
 //! leader only: every `GLOBAL_OPT_INTERVAL` one engine [`cycle`], between cycles immediate
 //! reactions to watch [`triggers`] ([`reconcile`] of a VA, [`reload`] of the main ConfigMap),
-//! and retries of failed status writes with backoff ([`retry`]). The steps share a
+//! retries of failed status writes with backoff ([`retry`]), and every
+//! `SCALE_FROM_ZERO_CHECK_INTERVAL` the scale-from-zero check of the models at zero ([`wake`]). The steps share a
 //! [`Context`] of effect handles and a plain [`State`]; [`effects`] decides, without side
 //! effects, which status, events and metrics follow from a decision.
 
@@ -17,6 +18,7 @@ pub mod reload;
 pub mod retry;
 pub mod startup;
 pub mod triggers;
+pub mod wake;
 
 pub use context::{Context, State};
 
@@ -51,6 +53,8 @@ async fn drive(
 ) -> Result<(), Error> {
     let mut period = state.config.dynamic_config.global_opt_interval;
     let mut ticker = ticker(period);
+    let mut wake_period = state.config.dynamic_config.scale_from_zero_check_interval;
+    let mut wake_ticker = self::ticker(wake_period);
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     loop {
@@ -61,6 +65,11 @@ async fn drive(
                     cycle::run(ctx, state).await;
                 }
             }
+            _ = wake_ticker.tick() => {
+                if *leading.borrow() {
+                    wake::check(ctx, state).await;
+                }
+            }
             Some(trigger) = triggers.recv() => {
                 let lead = *leading.borrow();
                 if handle(ctx, state, trigger, lead).await {
@@ -69,6 +78,10 @@ async fn drive(
                 if state.config.dynamic_config.global_opt_interval != period {
                     period = state.config.dynamic_config.global_opt_interval;
                     ticker = self::ticker(period);
+                }
+                if state.config.dynamic_config.scale_from_zero_check_interval != wake_period {
+                    wake_period = state.config.dynamic_config.scale_from_zero_check_interval;
+                    wake_ticker = self::ticker(wake_period);
                 }
             }
             () = sleep_until(retry_at) => {

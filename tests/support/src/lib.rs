@@ -16,6 +16,7 @@
 //! the helpers work from synchronous and asynchronous tests alike.
 
 mod emulator;
+mod gateway;
 mod http;
 mod pki;
 mod pods;
@@ -25,6 +26,7 @@ mod stub;
 pub mod tools;
 
 pub use emulator::{ReplicaMetrics, VllmEmulator};
+pub use gateway::GatewayEmulator;
 pub use pki::{CertifiedKey, TestPki};
 pub use pods::VllmPods;
 pub use prometheus::{

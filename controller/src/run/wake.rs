@@ -1,0 +1,249 @@
+//! Scale-from-zero on the leader, every `SCALE_FROM_ZERO_CHECK_INTERVAL`: the models whose
+//! variants are all at zero get their gateway queue read at once (one PromQL query, whatever
+//! their number; nothing is read when there is none), and [`wva_engine::wake`] decides which
+//! start one replica on their cheapest variant. An activation is published like any decision
+//! (`wva_desired_replicas`, VA status, a `ScaledFromZero` event) and, with
+//! `SCALE_FROM_ZERO_ACTUATION=scale`, also applied to the Deployment's scale subresource.
+//! A failed read changes nothing.
+
+use super::context::{Context, State};
+use super::cycle::{in_scope_vas, publish};
+use super::reconcile::sync_status;
+use crate::assemble;
+use crate::k8s::scale::{self, Start};
+use crate::k8s::status::Target;
+use crate::keys::{self, DeploymentRef, VaRef};
+use k8s_openapi::api::apps::v1::Deployment;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use wva_api::config::ScaleFromZeroActuation;
+use wva_api::crd::VariantAutoscaling;
+use wva_collector::GatewayQueues;
+use wva_engine::{Decision, EngineConfig, Snapshot};
+
+/// How long an activation counts against `SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY` when its
+/// replica never becomes ready (no GPU, image pull failing, ...).
+pub const IN_FLIGHT_AT_MOST: Duration = Duration::from_secs(600);
+
+/// A model: (namespace, model ID).
+type ModelRef = (String, String);
+
+/// What scale-from-zero remembers between checks.
+#[derive(Debug, Default)]
+pub struct Wakes {
+    /// Models started from zero, by model.
+    started: HashMap<ModelRef, Started>,
+    /// When a dormant model's queue was first read above 0 (cleared by its activation or
+    /// when the queue reads 0 again).
+    seen: HashMap<ModelRef, Instant>,
+    /// The last read error, logged as a warning once and at debug while it repeats.
+    last_error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Started {
+    /// The Deployment started.
+    deployment: DeploymentRef,
+    /// When, in Unix seconds (the engine's clock).
+    at_unix: i64,
+    /// When, for the in-flight bound.
+    at: Instant,
+}
+
+impl Wakes {
+    /// When scale-from-zero last started `model` in `namespace` (Unix seconds).
+    pub fn scaled_from_zero_at(&self, namespace: &str, model: &str) -> Option<i64> {
+        self.started
+            .get(&(namespace.to_string(), model.to_string()))
+            .map(|s| s.at_unix)
+    }
+
+    /// Activations whose replica is not ready yet (and not older than
+    /// [`IN_FLIGHT_AT_MOST`]).
+    fn in_flight(&self, deployments: &HashMap<DeploymentRef, &Deployment>, now: Instant) -> u32 {
+        let waiting = self.started.values().filter(|s| {
+            now.duration_since(s.at) < IN_FLIGHT_AT_MOST
+                && deployments
+                    .get(&s.deployment)
+                    .is_some_and(|d| crate::workload::replicas(d).ready == 0)
+        });
+        u32::try_from(waiting.count()).unwrap_or(u32::MAX)
+    }
+
+    /// Forgets models that have no VA any more.
+    fn retain_models(&mut self, models: &[ModelRef]) {
+        self.started.retain(|m, _| models.contains(m));
+        self.seen.retain(|m, _| models.contains(m));
+    }
+}
+
+/// Runs one scale-from-zero check.
+pub async fn check(ctx: &Context, state: &mut State) {
+    let vas = in_scope_vas(ctx);
+    let deployments_state = ctx.caches.deployments.state();
+    let deployments: HashMap<DeploymentRef, &Deployment> = deployments_state
+        .iter()
+        .map(|d| (keys::of(d.as_ref()), d.as_ref()))
+        .collect();
+    let va_refs: Vec<&VariantAutoscaling> = vas.iter().map(AsRef::as_ref).collect();
+    let engine_config = EngineConfig {
+        limited_mode: state.config.static_config.wva_limited_mode,
+        ..EngineConfig::default()
+    };
+    let plan = assemble::plan(
+        &va_refs,
+        &deployments,
+        &[],
+        &engine_config,
+        ctx.scope.watch_namespace.as_deref(),
+    );
+    let now = jiff::Timestamp::now().as_second();
+    let mut snapshot = assemble::snapshot(
+        &plan,
+        &wva_collector::Signals::default(),
+        engine_config,
+        now,
+        None,
+    );
+    assemble::use_newest_status(&mut snapshot, &plan.members, &mut state.written);
+    let models: Vec<ModelRef> = snapshot
+        .models
+        .iter()
+        .map(|m| (m.namespace.clone(), m.model_id.clone()))
+        .collect();
+    state.wakes.retain_models(&models);
+    let dormant: Vec<ModelRef> = snapshot
+        .models
+        .iter()
+        .filter(|m| wva_engine::is_dormant(m))
+        .map(|m| (m.namespace.clone(), m.model_id.clone()))
+        .collect();
+    state.wakes.seen.retain(|m, _| dormant.contains(m));
+    if dormant.is_empty() {
+        return;
+    }
+    let Some(queues) = read_queues(ctx, state).await else {
+        return;
+    };
+    let seen_now = Instant::now();
+    let mut demand = false;
+    for model in &mut snapshot.models {
+        let key = (model.namespace.clone(), model.model_id.clone());
+        if !dormant.contains(&key) {
+            continue;
+        }
+        model.gateway_queue = queues.get(&model.namespace, &model.model_id);
+        if model.gateway_queue.is_some_and(|q| q > 0.0) {
+            demand = true;
+            state.wakes.seen.entry(key).or_insert(seen_now);
+        } else {
+            state.wakes.seen.remove(&key);
+        }
+    }
+    if !demand {
+        return;
+    }
+    snapshot.free_gpus = ctx.caches.gpus.as_ref().map(|g| g.inventory().free_gpus());
+    let in_flight = state.wakes.in_flight(&deployments, seen_now);
+    let max = state
+        .config
+        .static_config
+        .scale_from_zero_engine_max_concurrency;
+    let wake = wva_engine::wake(&snapshot, in_flight, max);
+    for (namespace, model, queue) in &wake.deferred {
+        tracing::info!(%namespace, model = %model, queue, inFlight = in_flight, max, "Scale-from-zero waits for a free activation slot");
+    }
+    for decision in &wake.activations {
+        let key = keys::decided(decision);
+        if let Some(va) = plan.members.iter().find(|m| keys::of(m.va) == key) {
+            activate(ctx, state, &snapshot, va.va, decision).await;
+        }
+    }
+}
+
+/// Reads the gateway queues; `None` (logged, counted) when the read failed.
+async fn read_queues(ctx: &Context, state: &mut State) -> Option<GatewayQueues> {
+    let result = ctx
+        .collector
+        .gateway_queues(ctx.scope.watch_namespace.as_deref())
+        .await;
+    let outcome = if result.is_ok() { "success" } else { "error" };
+    ctx.metrics
+        .wva_prometheus_queries_total
+        .with_label_values(&["gateway_queue", outcome])
+        .inc();
+    match result {
+        Ok(queues) => {
+            if state.wakes.last_error.take().is_some() {
+                tracing::info!("Gateway queue readable again: scale-from-zero resumes");
+            }
+            Some(queues)
+        }
+        Err(error) => {
+            let message = error.to_string();
+            if state.wakes.last_error.as_deref() == Some(message.as_str()) {
+                tracing::debug!(error = %message, "Could not read the gateway queue; no model is started from zero");
+            } else {
+                tracing::warn!(error = %message, "Could not read the gateway queue; no model is started from zero until it is readable (unknown is not demand)");
+                state.wakes.last_error = Some(message);
+            }
+            None
+        }
+    }
+}
+
+/// Starts one variant: the scale subresource (with `scale` actuation), then the decision
+/// published as metric, event and status, then the activation counted.
+async fn activate(
+    ctx: &Context,
+    state: &mut State,
+    snapshot: &Snapshot,
+    va: &VariantAutoscaling,
+    decision: &Decision,
+) {
+    let model: ModelRef = (decision.namespace.clone(), decision.model_id.clone());
+    let deployment = keys::target(va);
+    if state.config.static_config.scale_from_zero_actuation == ScaleFromZeroActuation::Scale {
+        match scale::start_from_zero(&ctx.client, &deployment).await {
+            Ok(Start::Patched) => {
+                tracing::info!(deployment = %keys::display(&deployment), "Scaled Deployment from 0 to 1 replica (SCALE_FROM_ZERO_ACTUATION=scale)");
+            }
+            Ok(Start::NotAtZero) => {
+                tracing::info!(deployment = %keys::display(&deployment), "Deployment no longer at 0 replicas; left as it is");
+            }
+            Err(error) => {
+                tracing::warn!(deployment = %keys::display(&deployment), error = %error, "Could not patch the scale subresource from 0 to 1; the decision is still published. Grant patch on deployments/scale (the chart does with SCALE_FROM_ZERO_ACTUATION=scale)");
+            }
+        }
+    }
+    let queue = snapshot
+        .models
+        .iter()
+        .find(|m| (m.namespace.as_str(), m.model_id.as_str()) == (&model.0, &model.1))
+        .and_then(|m| m.gateway_queue)
+        .unwrap_or_default();
+    tracing::info!(namespace = %decision.namespace, model = %decision.model_id, variant = %decision.variant, queue, "Requests waiting at the gateway, scaling from zero");
+    publish(ctx, state, va, decision).await;
+    let key: VaRef = keys::of(va);
+    state.decisions.insert(key, decision.clone());
+    let target = va.spec.scale_target_ref.name.as_str();
+    sync_status(ctx, state, va, Target::Found(target), Some(decision)).await;
+    ctx.metrics
+        .wva_scale_from_zero_activations_total
+        .with_label_values(&[&decision.model_id, &decision.namespace, &decision.variant])
+        .inc();
+    let now = Instant::now();
+    if let Some(seen) = state.wakes.seen.remove(&model) {
+        ctx.metrics
+            .wva_scale_from_zero_decision_seconds
+            .observe(now.duration_since(seen).as_secs_f64());
+    }
+    state.wakes.started.insert(
+        model,
+        Started {
+            deployment,
+            at_unix: snapshot.now,
+            at: now,
+        },
+    );
+}

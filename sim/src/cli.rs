@@ -63,6 +63,12 @@ pub fn simulate_command() -> Command {
                 .help("How a scale-from-zero activation reaches the Deployment: metric (the autoscaler activates it at its next sync, like KEDA) or scale (patched from 0 to 1 at once) [default: the controller's SCALE_FROM_ZERO_ACTUATION default, metric]"),
         )
         .arg(
+            Arg::new("scale-from-zero-check-interval")
+                .long("scale-from-zero-check-interval")
+                .value_name("DURATION")
+                .help("How often the gateway queue of a model at zero is checked, in whole seconds from 1s to 1m [default: the controller's SCALE_FROM_ZERO_CHECK_INTERVAL default, 1s]"),
+        )
+        .arg(
             Arg::new("seed")
                 .long("seed")
                 .value_parser(clap::value_parser!(u64))
@@ -258,6 +264,16 @@ fn scenario_from(m: &ArgMatches) -> Result<Scenario, InputError> {
                 "--scale-from-zero-actuation is {text:?}, expected metric or scale"
             ))
         })?;
+    }
+    if let Some(text) = m.get_one::<String>("scale-from-zero-check-interval") {
+        let d = parse_duration(text)
+            .map_err(|e| arg_error(format!("--scale-from-zero-check-interval: {e}")))?;
+        if d.subsec_nanos() != 0 || !(1..=60).contains(&d.as_secs()) {
+            return Err(arg_error(format!(
+                "--scale-from-zero-check-interval is {text}, expected whole seconds from 1s to 1m (the simulator's clock ticks once a second)"
+            )));
+        }
+        s.scale_from_zero_check_seconds = d.as_secs();
     }
     if let Some(step) = m.get_one::<String>("scale-up-step") {
         let step = step.parse::<ScaleUpStep>().map_err(arg_error)?;

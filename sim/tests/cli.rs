@@ -437,6 +437,32 @@ fn the_first_requests_after_idle_are_reported_in_the_text_summary() {
 }
 
 #[test]
+fn the_check_interval_sets_when_the_queue_is_seen() {
+    let v = simulate_idle(&["--scale-from-zero-check-interval", "10s"]);
+    assert_eq!(v["scenario"]["scaleFromZeroCheckSeconds"], 10);
+    // The first requests arrive at 10:01; the next check is at 10:10.
+    assert_eq!(v["summary"]["wakes"][0]["time"], 610);
+    for bad in ["500ms", "2m", "1.5s"] {
+        let r = wva(&["simulate", "--scale-from-zero-check-interval", bad]);
+        assert_eq!(r.code, 1, "{bad}");
+        assert_eq!(
+            r.err,
+            format!(
+                "error: command line: --scale-from-zero-check-interval is {bad}, expected whole seconds from 1s to 1m (the simulator's clock ticks once a second)\n"
+            )
+        );
+    }
+    let r = wva(&["simulate", "--scale-from-zero-check-interval", "often"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err
+            .starts_with("error: command line: --scale-from-zero-check-interval: "),
+        "{}",
+        r.err
+    );
+}
+
+#[test]
 fn scale_actuation_starts_the_pod_at_the_check_and_metric_waits_for_the_autoscaler() {
     let metric = simulate_idle(&[]);
     let scale = simulate_idle(&["--scale-from-zero-actuation", "scale"]);

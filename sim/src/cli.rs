@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use wva_api::config::ScaleFromZeroActuation;
 use wva_api::params::grammar::parse_duration;
 use wva_api::saturation::{DEFAULT_KEY, ScaleUpStep};
 use wva_engine::{Snapshot, decide};
@@ -54,6 +55,18 @@ pub fn simulate_command() -> Command {
                 .long("duration")
                 .value_name("DURATION")
                 .help("Simulated time, e.g. 30m or 2h [default: the profile's length, 60m for the built-in one]"),
+        )
+        .arg(
+            Arg::new("scale-from-zero-actuation")
+                .long("scale-from-zero-actuation")
+                .value_parser([ScaleFromZeroActuation::Metric.as_str(), ScaleFromZeroActuation::Scale.as_str()])
+                .help("How a scale-from-zero activation reaches the Deployment: metric (the autoscaler activates it at its next sync, like KEDA) or scale (patched from 0 to 1 at once) [default: the controller's SCALE_FROM_ZERO_ACTUATION default, metric]"),
+        )
+        .arg(
+            Arg::new("scale-from-zero-check-interval")
+                .long("scale-from-zero-check-interval")
+                .value_name("DURATION")
+                .help("How often the gateway queue of a model at zero is checked, in whole seconds from 1s to 1m [default: the controller's SCALE_FROM_ZERO_CHECK_INTERVAL default, 1s]"),
         )
         .arg(
             Arg::new("seed")
@@ -239,6 +252,29 @@ fn scenario_from(m: &ArgMatches) -> Result<Scenario, InputError> {
     if let Some(seed) = m.get_one::<u64>("seed") {
         s.seed = *seed;
     }
+    if let Some(text) = m.get_one::<String>("scale-from-zero-actuation") {
+        s.scale_from_zero_actuation = [
+            ScaleFromZeroActuation::Metric,
+            ScaleFromZeroActuation::Scale,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == text)
+        .ok_or_else(|| {
+            arg_error(format!(
+                "--scale-from-zero-actuation is {text:?}, expected metric or scale"
+            ))
+        })?;
+    }
+    if let Some(text) = m.get_one::<String>("scale-from-zero-check-interval") {
+        let d = parse_duration(text)
+            .map_err(|e| arg_error(format!("--scale-from-zero-check-interval: {e}")))?;
+        if d.subsec_nanos() != 0 || !(1..=60).contains(&d.as_secs()) {
+            return Err(arg_error(format!(
+                "--scale-from-zero-check-interval is {text}, expected whole seconds from 1s to 1m (the simulator's clock ticks once a second)"
+            )));
+        }
+        s.scale_from_zero_check_seconds = d.as_secs();
+    }
     if let Some(step) = m.get_one::<String>("scale-up-step") {
         let step = step.parse::<ScaleUpStep>().map_err(arg_error)?;
         s = with_step(&s, step);
@@ -318,6 +354,7 @@ fn render_text(s: &Scenario, r: &Report, comparison: &[Summary]) -> String {
     }
     let _ = writeln!(o);
     render_summary(&mut o, &r.summary);
+    render_wakes(&mut o, s, &r.summary);
     let _ = writeln!(o, "\nscale-up step comparison (same scenario, same seed):");
     let _ = writeln!(
         o,
@@ -379,4 +416,42 @@ fn render_summary(o: &mut String, s: &Summary) {
         "  time to first token: p50 {:.1}s, p95 {:.1}s",
         s.ttft_p50_seconds, s.ttft_p95_seconds
     );
+}
+
+/// `  TTFT p50 …s, max …s` of a set of requests, or why there is none.
+fn ttft_range(p50: Option<f64>, max: Option<f64>) -> String {
+    match (p50, max) {
+        (Some(p50), Some(max)) => format!("TTFT p50 {p50:.1}s, max {max:.1}s"),
+        _ => "no first token yet".to_string(),
+    }
+}
+
+fn render_wakes(o: &mut String, scenario: &Scenario, s: &Summary) {
+    let how = format!(
+        "actuation {}, gateway queue checked every {}s",
+        scenario.scale_from_zero_actuation, scenario.scale_from_zero_check_seconds
+    );
+    if s.wakes.is_empty() {
+        let _ = writeln!(o, "  scale from zero:  no wake ({how})");
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "  scale from zero:  {} wake{} ({how}); first {} requests of each: {}",
+        s.wakes.len(),
+        if s.wakes.len() == 1 { "" } else { "s" },
+        crate::run::FIRST_REQUESTS_PER_WAKE,
+        ttft_range(s.wake_ttft_p50_seconds, s.wake_ttft_max_seconds)
+    );
+    for w in &s.wakes {
+        let _ = writeln!(
+            o,
+            "    {} {} from 0 to 1, gateway queue {}: {} requests, {}",
+            clock(w.time),
+            w.variant,
+            w.gateway_queue,
+            w.first_requests,
+            ttft_range(w.ttft_p50_seconds, w.ttft_max_seconds)
+        );
+    }
 }

@@ -21,6 +21,9 @@ pub struct Request {
     pub prefilled: f64,
     /// Output tokens generated so far.
     pub generated: f64,
+    /// The scale-from-zero activation (index, in order) whose first requests this one is
+    /// counted among, for the time-to-first-token report; `None` for any other request.
+    pub wake: Option<usize>,
 }
 
 impl Request {
@@ -32,6 +35,7 @@ impl Request {
             output: output.max(1.0),
             prefilled: 0.0,
             generated: 0.0,
+            wake: None,
         }
     }
 
@@ -47,6 +51,9 @@ pub struct TickOutcome {
     pub completed: u32,
     /// Waiting times (arrival to first output token) of requests that started generating.
     pub first_token_waits: Vec<f64>,
+    /// The same for requests counted for a scale-from-zero activation, with its index; each
+    /// such request is reported once.
+    pub woken_first_token_waits: Vec<(usize, f64)>,
 }
 
 /// One pod of a variant.
@@ -174,7 +181,11 @@ impl Replica {
                     .min(capacity - used)
                     .max(0.0);
                 if r.generated == 0.0 && step > 0.0 {
-                    outcome.first_token_waits.push(now - r.arrived);
+                    let wait = now - r.arrived;
+                    outcome.first_token_waits.push(wait);
+                    if let Some(wake) = r.wake.take() {
+                        outcome.woken_first_token_waits.push((wake, wait));
+                    }
                 }
                 r.generated += step;
                 used += step;

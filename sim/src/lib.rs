@@ -3,7 +3,8 @@
 //! * [`scenario`]: what a run simulates (variants, emulated replicas, load profile,
 //!   configuration), the built-in scenario and the loaders for user files.
 //! * [`fleet`]: emulated vLLM replicas.
-//! * [`run`]: the simulation loop (router, engine cycles, HPA actuation) and its report.
+//! * [`run`]: the simulation loop (gateway queue and router, engine cycles, scale-from-zero
+//!   checks through `wva_engine::wake`, HPA actuation) and its report.
 //! * [`cli`]: the `simulate` and `decide` subcommands.
 //! * [`synthetic_snapshot`]: large engine inputs for benchmarks.
 

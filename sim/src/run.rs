@@ -1,14 +1,19 @@
 //! The simulation loop: load → router → replicas, every second; the engine every
-//! `engine_interval_seconds`; an HPA that actuates the engine's desired replicas.
+//! `engine_interval_seconds`; the scale-from-zero check (`wva_engine::wake`) every
+//! `scale_from_zero_check_seconds`; an HPA that actuates the desired replicas.
+
+mod wake;
 
 use crate::fleet::{Replica, Request, SIGNAL_WINDOW};
 use crate::rng::Rng;
 use crate::scenario::{MAX_PODS, Scenario};
 use serde::Serialize;
 use std::collections::VecDeque;
+use wake::{ColdStart, WakeRecord};
+pub use wake::{FIRST_REQUESTS_PER_WAKE, WakeSummary};
 use wva_engine::{
-    Action, Cycle, EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot, Variant,
-    decide,
+    Action, Cycle, Decision, EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot,
+    Variant, decide, is_dormant,
 };
 
 /// One row of the timeline: the state at an engine cycle and what the engine decided.
@@ -27,7 +32,8 @@ pub struct TimelineRow {
     pub desired: Vec<u32>,
     /// Average KV-cache usage of the ready replicas, in percent.
     pub kv_percent: f64,
-    /// Waiting requests (replica queues plus requests with no ready replica).
+    /// Waiting requests (replica queues plus requests waiting at the gateway for a ready
+    /// replica).
     pub queue: usize,
     /// The model's decision: the reason of the variant that changes, else of the first.
     pub reason: String,
@@ -71,10 +77,17 @@ pub struct Summary {
     pub replica_minutes: f64,
     /// Cost over all variants.
     pub cost: f64,
-    /// Replica changes made by the HPA (and scale-from-zero).
+    /// Replica changes made by the HPA (and, with `scale` actuation, by scale-from-zero).
     pub scale_events: u32,
     /// Engine cycles run.
     pub engine_cycles: u32,
+    /// Scale-from-zero activations, in order.
+    pub wakes: Vec<WakeSummary>,
+    /// Median time to first token of the first requests of every wake (see
+    /// [`WakeSummary`]); `None` when none got a token.
+    pub wake_ttft_p50_seconds: Option<f64>,
+    /// Longest time to first token of the same requests.
+    pub wake_ttft_max_seconds: Option<f64>,
     /// Per variant.
     pub variants: Vec<VariantSummary>,
 }
@@ -120,7 +133,13 @@ struct Sim<'a> {
     rng: Rng,
     deployments: Vec<Deployment>,
     ghosts: Vec<Ghost>,
+    /// The emulated gateway queue: requests waiting for a ready replica.
     backlog: VecDeque<Request>,
+    /// When scale-from-zero last started the model (passed to the engine).
+    scaled_from_zero_at: Option<u64>,
+    /// The activation whose replica is not ready yet.
+    cold_start: Option<ColdStart>,
+    wakes: Vec<WakeRecord>,
     completed_by_second: Vec<u64>,
     waits: Vec<f64>,
     arrived: u64,
@@ -144,6 +163,9 @@ impl<'a> Sim<'a> {
             deployments: Vec::new(),
             ghosts: Vec::new(),
             backlog: VecDeque::new(),
+            scaled_from_zero_at: None,
+            cold_start: None,
+            wakes: Vec::new(),
             completed_by_second: Vec::with_capacity(s.duration_seconds as usize),
             waits: Vec::new(),
             arrived: 0,
@@ -182,12 +204,15 @@ impl<'a> Sim<'a> {
 
     fn second(&mut self, t: u64) {
         let now = t as f64;
+        self.end_cold_start(t);
         let load = self.s.load_at(now);
         let arrivals = self.rng.poisson(load.requests_per_second);
         for _ in 0..arrivals {
             let input = load.input_tokens * (0.5 + self.rng.next_f64());
             let output = load.output_tokens * (0.5 + self.rng.next_f64());
-            self.backlog.push_back(Request::new(now, input, output));
+            let mut request = Request::new(now, input, output);
+            request.wake = self.count_for_wake();
+            self.backlog.push_back(request);
         }
         self.arrived += u64::from(arrivals);
         self.route(t);
@@ -197,6 +222,11 @@ impl<'a> Sim<'a> {
                 let outcome = p.tick(now);
                 completed += u64::from(outcome.completed);
                 self.waits.extend(outcome.first_token_waits);
+                for (wake, wait) in outcome.woken_first_token_waits {
+                    if let Some(w) = self.wakes.get_mut(wake) {
+                        w.waits.push(wait);
+                    }
+                }
             }
             d.replica_seconds += d.pods.len() as u64;
             d.peak = d.peak.max(d.pods.len() as u32);
@@ -207,7 +237,9 @@ impl<'a> Sim<'a> {
         if self.any_saturated(t) {
             self.saturated_seconds += 1;
         }
-        self.scale_from_zero(t);
+        if t.is_multiple_of(self.s.scale_from_zero_check_seconds.max(1)) {
+            self.check_wake(t);
+        }
         if t > 0 && t.is_multiple_of(self.s.engine_interval_seconds) {
             self.engine_cycle(t, load.requests_per_second);
         }
@@ -242,26 +274,6 @@ impl<'a> Sim<'a> {
                     && (p.kv_usage() >= th.kv_cache_threshold
                         || p.queue_length() as f64 >= th.queue_length_threshold)
             })
-    }
-
-    /// The scale-from-zero path (outside the engine): a model with no pods and waiting
-    /// requests gets one replica on its cheapest variant.
-    fn scale_from_zero(&mut self, t: u64) {
-        if self.backlog.is_empty() || self.deployments.iter().any(|d| !d.pods.is_empty()) {
-            return;
-        }
-        let cheapest = (0..self.s.variants.len()).min_by(|&a, &b| {
-            let (va, vb) = (&self.s.variants[a], &self.s.variants[b]);
-            va.cost
-                .total_cmp(&vb.cost)
-                .then_with(|| va.name.cmp(&vb.name))
-        });
-        if let Some(i) = cheapest {
-            self.add_pod(i, t);
-            self.deployments[i].desired = Some(1);
-            self.deployments[i].hpa_history.clear();
-            self.scale_events += 1;
-        }
     }
 
     fn snapshot(&self, t: u64) -> Snapshot {
@@ -316,21 +328,30 @@ impl<'a> Sim<'a> {
             })
             .collect::<Vec<_>>();
         let reporting = variants.iter().any(|v| !v.replicas.is_empty());
+        let mut model = ModelGroup {
+            namespace: self.s.namespace.clone(),
+            model_id: self.s.model_id.clone(),
+            signals: if reporting {
+                SignalStatus::Ok
+            } else {
+                SignalStatus::NoData
+            },
+            request_count: Some(request_count),
+            scaled_from_zero_at: self
+                .scaled_from_zero_at
+                .and_then(|at| i64::try_from(at).ok()),
+            variants,
+            ..ModelGroup::default()
+        };
+        // The gateway queue is read for a model at zero (the controller's scale-from-zero
+        // check) and is known whenever requests wait in it.
+        if is_dormant(&model) || !self.backlog.is_empty() {
+            model.gateway_queue = Some(self.backlog.len() as f64);
+        }
         Snapshot {
-            now: t as i64,
+            now: i64::try_from(t).unwrap_or(i64::MAX),
             config: self.config.clone(),
-            models: vec![ModelGroup {
-                namespace: self.s.namespace.clone(),
-                model_id: self.s.model_id.clone(),
-                signals: if reporting {
-                    SignalStatus::Ok
-                } else {
-                    SignalStatus::NoData
-                },
-                request_count: Some(request_count),
-                variants,
-                ..ModelGroup::default()
-            }],
+            models: vec![model],
             free_gpus: None,
         }
     }
@@ -339,24 +360,7 @@ impl<'a> Sim<'a> {
         self.ghosts
             .retain(|g| t.saturating_sub(g.removed_at) < SIGNAL_WINDOW as u64);
         let cycle = decide(&self.snapshot(t));
-        // The engine returns decisions sorted by variant name, not in scenario order.
-        let desired: Vec<Option<u32>> = self
-            .s
-            .variants
-            .iter()
-            .map(|spec| {
-                cycle
-                    .decisions
-                    .iter()
-                    .find(|d| d.variant == spec.name)
-                    .map(|d| d.desired_replicas)
-            })
-            .collect();
-        for (d, wanted) in self.deployments.iter_mut().zip(&desired) {
-            if wanted.is_some() {
-                d.desired = *wanted;
-            }
-        }
+        self.publish(&cycle.decisions);
         let ready: Vec<&Replica> = self
             .deployments
             .iter()
@@ -393,8 +397,20 @@ impl<'a> Sim<'a> {
         });
     }
 
-    /// Scales each Deployment towards the engine's desired replicas: up at once, down only
-    /// to the highest desired value of the stabilization window.
+    /// Publishes decisions (of the engine cycle or of scale-from-zero): the desired replicas
+    /// the HPA reads, by variant name (the engine sorts decisions by name, not in scenario
+    /// order).
+    fn publish(&mut self, decisions: &[Decision]) {
+        for (spec, d) in self.s.variants.iter().zip(&mut self.deployments) {
+            if let Some(decision) = decisions.iter().find(|x| x.variant == spec.name) {
+                d.desired = Some(decision.desired_replicas);
+            }
+        }
+    }
+
+    /// Scales each Deployment towards the desired replicas: up at once, down only to the
+    /// highest desired value of the stabilization window. At zero it acts like KEDA: a
+    /// desired value of 1 or more activates the Deployment at this sync.
     fn hpa(&mut self, t: u64) {
         let window = self.s.hpa_scale_down_window_seconds;
         for i in 0..self.deployments.len() {
@@ -421,17 +437,23 @@ impl<'a> Sim<'a> {
                     .unwrap_or(desired)
             }
             .min(MAX_PODS);
-            if target > current {
-                for _ in current..target {
-                    self.add_pod(i, t);
-                }
-                self.scale_events += 1;
-            } else if target < current {
-                for _ in target..current {
-                    self.remove_pod(i, t);
-                }
-                self.scale_events += 1;
+            self.scale_to(i, target, t);
+        }
+    }
+
+    /// Sets the pods of a variant's Deployment to `target` (one scale event when it changes).
+    fn scale_to(&mut self, variant: usize, target: u32, t: u64) {
+        let current = self.deployments[variant].pods.len() as u32;
+        if target > current {
+            for _ in current..target {
+                self.add_pod(variant, t);
             }
+            self.scale_events += 1;
+        } else if target < current {
+            for _ in target..current {
+                self.remove_pod(variant, t);
+            }
+            self.scale_events += 1;
         }
     }
 
@@ -465,13 +487,8 @@ impl<'a> Sim<'a> {
 
     fn report(mut self) -> Report {
         self.waits.sort_by(f64::total_cmp);
-        let percentile = |q: f64| -> f64 {
-            if self.waits.is_empty() {
-                return 0.0;
-            }
-            let i = ((self.waits.len() - 1) as f64 * q).round() as usize;
-            self.waits[i]
-        };
+        let (wakes, mut woken) = wake::summarize(&self.wakes);
+        woken.sort_by(f64::total_cmp);
         let variants: Vec<VariantSummary> = self
             .s
             .variants
@@ -498,17 +515,26 @@ impl<'a> Sim<'a> {
                 seconds_saturated: self.saturated_seconds,
                 requests_arrived: self.arrived,
                 requests_completed: self.completed,
-                ttft_p50_seconds: percentile(0.50),
-                ttft_p95_seconds: percentile(0.95),
+                ttft_p50_seconds: percentile(&self.waits, 0.50).unwrap_or(0.0),
+                ttft_p95_seconds: percentile(&self.waits, 0.95).unwrap_or(0.0),
                 replica_minutes: variants.iter().map(|v| v.replica_minutes).sum(),
                 cost: variants.iter().map(|v| v.cost).sum(),
                 scale_events: self.scale_events,
                 engine_cycles: self.timeline.len() as u32,
                 variants,
+                wakes,
+                wake_ttft_p50_seconds: percentile(&woken, 0.50),
+                wake_ttft_max_seconds: woken.last().copied(),
             },
             timeline: self.timeline,
         }
     }
+}
+
+/// The `q` quantile (nearest rank) of sorted values; `None` when there are none.
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get((last as f64 * q).round() as usize).copied()
 }
 
 /// The model's decision in a few words: `<reason> <variant> <from>-><to>` for the variant

@@ -4,7 +4,9 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use wva_api::config::{DynamicConfig, ScaleFromZeroActuation, StaticConfig};
 use wva_api::crd::VariantAutoscaling;
+use wva_api::params::{Key, ParamValue, Sources};
 use wva_api::saturation::{DEFAULT_KEY, SaturationEntry, ScaleToZeroEntry, parse_saturation};
 use wva_engine::parse_cost;
 
@@ -97,6 +99,29 @@ pub struct Scenario {
     /// HPA scale-down stabilization window: the HPA scales down only to the highest desired
     /// value seen over this window.
     pub hpa_scale_down_window_seconds: u64,
+    /// Seconds between scale-from-zero checks (`SCALE_FROM_ZERO_CHECK_INTERVAL`, in whole
+    /// seconds: the simulator's clock ticks once a second).
+    pub scale_from_zero_check_seconds: u64,
+    /// Most scale-from-zero activations whose replica is not ready yet
+    /// (`SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY`).
+    pub scale_from_zero_max_concurrency: u32,
+    /// How an activation reaches the Deployment (`SCALE_FROM_ZERO_ACTUATION`): `metric` (the
+    /// autoscaler activates it at its next sync, like KEDA) or `scale` (the controller patches
+    /// the scale subresource from 0 to 1 at once, for a plain HPA).
+    #[serde(serialize_with = "serialize_actuation")]
+    pub scale_from_zero_actuation: ScaleFromZeroActuation,
+}
+
+fn serialize_actuation<S: serde::Serializer>(
+    actuation: &ScaleFromZeroActuation,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(actuation.as_str())
+}
+
+/// The controller's declared default of a parameter: the simulator uses the same defaults.
+fn declared_default<T: ParamValue>(key: Key<T>) -> Option<T> {
+    key.resolve(&Sources::default()).ok()
 }
 
 /// The A100-class replica of the default scenario: cheaper, smaller and slower.
@@ -177,6 +202,16 @@ impl Scenario {
             engine_interval_seconds: 30,
             hpa_sync_seconds: 15,
             hpa_scale_down_window_seconds: 120,
+            scale_from_zero_check_seconds: declared_default(
+                DynamicConfig::SCALE_FROM_ZERO_CHECK_INTERVAL,
+            )
+            .map_or(1, |d| d.as_secs().max(1)),
+            scale_from_zero_max_concurrency: declared_default(
+                StaticConfig::SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY,
+            )
+            .unwrap_or(10),
+            scale_from_zero_actuation: declared_default(StaticConfig::SCALE_FROM_ZERO_ACTUATION)
+                .unwrap_or(ScaleFromZeroActuation::Metric),
         }
     }
 

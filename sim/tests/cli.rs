@@ -2,7 +2,7 @@
 
 use clap::Command;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use wva_sim::cli;
 
 struct Run {
@@ -159,8 +159,16 @@ fn documented_sample_output_is_what_the_binary_prints() {
             .unwrap_or_else(|| panic!("a fenced block follows `{CHECKED}{args} -->`"));
         let (block, after) = block.split_once("\n```").expect("the fenced block ends");
         rest = after;
-        let argv: Vec<&str> = args.split_whitespace().collect();
-        let r = wva(&argv);
+        // Files are named from the workspace root, where the docs' commands run.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let argv: Vec<String> = args
+            .split_whitespace()
+            .map(|a| match root.join(a) {
+                file if a.contains('/') && file.exists() => file.display().to_string(),
+                _ => a.to_string(),
+            })
+            .collect();
+        let r = wva(&argv.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(r.code, 0, "wva {args}: {}", r.err);
         let sample: Vec<&str> = block.lines().collect();
         if let Err(e) = sample_matches(&sample, &r.out) {
@@ -307,6 +315,172 @@ fn documented_multi_variant_example_keeps_every_variant_within_its_bounds() {
         let peak = summary["peakReplicas"].as_u64().expect("peak");
         assert!(peak <= max, "{name} peaks at {peak} above max {max}");
     }
+}
+
+/// `wva simulate --profile sim/scenarios/idle.csv --json` plus `extra`: the built-in variants
+/// go to zero in the first idle minutes, then requests come at 10:01 and at 35:01.
+fn simulate_idle(extra: &[&str]) -> serde_json::Value {
+    let profile = sample("idle.csv");
+    let mut args = vec!["simulate", "--profile", &profile, "--json"];
+    args.extend_from_slice(extra);
+    let r = wva(&args);
+    assert_eq!(r.code, 0, "{}", r.err);
+    json(&r.out)
+}
+
+/// The rows of the JSON timeline from `from` to `to` seconds.
+fn rows_between(v: &serde_json::Value, from: u64, to: u64) -> Vec<&serde_json::Value> {
+    v["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|r| (from..=to).contains(&r["time"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_model_at_zero_wakes_through_the_gateway_queue_on_its_cheapest_variant_only() {
+    let v = simulate_idle(&[]);
+    assert_eq!(v["scenario"]["scaleFromZeroActuation"], "metric");
+    assert_eq!(v["scenario"]["scaleFromZeroCheckSeconds"], 1);
+    assert_eq!(v["scenario"]["scaleFromZeroMaxConcurrency"], 10);
+    let startup = v["scenario"]["variants"][0]["replica"]["startupSeconds"]
+        .as_f64()
+        .unwrap();
+    let summary = &v["summary"];
+    let wakes = summary["wakes"].as_array().expect("wakes");
+    assert_eq!(wakes.len(), 2, "{summary}");
+    assert_eq!(wakes[0]["time"], 601, "the first check that sees the queue");
+    assert_eq!(wakes[1]["time"], 2101);
+    for w in wakes {
+        assert_eq!(w["variant"], "llama-8b-a100", "the cheapest variant: {w}");
+        assert!(w["gatewayQueue"].as_u64().unwrap() > 0, "{w}");
+        assert_eq!(w["firstRequests"], 10, "{w}");
+        // The first request waited for the pod's start-up at least.
+        let max = w["ttftMaxSeconds"].as_f64().unwrap();
+        assert!(max >= startup, "{w}");
+        assert!(w["ttftP50Seconds"].as_f64().unwrap() <= max, "{w}");
+    }
+    assert!(summary["wakeTtftMaxSeconds"].as_f64().unwrap() >= startup);
+    // While the started pod loads: 1 desired on the cheap variant only, held by the
+    // engine (not sent back to zero, no safety net).
+    let loading = rows_between(&v, 630, 690);
+    assert_eq!(loading.len(), 3);
+    for row in loading {
+        assert_eq!(row["desired"], serde_json::json!([1, 0]), "{row}");
+        assert_eq!(row["replicas"], serde_json::json!([1, 0]), "{row}");
+        assert_eq!(row["reason"], "scale-from-zero", "{row}");
+    }
+    let peak_h100 = &summary["variants"][1]["peakReplicas"];
+    assert_eq!(peak_h100, 1, "only the pod it started with");
+}
+
+#[test]
+fn no_pod_appears_while_the_gateway_queue_is_empty() {
+    let v = simulate_idle(&[]);
+    // At zero from 01:00 (scale-to-zero and the HPA window) until the requests come.
+    for row in rows_between(&v, 180, 600) {
+        assert_eq!(row["replicas"], serde_json::json!([0, 0]), "{row}");
+        assert_eq!(row["desired"], serde_json::json!([0, 0]), "{row}");
+    }
+    // A model that starts at zero and gets no request never gets a pod.
+    let va = std::fs::read_to_string(sample("vas.yaml"))
+        .expect("vas.yaml")
+        .replace(
+            "  annotations:\n",
+            "  annotations:\n    sim.wva.llmd.ai/initial-replicas: \"0\"\n",
+        )
+        .replace("minReplicas: 1", "minReplicas: 0");
+    let va = temp_file("vas-at-zero.yaml", &va);
+    let profile = temp_file(
+        "idle-only.csv",
+        "time,requests_per_second,input_tokens,output_tokens\n0,0,512,256\n1200,0,512,256\n",
+    );
+    let r = wva(&["simulate", "--va", &va, "--profile", &profile]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.contains(", 0 at start\n"), "{}", r.out);
+    for line in [
+        "  replica-minutes:  0.0 (granite-8b-l40s 0.0, peak 0, granite-8b-h100 0.0, peak 0)",
+        "  scale events:     0",
+        "  scale from zero:  no wake (actuation metric, gateway queue checked every 1s)",
+    ] {
+        assert!(r.out.contains(line), "missing {line:?} in {}", r.out);
+    }
+}
+
+#[test]
+fn the_first_requests_after_idle_are_reported_in_the_text_summary() {
+    let profile = sample("idle.csv");
+    let r = wva(&["simulate", "--profile", &profile]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let line = r
+        .out
+        .lines()
+        .find(|l| l.starts_with("  scale from zero:  "))
+        .unwrap_or_else(|| panic!("no scale-from-zero line in {}", r.out));
+    assert!(
+        line.starts_with("  scale from zero:  2 wakes (actuation metric, gateway queue checked every 1s); first 10 requests of each: TTFT p50 "),
+        "{line}"
+    );
+    assert!(
+        r.out
+            .contains("\n    10:01 llama-8b-a100 from 0 to 1, gateway queue "),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains("\n    35:01 llama-8b-a100 from 0 to 1, gateway queue "),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn the_check_interval_sets_when_the_queue_is_seen() {
+    let v = simulate_idle(&["--scale-from-zero-check-interval", "10s"]);
+    assert_eq!(v["scenario"]["scaleFromZeroCheckSeconds"], 10);
+    // The first requests arrive at 10:01; the next check is at 10:10.
+    assert_eq!(v["summary"]["wakes"][0]["time"], 610);
+    for bad in ["500ms", "2m", "1.5s"] {
+        let r = wva(&["simulate", "--scale-from-zero-check-interval", bad]);
+        assert_eq!(r.code, 1, "{bad}");
+        assert_eq!(
+            r.err,
+            format!(
+                "error: command line: --scale-from-zero-check-interval is {bad}, expected whole seconds from 1s to 1m (the simulator's clock ticks once a second)\n"
+            )
+        );
+    }
+    let r = wva(&["simulate", "--scale-from-zero-check-interval", "often"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err
+            .starts_with("error: command line: --scale-from-zero-check-interval: "),
+        "{}",
+        r.err
+    );
+}
+
+#[test]
+fn scale_actuation_starts_the_pod_at_the_check_and_metric_waits_for_the_autoscaler() {
+    let metric = simulate_idle(&[]);
+    let scale = simulate_idle(&["--scale-from-zero-actuation", "scale"]);
+    assert_eq!(scale["scenario"]["scaleFromZeroActuation"], "scale");
+    let ttft = |v: &serde_json::Value| v["summary"]["wakes"][0]["ttftMaxSeconds"].as_f64().unwrap();
+    let startup = scale["scenario"]["variants"][0]["replica"]["startupSeconds"]
+        .as_f64()
+        .unwrap();
+    // The patch creates the pod in the second the queue is seen: the first request waits
+    // exactly the start-up; KEDA-like activation adds the wait for the next sync (15 s).
+    assert_eq!(ttft(&scale), startup);
+    assert!(
+        ttft(&metric) > ttft(&scale),
+        "{} vs {}",
+        ttft(&metric),
+        ttft(&scale)
+    );
+    assert_eq!(scale["summary"]["wakes"][0]["variant"], "llama-8b-a100");
 }
 
 #[test]

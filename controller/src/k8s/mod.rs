@@ -5,4 +5,5 @@ pub mod caches;
 pub mod client;
 pub mod crd;
 pub mod leader;
+pub mod pools;
 pub mod status;

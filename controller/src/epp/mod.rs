@@ -75,6 +75,7 @@ pub struct EppSource {
     pools: PoolCaches,
     token_path: PathBuf,
     host: fn(&str, &str) -> String,
+    timeout: std::time::Duration,
     targets: Mutex<HashMap<String, Target>>,
 }
 
@@ -99,14 +100,17 @@ impl EppSource {
             pools,
             token_path,
             host: cluster_dns,
+            timeout: scrape::TIMEOUT,
             targets: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The same source resolving every EPP Service to `host` (tests serve the EPPs locally).
+    /// The same source resolving every EPP Service to `host` (tests serve the EPPs locally),
+    /// each scrape bounded by `timeout`.
     #[cfg(test)]
-    fn with_host(mut self, host: fn(&str, &str) -> String) -> Self {
+    fn local(mut self, host: fn(&str, &str) -> String, timeout: std::time::Duration) -> Self {
         self.host = host;
+        self.timeout = timeout;
         self
     }
 
@@ -187,7 +191,7 @@ impl EppSource {
             failure,
         };
         let target = self.target(pool).await.map_err(failed)?;
-        match scrape::get_metrics(&target.host, target.port, authorization).await {
+        match scrape::get_metrics(&target.host, target.port, authorization, self.timeout).await {
             Ok(body) => Ok(exposition::sum_by_label(&body, QUEUE_METRIC, MODEL_LABEL)),
             Err(cause) => {
                 // The Service may have moved: look it up again next time.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use wva_collector::error_chain;
 
-/// The longest a scrape may take, connection included.
+/// The longest a scrape may take, connection included (the source's default).
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The largest body read (16 MiB); a larger one fails the scrape.
@@ -21,7 +21,7 @@ pub enum ScrapeFailure {
     /// No connection, or it broke.
     #[error("{0}")]
     Transport(String),
-    /// No full answer within [`TIMEOUT`].
+    /// No full answer in time.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
     /// The body exceeds [`BODY_LIMIT`].
@@ -43,15 +43,16 @@ pub fn metrics_url(host: &str, port: u16) -> String {
 }
 
 /// The body of `GET http://host:port/metrics` sent with `authorization`, as text (invalid
-/// UTF-8 replaced).
+/// UTF-8 replaced), within `timeout`.
 pub async fn get_metrics(
     host: &str,
     port: u16,
     authorization: &HeaderValue,
+    timeout: Duration,
 ) -> Result<String, ScrapeFailure> {
-    tokio::time::timeout(TIMEOUT, exchange(host, port, authorization))
+    tokio::time::timeout(timeout, exchange(host, port, authorization))
         .await
-        .unwrap_or(Err(ScrapeFailure::Timeout(TIMEOUT)))
+        .unwrap_or(Err(ScrapeFailure::Timeout(timeout)))
 }
 
 async fn exchange(

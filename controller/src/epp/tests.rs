@@ -96,12 +96,18 @@ impl World {
         );
     }
 
-    /// The source, every EPP Service resolved to 127.0.0.1.
+    /// The source, every EPP Service resolved to 127.0.0.1, scrapes bounded by the default
+    /// timeout.
     fn source(&self) -> EppSource {
+        self.source_with_timeout(scrape::TIMEOUT)
+    }
+
+    /// The source, every EPP Service resolved to 127.0.0.1, scrapes bounded by `timeout`.
+    fn source_with_timeout(&self, timeout: std::time::Duration) -> EppSource {
         let path = self.token.path().to_str().expect("a UTF-8 path");
         EppSource::new(self.double.client(), self.caches.clone(), Some(path))
             .expect("a readable token")
-            .with_host(|_, _| "127.0.0.1".to_string())
+            .local(|_, _| "127.0.0.1".to_string(), timeout)
     }
 }
 
@@ -369,4 +375,42 @@ async fn a_body_over_16_mib_fails_the_scrape() {
         error.ends_with("the answer is larger than 16777216 bytes"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn an_epp_that_does_not_answer_in_time_or_at_all_is_an_error() {
+    let mut world = World::start().await;
+    let slow = StubServer::start(|_: &RecordedRequest| {
+        StubResponse::text("").with_delay(std::time::Duration::from_secs(30))
+    });
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    world.pool(PoolApi::V1, ("llm", "a"), &[("pool", "a")], "1");
+    world.pool(PoolApi::V1, ("llm", "b"), &[("pool", "b")], "1");
+    world.service_for(("llm", "a"), &slow);
+    world.service(("llm", "b"), json!([{"name": "metrics", "port": closed}]));
+    let models = [
+        model("x", &[&[("pool", "a")]]),
+        model("y", &[&[("pool", "b")]]),
+    ];
+    let source = world.source_with_timeout(std::time::Duration::from_millis(200));
+    let reading = source.read(&models).await;
+    assert_eq!(reading.queues, HashMap::new());
+    let mut errors: Vec<String> = reading.errors.iter().map(ToString::to_string).collect();
+    errors.sort();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(
+        errors[0],
+        format!(
+            "InferencePool llm/a (inference.networking.k8s.io/v1): GET http://127.0.0.1:{}/metrics: no answer within 200ms",
+            slow.port()
+        )
+    );
+    let refused = format!(
+        "InferencePool llm/b (inference.networking.k8s.io/v1): GET http://127.0.0.1:{closed}/metrics: "
+    );
+    assert!(errors[1].starts_with(&refused), "{}", errors[1]);
+    assert!(errors[1].contains("refused"), "{}", errors[1]);
 }

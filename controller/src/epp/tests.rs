@@ -4,6 +4,7 @@
 use super::*;
 use crate::k8s::pools::PoolApi;
 use crate::k8s::pools::tests::{labels, pool_object};
+use futures::StreamExt;
 use kube::api::DynamicObject;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher;
@@ -104,8 +105,14 @@ impl World {
 
     /// The source, every EPP Service resolved to 127.0.0.1, scrapes bounded by `timeout`.
     fn source_with_timeout(&self, timeout: std::time::Duration) -> EppSource {
+        self.source_of(self.caches.clone(), timeout)
+    }
+
+    /// The source of `caches`, every EPP Service resolved to 127.0.0.1, scrapes bounded by
+    /// `timeout`.
+    fn source_of(&self, caches: PoolCaches, timeout: std::time::Duration) -> EppSource {
         let path = self.token.path().to_str().expect("a UTF-8 path");
-        EppSource::new(self.double.client(), self.caches.clone(), Some(path))
+        EppSource::new(self.double.client(), caches, Some(path))
             .expect("a readable token")
             .local(|_, _| "127.0.0.1".to_string(), timeout)
     }
@@ -329,6 +336,25 @@ async fn a_failed_pool_leaves_its_models_unknown_and_the_others_are_read() {
     assert_eq!(world.double.request_count("get", "services"), 1);
 }
 
+/// Reads model `x` of pool `llm/a` and `y` of `llm/b`, both failing: no queue, and the two
+/// errors, sorted.
+async fn both_fail(source: &EppSource) -> Vec<String> {
+    let models = [
+        model("x", &[&[("pool", "a")]]),
+        model("y", &[&[("pool", "b")]]),
+    ];
+    let reading = source.read(&models).await;
+    assert_eq!(
+        reading.queues,
+        HashMap::new(),
+        "an error is not a zero queue"
+    );
+    let mut errors: Vec<String> = reading.errors.iter().map(ToString::to_string).collect();
+    errors.sort();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    errors
+}
+
 #[tokio::test]
 async fn a_service_without_a_metrics_port_or_missing_is_an_error_naming_it() {
     let mut world = World::start().await;
@@ -338,15 +364,7 @@ async fn a_service_without_a_metrics_port_or_missing_is_an_error_naming_it() {
         ("llm", "a"),
         json!([{"name": "grpc-ext-proc", "port": 9002}]),
     );
-    let models = [
-        model("x", &[&[("pool", "a")]]),
-        model("y", &[&[("pool", "b")]]),
-    ];
-    let reading = world.source().read(&models).await;
-    assert_eq!(reading.queues, HashMap::new());
-    let mut errors: Vec<String> = reading.errors.iter().map(ToString::to_string).collect();
-    errors.sort();
-    assert_eq!(errors.len(), 2);
+    let errors = both_fail(&world.source()).await;
     assert_eq!(
         errors[0],
         "InferencePool llm/a (inference.networking.k8s.io/v1): its endpoint picker Service llm/a-epp has no metrics port (ports: grpc-ext-proc:9002); give the EPP's metrics port a name containing \"metric\" (for example `http-metrics`)"
@@ -391,16 +409,7 @@ async fn an_epp_that_does_not_answer_in_time_or_at_all_is_an_error() {
     world.pool(PoolApi::V1, ("llm", "b"), &[("pool", "b")], "1");
     world.service_for(("llm", "a"), &slow);
     world.service(("llm", "b"), json!([{"name": "metrics", "port": closed}]));
-    let models = [
-        model("x", &[&[("pool", "a")]]),
-        model("y", &[&[("pool", "b")]]),
-    ];
-    let source = world.source_with_timeout(std::time::Duration::from_millis(200));
-    let reading = source.read(&models).await;
-    assert_eq!(reading.queues, HashMap::new());
-    let mut errors: Vec<String> = reading.errors.iter().map(ToString::to_string).collect();
-    errors.sort();
-    assert_eq!(errors.len(), 2);
+    let errors = both_fail(&world.source_with_timeout(std::time::Duration::from_millis(200))).await;
     assert_eq!(
         errors[0],
         format!(
@@ -413,4 +422,77 @@ async fn an_epp_that_does_not_answer_in_time_or_at_all_is_an_error() {
     );
     assert!(errors[1].starts_with(&refused), "{}", errors[1]);
     assert!(errors[1].contains("refused"), "{}", errors[1]);
+}
+
+/// Waits until the watched caches hold `count` pools serving labels `pool=<name>`.
+async fn until_cached(caches: &PoolCaches, name: &str, count: usize) {
+    let wanted = labels(&[("pool", name)]);
+    for _ in 0..500 {
+        if caches
+            .pools()
+            .iter()
+            .filter(|p| p.selects("llm", &wanted))
+            .count()
+            == count
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the pool cache never held {count} pools selecting pool={name}");
+}
+
+#[tokio::test]
+async fn pools_created_and_changed_after_startup_are_followed_by_the_watch() {
+    let world = World::start().await;
+    world
+        .double
+        .create(crate::k8s::pools::tests::crd(PoolApi::V1))
+        .expect("CRD");
+    let client = world.double.client();
+    let (caches, stream) = crate::k8s::pools::watch(&client, &crate::scope::Scope::default()).await;
+    let driver = tokio::spawn(stream.for_each(|()| async {}));
+    caches.wait_until_ready().await.expect("synced");
+    let source = world.source_of(caches.clone(), scrape::TIMEOUT);
+    let a = epp("inference_extension_flow_control_queue_size{target_model_name=\"m\"} 2\n");
+    world.service_for(("llm", "a"), &a);
+    let models = [model("m", &[&[("pool", "a"), ("app", "m")]])];
+    assert_eq!(
+        source.read(&models).await,
+        EppReading::default(),
+        "no pool yet"
+    );
+
+    world
+        .double
+        .create(pool_object(
+            PoolApi::V1,
+            "llm",
+            "a",
+            &[("pool", "a")],
+            "a-epp",
+        ))
+        .expect("pool");
+    until_cached(&caches, "a", 1).await;
+    let reading = source.read(&models).await;
+    assert_eq!(
+        (reading.queues, reading.errors),
+        (queues(&[("m", 2.0)]), vec![])
+    );
+
+    // The pool now selects other pods: the model is no longer served, so unknown.
+    let pools: Api<DynamicObject> = Api::namespaced_with(client, "llm", &PoolApi::V1.resource());
+    let patch = json!({"spec": {"selector": {"matchLabels": {"pool": "b"}}}});
+    pools
+        .patch(
+            "a",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
+        .await
+        .expect("patched");
+    until_cached(&caches, "a", 0).await;
+    assert_eq!(source.read(&models).await, EppReading::default());
+    assert_eq!(a.request_count(), 1);
+    driver.abort();
 }

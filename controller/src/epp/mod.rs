@@ -114,26 +114,37 @@ impl EppSource {
         self
     }
 
-    /// The gateway queue of `models`: each pool serving one of them is scraped once,
-    /// concurrently. No pool serving a model: nothing is read.
+    /// The gateway queue of `models`: the EPP of each pool serving one of them is scraped
+    /// once, concurrently (pools sharing an EPP Service, such as the same pool in both APIs,
+    /// count once). No pool serving a model: nothing is read.
     pub async fn read(&self, models: &[DormantModel]) -> EppReading {
-        let pools = self.pools.pools();
+        let mut pools = self.pools.pools();
+        pools.sort_by(|a, b| {
+            (&a.namespace, &a.name, &a.api_version).cmp(&(&b.namespace, &b.name, &b.api_version))
+        });
         self.forget_removed(&pools);
-        let serving: Vec<Vec<usize>> = models
+        // The EPPs serving each model, and for each EPP the first pool naming it.
+        let mut first_pool: BTreeMap<(&str, &str), &InferencePool> = BTreeMap::new();
+        let serving: Vec<BTreeSet<(&str, &str)>> = models
             .iter()
             .map(|model| {
-                (0..pools.len())
-                    .filter(|&i| {
+                pools
+                    .iter()
+                    .filter(|pool| {
                         model
                             .pod_labels
                             .iter()
-                            .any(|labels| pools[i].selects(&model.namespace, labels))
+                            .any(|labels| pool.selects(&model.namespace, labels))
+                    })
+                    .map(|pool| {
+                        let epp = (pool.namespace.as_str(), pool.picker_service.as_str());
+                        first_pool.entry(epp).or_insert(pool);
+                        epp
                     })
                     .collect()
             })
             .collect();
-        let needed: BTreeSet<usize> = serving.iter().flatten().copied().collect();
-        if needed.is_empty() {
+        if first_pool.is_empty() {
             return EppReading::default();
         }
         let authorization = match read_token(&self.token_path) {
@@ -145,33 +156,33 @@ impl EppSource {
                 };
             }
         };
-        let (pools, authorization) = (&pools, &authorization);
+        let authorization = &authorization;
         let scrapes = join_all(
-            needed
+            first_pool
                 .iter()
-                .map(|&i| async move { (i, self.scrape(&pools[i], authorization).await) }),
+                .map(|(epp, pool)| async move { (*epp, self.scrape(pool, authorization).await) }),
         )
         .await;
         let mut reading = EppReading::default();
         let mut scraped = HashMap::new();
-        for (i, result) in scrapes {
+        for (epp, result) in scrapes {
             match result {
                 Ok(sums) => {
-                    scraped.insert(i, sums);
+                    scraped.insert(epp, sums);
                 }
                 Err(error) => reading.errors.push(error),
             }
         }
-        for (model, pools) in models.iter().zip(&serving) {
-            // None when one of its pools failed; no series on a scraped EPP: nothing queued.
-            let queue: Option<f64> = pools
+        for (model, epps) in models.iter().zip(&serving) {
+            // None when one of its EPPs failed; no series on a scraped EPP: nothing queued.
+            let queue: Option<f64> = epps
                 .iter()
-                .map(|i| {
-                    let sums: &HashMap<String, f64> = scraped.get(i)?;
+                .map(|epp| {
+                    let sums: &HashMap<String, f64> = scraped.get(epp)?;
                     Some(sums.get(&model.model_id).copied().unwrap_or(0.0))
                 })
                 .sum();
-            if let Some(queue) = queue.filter(|_| !pools.is_empty()) {
+            if let Some(queue) = queue.filter(|_| !epps.is_empty()) {
                 let key = (model.namespace.clone(), model.model_id.clone());
                 reading.queues.insert(key, queue);
             }
@@ -195,7 +206,7 @@ impl EppSource {
             Ok(body) => Ok(exposition::sum_by_label(&body, QUEUE_METRIC, MODEL_LABEL)),
             Err(cause) => {
                 // The Service may have moved: look it up again next time.
-                self.lock().remove(&pool.key());
+                self.lock().remove(&cache_key(pool));
                 Err(failed(PoolFailure::Scrape {
                     url: scrape::metrics_url(&target.host, target.port),
                     cause,
@@ -207,7 +218,7 @@ impl EppSource {
     /// Where `pool`'s EPP metrics are: cached for this version of the pool, else one GET of
     /// its Service.
     async fn target(&self, pool: &InferencePool) -> Result<Target, PoolFailure> {
-        if let Some(target) = self.lock().get(&pool.key())
+        if let Some(target) = self.lock().get(&cache_key(pool))
             && target.resource_version == pool.resource_version
         {
             return Ok(target.clone());
@@ -230,13 +241,13 @@ impl EppSource {
             host: (self.host)(&pool.namespace, &pool.picker_service),
             port,
         };
-        self.lock().insert(pool.key(), target.clone());
+        self.lock().insert(cache_key(pool), target.clone());
         Ok(target)
     }
 
     /// Drops the targets of pools that no longer exist.
     fn forget_removed(&self, pools: &[InferencePool]) {
-        let keys: BTreeSet<String> = pools.iter().map(InferencePool::key).collect();
+        let keys: BTreeSet<String> = pools.iter().map(cache_key).collect();
         self.lock().retain(|key, _| keys.contains(key));
     }
 
@@ -244,6 +255,11 @@ impl EppSource {
         // A panic while holding the lock cannot leave the map inconsistent: keep using it.
         self.targets.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A pool's entry in the target cache: the same name in both APIs is two pools.
+fn cache_key(pool: &InferencePool) -> String {
+    format!("{} {}", pool.api_version, pool.key())
 }
 
 /// `<service>.<namespace>.svc`: the Service routes to the active EPP replica.

@@ -496,3 +496,23 @@ async fn pools_created_and_changed_after_startup_are_followed_by_the_watch() {
     assert_eq!(a.request_count(), 1);
     driver.abort();
 }
+
+#[tokio::test]
+async fn the_same_pool_in_both_apis_is_one_epp_scraped_and_counted_once() {
+    let mut world = World::start().await;
+    let a = epp("inference_extension_flow_control_queue_size{target_model_name=\"m\"} 2\n");
+    world.pool(PoolApi::V1, ("llm", "a"), &[("pool", "a")], "1");
+    world.pool(PoolApi::V1Alpha2, ("llm", "a"), &[("pool", "a")], "1");
+    world.service_for(("llm", "a"), &a);
+    let source = world.source();
+    let models = [model("m", &[&[("pool", "a")]])];
+    for check in 1..=2 {
+        let reading = source.read(&models).await;
+        assert_eq!(
+            (reading.queues, reading.errors),
+            (queues(&[("m", 2.0)]), vec![])
+        );
+        assert_eq!(a.request_count(), check);
+    }
+    assert_eq!(world.double.request_count("get", "services"), 1);
+}

@@ -4,9 +4,10 @@
 //! * [`config`]: the `wva run` command line built from the parameter table, and loading of
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
 //! * [`configmaps`]: global and namespace-local saturation / scale-to-zero ConfigMaps.
+//! * [`epp`]: the gateway queue scraped from the InferencePools' endpoint pickers.
 //! * [`error`]: the controller's error type.
 //! * [`gpus`]: free GPUs per accelerator type from Nodes and Pods (limited mode).
-//! * [`k8s`]: the Kubernetes client and the informer caches.
+//! * [`k8s`]: the Kubernetes client, the informer caches and the InferencePool watch.
 //! * [`keys`]: typed keys of the objects the controller tracks.
 //! * [`run`]: `wva run`, the controller loop and its steps.
 //! * [`scope`]: which VAs and namespaces this controller manages.
@@ -16,6 +17,7 @@
 pub mod assemble;
 pub mod config;
 pub mod configmaps;
+pub mod epp;
 pub mod error;
 pub mod gpus;
 pub mod k8s;

@@ -208,8 +208,9 @@ fn read_token_file(path: &std::path::Path) -> Result<HeaderValue, String> {
     authorization_value(&text).map_err(|reason| format!("{reason} (file {})", path.display()))
 }
 
-/// An error and all its sources, joined with `: ` (reqwest's own text hides the cause).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and all its sources, joined with `: ` (reqwest's and hyper's own texts hide the
+/// cause).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

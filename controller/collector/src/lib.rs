@@ -20,7 +20,7 @@ mod response;
 mod settings;
 mod tls;
 
-pub use client::authorization_value;
+pub use client::{authorization_value, error_chain};
 pub use collect::{
     CycleQueries, CycleStats, ModelKey, PodIndex, PodSignals, PodTarget, RequestCounts, Scope,
     Signals, VariantKey,

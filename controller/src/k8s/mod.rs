@@ -5,5 +5,6 @@ pub mod caches;
 pub mod client;
 pub mod crd;
 pub mod leader;
+pub mod pools;
 pub mod scale;
 pub mod status;

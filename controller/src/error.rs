@@ -122,6 +122,13 @@ pub enum Error {
         #[source]
         source: kube::runtime::reflector::store::WriterDropped,
     },
+    /// `SCALE_FROM_ZERO_SOURCE=epp` cannot read the endpoint pickers (the token file).
+    #[error("SCALE_FROM_ZERO_SOURCE=epp: {source}")]
+    Epp {
+        /// What is wrong and how to fix it.
+        #[source]
+        source: crate::epp::EppError,
+    },
     /// A signal handler (SIGTERM, SIGINT) could not be installed.
     #[error("cannot install a signal handler: {source}")]
     Signal {
@@ -157,6 +164,7 @@ impl Error {
             | Error::SelfSignedCertificate { .. }
             | Error::SelfSignedKey { .. } => "metrics_certificate",
             Error::CachesNotSynced { .. } => "caches",
+            Error::Epp { .. } => "epp_source",
             Error::Signal { .. } => "signal",
             Error::WriteStatus { .. } => "status_write",
         }

@@ -69,6 +69,7 @@ impl Fixture {
             client,
             caches,
             collector: startup::collector(&config.static_config).expect("collector"),
+            gateway: crate::run::wake::Gateway::Prometheus,
             metrics: WvaMetrics::register(&registry, None).expect("metrics"),
             scope: Scope::default(),
             main_config_map: ObjectRef::new("wva-config").within("wva-system"),

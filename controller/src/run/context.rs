@@ -4,7 +4,7 @@
 use super::events::Events;
 use super::index::TargetIndex;
 use super::retry::Retries;
-use super::wake::Wakes;
+use super::wake::{Gateway, Wakes};
 use crate::config::Config;
 use crate::configmaps::ConfigMapState;
 use crate::k8s::caches::Caches;
@@ -33,6 +33,8 @@ pub struct Context {
     pub caches: Caches,
     /// The Prometheus collector.
     pub collector: Collector,
+    /// Where scale-from-zero reads the gateway queue.
+    pub gateway: Gateway,
     /// The `wva_*` metrics.
     pub metrics: WvaMetrics,
     /// Which VAs and namespaces this controller manages.

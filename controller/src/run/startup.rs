@@ -5,13 +5,16 @@
 use super::context::{Context, State};
 use super::events::Events;
 use super::triggers::{self, Trigger};
+use super::wake::Gateway;
 use crate::config;
+use crate::epp::EppSource;
 use crate::error::Error;
 use crate::k8s::caches::{self, GpuInventory};
 use crate::k8s::leader::{Campaign, Elector, Timings};
 use crate::keys;
 use crate::scope::Scope;
 use crate::telemetry::{health, metrics_server};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
@@ -19,6 +22,7 @@ use prometheus::Registry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use wva_api::config::ScaleFromZeroSource;
 use wva_api::config::StaticConfig;
 use wva_api::crd::VariantAutoscaling;
 use wva_api::metrics::{MetricSet, WvaMetrics};
@@ -123,6 +127,7 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
     let (trigger_tx, triggers) = mpsc::unbounded_channel();
     triggers::spawn(streams, trigger_tx, main_config_map.clone());
     let (leading, campaign) = campaign(&client, &namespace, s, stop_rx);
+    let gateway = gateway(&client, &scope, s).await?;
     caches
         .wait_until_ready()
         .await
@@ -135,6 +140,7 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
         client,
         caches,
         collector,
+        gateway,
         metrics,
         scope,
         main_config_map,
@@ -153,6 +159,27 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
 /// The Prometheus collector of the configuration.
 pub fn collector(config: &StaticConfig) -> Result<Collector, Error> {
     Collector::new(config::collector_settings(config)).map_err(|source| Error::Collector { source })
+}
+
+/// Where scale-from-zero reads the gateway queue: Prometheus, or (`SCALE_FROM_ZERO_SOURCE=epp`)
+/// the endpoint picker of each InferencePool, whose watches start here.
+async fn gateway(client: &Client, scope: &Scope, s: &StaticConfig) -> Result<Gateway, Error> {
+    if s.scale_from_zero_source == ScaleFromZeroSource::Prometheus {
+        return Ok(Gateway::Prometheus);
+    }
+    let (pools, stream) = crate::k8s::pools::watch(client, scope).await;
+    tokio::spawn(stream.for_each(|()| async {}));
+    pools
+        .wait_until_ready()
+        .await
+        .map_err(|source| Error::CachesNotSynced { source })?;
+    let source = EppSource::new(
+        client.clone(),
+        pools,
+        s.scale_from_zero_epp_token_path.as_deref(),
+    )
+    .map_err(|source| Error::Epp { source })?;
+    Ok(Gateway::Epp(Box::new(source)))
 }
 
 /// Starts the leader election campaign when `LEADER_ELECT` is set; the receiver says whether

@@ -10,6 +10,7 @@ use super::context::{Context, State};
 use super::cycle::{in_scope_vas, publish};
 use super::reconcile::sync_status;
 use crate::assemble;
+use crate::epp::{DormantModel, EppSource};
 use crate::k8s::scale::{self, Start};
 use crate::k8s::status::Target;
 use crate::keys::{self, DeploymentRef, VaRef};
@@ -18,7 +19,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wva_api::config::ScaleFromZeroActuation;
 use wva_api::crd::VariantAutoscaling;
-use wva_collector::GatewayQueues;
 use wva_engine::{Decision, EngineConfig, Snapshot};
 
 /// How long an activation counts against `SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY` when its
@@ -27,6 +27,14 @@ pub const IN_FLIGHT_AT_MOST: Duration = Duration::from_secs(600);
 
 /// A model: (namespace, model ID).
 type ModelRef = (String, String);
+
+/// Where the gateway queue is read (`SCALE_FROM_ZERO_SOURCE`).
+pub enum Gateway {
+    /// One batched PromQL query per check.
+    Prometheus,
+    /// A scrape of the endpoint picker of each InferencePool serving a model at zero.
+    Epp(Box<EppSource>),
+}
 
 /// What scale-from-zero remembers between checks.
 #[derive(Debug, Default)]
@@ -122,7 +130,7 @@ pub async fn check(ctx: &Context, state: &mut State) {
     if dormant.is_empty() {
         return;
     }
-    let Some(queues) = read_queues(ctx, state).await else {
+    let Some(queues) = read_queues(ctx, state, &dormant, &plan.members).await else {
         return;
     };
     let seen_now = Instant::now();
@@ -132,7 +140,7 @@ pub async fn check(ctx: &Context, state: &mut State) {
         if !dormant.contains(&key) {
             continue;
         }
-        model.gateway_queue = queues.get(&model.namespace, &model.model_id);
+        model.gateway_queue = queues.get(&key).copied();
         if model.gateway_queue.is_some_and(|q| q > 0.0) {
             demand = true;
             state.wakes.seen.entry(key).or_insert(seen_now);
@@ -161,34 +169,87 @@ pub async fn check(ctx: &Context, state: &mut State) {
     }
 }
 
-/// Reads the gateway queues; `None` (logged, counted) when the read failed.
-async fn read_queues(ctx: &Context, state: &mut State) -> Option<GatewayQueues> {
-    let result = ctx
-        .collector
-        .gateway_queues(ctx.scope.watch_namespace.as_deref())
-        .await;
-    let outcome = if result.is_ok() { "success" } else { "error" };
-    ctx.metrics
-        .wva_prometheus_queries_total
-        .with_label_values(&["gateway_queue", outcome])
-        .inc();
-    match result {
-        Ok(queues) => {
-            if state.wakes.last_error.take().is_some() {
-                tracing::info!("Gateway queue readable again: scale-from-zero resumes");
+/// Reads the gateway queue of the `dormant` models; `None` when the read failed as a whole
+/// (logged, counted). A model absent from the answer has an unknown queue.
+async fn read_queues(
+    ctx: &Context,
+    state: &mut State,
+    dormant: &[ModelRef],
+    members: &[assemble::Member<'_>],
+) -> Option<HashMap<ModelRef, f64>> {
+    let (queues, errors) = match &ctx.gateway {
+        Gateway::Prometheus => {
+            let result = ctx
+                .collector
+                .gateway_queues(ctx.scope.watch_namespace.as_deref())
+                .await;
+            let outcome = if result.is_ok() { "success" } else { "error" };
+            ctx.metrics
+                .wva_prometheus_queries_total
+                .with_label_values(&["gateway_queue", outcome])
+                .inc();
+            match result {
+                Ok(queues) => {
+                    let known = dormant
+                        .iter()
+                        .filter_map(|m| Some((m.clone(), queues.get(&m.0, &m.1)?)))
+                        .collect();
+                    (Some(known), Vec::new())
+                }
+                Err(error) => (None, vec![error.to_string()]),
             }
-            Some(queues)
         }
-        Err(error) => {
-            let message = error.to_string();
-            if state.wakes.last_error.as_deref() == Some(message.as_str()) {
-                tracing::debug!(error = %message, "Could not read the gateway queue; no model is started from zero");
-            } else {
-                tracing::warn!(error = %message, "Could not read the gateway queue; no model is started from zero until it is readable (unknown is not demand)");
-                state.wakes.last_error = Some(message);
-            }
-            None
+        Gateway::Epp(source) => {
+            let reading = source.read(&dormant_models(dormant, members)).await;
+            let errors = reading.errors.iter().map(ToString::to_string).collect();
+            (Some(reading.queues), errors)
         }
+    };
+    log_read_errors(&mut state.wakes, errors);
+    queues
+}
+
+/// The dormant models with the pod template labels of their variants' Deployments (the
+/// endpoint pickers' pools select by them).
+fn dormant_models(dormant: &[ModelRef], members: &[assemble::Member<'_>]) -> Vec<DormantModel> {
+    dormant
+        .iter()
+        .map(|(namespace, model_id)| DormantModel {
+            namespace: namespace.clone(),
+            model_id: model_id.clone(),
+            pod_labels: members
+                .iter()
+                .filter(|m| m.namespace() == namespace && &m.va.spec.model_id == model_id)
+                .filter_map(|m| {
+                    m.deployment?
+                        .spec
+                        .as_ref()?
+                        .template
+                        .metadata
+                        .as_ref()?
+                        .labels
+                        .clone()
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Logs read errors as a warning when they change, at debug while they repeat, and says so
+/// when they are gone.
+fn log_read_errors(wakes: &mut Wakes, errors: Vec<String>) {
+    if errors.is_empty() {
+        if wakes.last_error.take().is_some() {
+            tracing::info!("Gateway queue readable again: scale-from-zero resumes");
+        }
+        return;
+    }
+    let message = errors.join("; ");
+    if wakes.last_error.as_deref() == Some(message.as_str()) {
+        tracing::debug!(error = %message, "Could not read the gateway queue; no model is started from zero");
+    } else {
+        tracing::warn!(error = %message, "Could not read the gateway queue; the models it serves are not started from zero until it is readable (unknown is not demand)");
+        wakes.last_error = Some(message);
     }
 }
 

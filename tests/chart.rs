@@ -2117,6 +2117,37 @@ fn samples_are_valid_and_say_what_the_chart_does() {
     );
 
     assert_keda_sample_scales_the_chart_va_to_zero(&read("keda-scaledobject.yaml"));
+
+    // The scale-from-zero parameters the samples and the chart docs tell users to set exist.
+    let known: BTreeSet<&str> = StaticConfig::SPECS
+        .iter()
+        .chain(DynamicConfig::SPECS)
+        .map(|s| s.key)
+        .collect();
+    for (name, text) in [
+        ("keda-scaledobject.yaml", read("keda-scaledobject.yaml")),
+        ("hpa.yaml", read("hpa.yaml")),
+        ("docs/helm.md", read("../helm.md")),
+        (
+            "README.md.in",
+            std::fs::read_to_string(chart_dir().join("README.md.in")).expect("README.md.in"),
+        ),
+    ] {
+        let named: BTreeSet<&str> = text
+            .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .filter(|word| word.starts_with("SCALE_FROM_ZERO_"))
+            .collect();
+        assert!(
+            !named.is_empty(),
+            "{name} names no scale-from-zero parameter"
+        );
+        for key in named {
+            assert!(
+                known.contains(key),
+                "{name} names {key}, which is no parameter"
+            );
+        }
+    }
 }
 
 /// The KEDA sample against what the chart renders for the same variant with scale-to-zero: it

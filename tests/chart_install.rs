@@ -127,6 +127,20 @@ impl Helm {
         text(&out.stdout)
     }
 
+    /// `helm upgrade` of `release` in `namespace`, keeping its values and adding `set`.
+    fn upgrade(&self, release: &str, namespace: &str, set: &str) -> String {
+        self.ok(&[
+            "upgrade",
+            release,
+            CHART,
+            "-n",
+            namespace,
+            "--reuse-values",
+            "--set",
+            set,
+        ])
+    }
+
     /// The objects of a release, from `helm get manifest`.
     fn manifest(&self, release: &str, namespace: &str) -> Vec<Value> {
         let out = self.ok(&["get", "manifest", release, "-n", namespace]);
@@ -364,16 +378,7 @@ async fn defaults_install_upgrade_and_uninstall_on_a_vanilla_cluster() {
     );
 
     // helm upgrade: a live value reaches the main ConfigMap.
-    helm.ok(&[
-        "upgrade",
-        "wva",
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "wva.reconcileInterval=30s",
-    ]);
+    helm.upgrade("wva", &ns, "wva.reconcileInterval=30s");
     let main = "wva-workload-variant-autoscaler-variantautoscaling-config";
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns)
         .get(main)
@@ -481,16 +486,7 @@ async fn openshift_profile_installs_upgrades_and_uninstalls() {
     assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
 
     // helm upgrade changes the VA in place.
-    cleanup.helm.ok(&[
-        "upgrade",
-        release,
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "va.accelerator=H100",
-    ]);
+    cleanup.helm.upgrade(release, &ns, "va.accelerator=H100");
     let va = Api::<VariantAutoscaling>::namespaced(client.clone(), "llm-d-autoscaler")
         .get("ms-inference-scheduling-llm-d-modelservice-decode")
         .await
@@ -552,16 +548,9 @@ async fn two_model_releases_beside_one_controller_do_not_collide() {
         manifests.push(manifest);
     }
     // An upgrade of a model release keeps working beside the others.
-    cleanup.helm.ok(&[
-        "upgrade",
-        "wva-model-a",
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "va.variantCost=20.0",
-    ]);
+    cleanup
+        .helm
+        .upgrade("wva-model-a", &ns, "va.variantCost=20.0");
     let va = Api::<VariantAutoscaling>::namespaced(client.clone(), &team_a)
         .get("my-model-a-decode")
         .await
@@ -607,6 +596,28 @@ fn token_kubeconfig(admin: &Path, token: &str, path: &Path) {
         "current-context": "sa",
     });
     std::fs::write(path, config.to_string()).expect("write kubeconfig");
+}
+
+/// Creates `namespace` and in it the model Deployment `llama` with `replicas` (its image is
+/// never pulled: nothing here needs it to run).
+async fn create_model_deployment(admin: &Client, namespace: &str, replicas: i32) {
+    create_namespace(admin, namespace).await;
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "llama", "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "llama"}},
+            "template": {
+                "metadata": {"labels": {"app": "llama"}},
+                "spec": {"containers": [{"name": "vllm", "image": "registry.invalid/vllm:none"}]}
+            }
+        }
+    }))
+    .expect("deployment");
+    Api::<Deployment>::namespaced(admin.clone(), namespace)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .expect("Deployment created");
 }
 
 /// The ServiceAccount the chart's controller runs as (release `wva`).
@@ -778,24 +789,7 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     let manifest = cleanup.helm.manifest("wva", &ns);
 
     // A model: a Deployment and its VA, without an accelerator (so WVA says so in an event).
-    create_namespace(&admin, &models).await;
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "llama", "namespace": models},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "llama"}},
-            "template": {
-                "metadata": {"labels": {"app": "llama"}},
-                "spec": {"containers": [{"name": "vllm", "image": "registry.invalid/vllm:none"}]}
-            }
-        }
-    }))
-    .expect("deployment");
-    let deployments = Api::namespaced(admin.clone(), &models);
-    deployments
-        .create(&PostParams::default(), &deployment)
-        .await
-        .expect("Deployment created");
+    create_model_deployment(&admin, &models, 1).await;
     let va: VariantAutoscaling = serde_json::from_value(json!({
         "apiVersion": "llmd.ai/v1alpha1",
         "kind": "VariantAutoscaling",
@@ -1089,24 +1083,8 @@ async fn scale_from_zero_rbac_follows_the_values_on_a_real_cluster() {
     cleanup.helm.ok(&install);
 
     // A model at zero.
-    create_namespace(&admin, &models).await;
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "llama", "namespace": models},
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": {"app": "llama"}},
-            "template": {
-                "metadata": {"labels": {"app": "llama"}},
-                "spec": {"containers": [{"name": "vllm", "image": "registry.invalid/vllm:none"}]}
-            }
-        }
-    }))
-    .expect("deployment");
+    create_model_deployment(&admin, &models, 0).await;
     let as_admin: Api<Deployment> = Api::namespaced(admin.clone(), &models);
-    as_admin
-        .create(&PostParams::default(), &deployment)
-        .await
-        .expect("Deployment created");
 
     let dir = scratch("sfz-rbac");
     let sa_kubeconfig = dir.join("kubeconfig");
@@ -1121,6 +1099,14 @@ async fn scale_from_zero_rbac_follows_the_values_on_a_real_cluster() {
     let to_one = Patch::Merge(json!({"spec": {"replicas": 1}}));
     let start_one = || as_controller.patch_scale("llama", &params, &to_one);
     let may_patch_scale = || allowed(&sa, "patch", "apps", "deployments/scale", Some(&models));
+
+    let upgrade = |actuation: &str, source: &str| {
+        let set = format!(
+            "wva.parameters.SCALE_FROM_ZERO_ACTUATION={actuation},\
+             wva.parameters.SCALE_FROM_ZERO_SOURCE={source}"
+        );
+        cleanup.helm.upgrade("wva", &ns, &set);
+    };
 
     // Defaults: `metric` actuation, `prometheus` source.
     for group in [
@@ -1140,16 +1126,7 @@ async fn scale_from_zero_rbac_follows_the_values_on_a_real_cluster() {
     assert!(!allowed_url(&sa, "get", "/metrics").await);
 
     // `scale` actuation (any case) and the `epp` source.
-    cleanup.helm.ok(&[
-        "upgrade",
-        "wva",
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "wva.parameters.SCALE_FROM_ZERO_ACTUATION=Scale,wva.parameters.SCALE_FROM_ZERO_SOURCE=epp",
-    ]);
+    upgrade("Scale", "epp");
     until(
         "patch deployments/scale after the upgrade",
         true,
@@ -1188,16 +1165,7 @@ async fn scale_from_zero_rbac_follows_the_values_on_a_real_cluster() {
     );
 
     // Back to the defaults: no scale subresource, no /metrics.
-    cleanup.helm.ok(&[
-        "upgrade",
-        "wva",
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "wva.parameters.SCALE_FROM_ZERO_ACTUATION=metric,wva.parameters.SCALE_FROM_ZERO_SOURCE=prometheus",
-    ]);
+    upgrade("metric", "prometheus");
     until(
         "patch deployments/scale after going back to metric",
         false,

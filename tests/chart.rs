@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wva_api::config::{DynamicConfig, StaticConfig};
+use wva_api::config::{DynamicConfig, ScaleFromZeroActuation, ScaleFromZeroSource, StaticConfig};
 use wva_api::helm_values::{self, LogLevel, render};
 use wva_api::params::{Params, Sources};
 use wva_testkit::tools::{self, tool};
@@ -408,6 +408,38 @@ fn assert_hpa(r: &Rendered, expect: &Expect) {
     }
 }
 
+/// The API groups of InferencePools: `v1` and the older `v1alpha2`.
+const INFERENCE_POOL_GROUPS: [&str; 2] = [
+    "inference.networking.k8s.io",
+    "inference.networking.x-k8s.io",
+];
+
+/// Whether the list `field` of an RBAC `rule` holds `item`.
+fn lists(rule: &Value, field: &str, item: &str) -> bool {
+    rule[field]
+        .as_array()
+        .is_some_and(|items| items.iter().any(|x| x == item))
+}
+
+/// Whether `role` has a rule that grants `verb` on `resource` (`deployments/scale` for a
+/// subresource) of API `group`.
+fn grants(role: &Value, group: &str, resource: &str, verb: &str) -> bool {
+    role["rules"].as_array().expect("rules").iter().any(|rule| {
+        lists(rule, "apiGroups", group)
+            && lists(rule, "resources", resource)
+            && lists(rule, "verbs", verb)
+    })
+}
+
+/// Whether `role` has a rule that grants `verb` on the non-resource URL `url`.
+fn grants_url(role: &Value, url: &str, verb: &str) -> bool {
+    role["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .any(|rule| lists(rule, "nonResourceURLs", url) && lists(rule, "verbs", verb))
+}
+
 fn assert_rbac_least_privilege(r: &Rendered) {
     for role in r
         .docs
@@ -671,23 +703,7 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
     let manager = r
         .suffixed("ClusterRole", "-manager")
         .expect("manager ClusterRole");
-    let grants = |group: &str, resource: &str, verb: &str| {
-        manager["rules"]
-            .as_array()
-            .expect("rules")
-            .iter()
-            .any(|rule| {
-                rule["apiGroups"]
-                    .as_array()
-                    .is_some_and(|g| g.iter().any(|x| x == group))
-                    && rule["resources"]
-                        .as_array()
-                        .is_some_and(|g| g.iter().any(|x| x == resource))
-                    && rule["verbs"]
-                        .as_array()
-                        .is_some_and(|g| g.iter().any(|x| x == verb))
-            })
-    };
+    let grants = |group: &str, resource: &str, verb: &str| grants(manager, group, resource, verb);
     for (group, resource, verbs) in [
         (
             "llmd.ai",
@@ -725,6 +741,39 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
             "{verb} nodes is granted exactly in limited mode"
         );
     }
+    // Scale-from-zero: InferencePools are always read; the scale subresource is patched only
+    // with the `scale` actuation, and the endpoint pickers' Services and /metrics are read only
+    // with the `epp` source, as the controller reads the chart's configuration.
+    for group in INFERENCE_POOL_GROUPS {
+        for verb in ["get", "list", "watch"] {
+            assert!(
+                grants(group, "inferencepools", verb),
+                "manager lacks {verb} {group}/inferencepools"
+            );
+        }
+    }
+    let patches_scale = static_config.scale_from_zero_actuation == ScaleFromZeroActuation::Scale;
+    for verb in ["get", "patch"] {
+        assert_eq!(
+            grants("apps", "deployments/scale", verb),
+            patches_scale,
+            "{verb} deployments/scale is granted exactly with SCALE_FROM_ZERO_ACTUATION=scale"
+        );
+    }
+    assert!(!grants("apps", "deployments/scale", "update"));
+    let scrapes_epp = static_config.scale_from_zero_source == ScaleFromZeroSource::Epp;
+    for verb in ["get", "list", "watch"] {
+        assert_eq!(
+            grants("", "services", verb),
+            scrapes_epp,
+            "{verb} services is granted exactly with SCALE_FROM_ZERO_SOURCE=epp"
+        );
+    }
+    assert_eq!(
+        grants_url(manager, "/metrics", "get"),
+        scrapes_epp,
+        "get /metrics is granted exactly with SCALE_FROM_ZERO_SOURCE=epp"
+    );
     let metrics_auth = r
         .suffixed("ClusterRole", "-metrics-auth")
         .expect("metrics-auth ClusterRole");
@@ -980,6 +1029,74 @@ fn vanilla_defaults_render_only_the_controller_in_the_release_namespace() {
             ..Expect::default()
         },
     );
+}
+
+/// Scale-from-zero's RBAC: every install reads InferencePools (both API groups) and may not
+/// touch a scale subresource; `SCALE_FROM_ZERO_ACTUATION=scale` (in any case, as the controller
+/// reads it) adds get and patch on `deployments/scale`; `SCALE_FROM_ZERO_SOURCE=epp` adds
+/// reading Services and `get /metrics` (the endpoint picker authorizes the controller's token
+/// for it). A word the controller would reject fails the render, naming the key.
+#[test]
+fn scale_from_zero_rbac_follows_the_actuation_and_the_source() {
+    const ACTUATION: &str = "wva.parameters.SCALE_FROM_ZERO_ACTUATION";
+    const SOURCE: &str = "wva.parameters.SCALE_FROM_ZERO_SOURCE";
+    let controller = Expect {
+        controller: true,
+        ..Expect::default()
+    };
+    for (name, sets, scale, epp) in [
+        ("sfz-default", &[][..], false, false),
+        ("sfz-metric", &["metric", ""][..], false, false),
+        ("sfz-scale", &["scale", ""], true, false),
+        ("sfz-scale-any-case", &["Scale", ""], true, false),
+        ("sfz-epp", &["", "EPP"], false, true),
+        ("sfz-prometheus", &["", "prometheus"], false, false),
+        ("sfz-scale-epp", &["scale", "epp"], true, true),
+    ] {
+        let sets: Vec<String> = sets
+            .iter()
+            .zip([ACTUATION, SOURCE])
+            .map(|(word, key)| format!("{key}={word}"))
+            .collect();
+        let args: Vec<&str> = sets
+            .iter()
+            .flat_map(|set| ["--set", set.as_str()])
+            .collect();
+        let r = check(name, &args, &controller);
+        let manager = r
+            .suffixed("ClusterRole", "-manager")
+            .expect("manager ClusterRole");
+        for group in INFERENCE_POOL_GROUPS {
+            assert!(
+                grants(manager, group, "inferencepools", "watch"),
+                "{name}: {group}"
+            );
+        }
+        assert_eq!(
+            grants(manager, "apps", "deployments/scale", "patch"),
+            scale,
+            "{name}: patch deployments/scale"
+        );
+        assert_eq!(
+            grants(manager, "", "services", "list"),
+            epp,
+            "{name}: list services"
+        );
+        assert_eq!(
+            grants_url(manager, "/metrics", "get"),
+            epp,
+            "{name}: get /metrics"
+        );
+    }
+    for (key, word) in [(ACTUATION, "scaled"), (SOURCE, "gateway")] {
+        let err = template_error(&["--set", &format!("{key}={word}")]);
+        let leaf = key.rsplit('.').next().expect("leaf");
+        assert!(
+            err.contains("values don't meet the specifications of the schema")
+                && err.contains(leaf),
+            "{key}={word}: {err}"
+        );
+    }
 }
 
 /// ServiceMonitors: when the cluster serves the API (`null`, the default), always (`true`),
@@ -2000,6 +2117,37 @@ fn samples_are_valid_and_say_what_the_chart_does() {
     );
 
     assert_keda_sample_scales_the_chart_va_to_zero(&read("keda-scaledobject.yaml"));
+
+    // The scale-from-zero parameters the samples and the chart docs tell users to set exist.
+    let known: BTreeSet<&str> = StaticConfig::SPECS
+        .iter()
+        .chain(DynamicConfig::SPECS)
+        .map(|s| s.key)
+        .collect();
+    for (name, text) in [
+        ("keda-scaledobject.yaml", read("keda-scaledobject.yaml")),
+        ("hpa.yaml", read("hpa.yaml")),
+        ("docs/helm.md", read("../helm.md")),
+        (
+            "README.md.in",
+            std::fs::read_to_string(chart_dir().join("README.md.in")).expect("README.md.in"),
+        ),
+    ] {
+        let named: BTreeSet<&str> = text
+            .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .filter(|word| word.starts_with("SCALE_FROM_ZERO_"))
+            .collect();
+        assert!(
+            !named.is_empty(),
+            "{name} names no scale-from-zero parameter"
+        );
+        for key in named {
+            assert!(
+                known.contains(key),
+                "{name} names {key}, which is no parameter"
+            );
+        }
+    }
 }
 
 /// The KEDA sample against what the chart renders for the same variant with scale-to-zero: it

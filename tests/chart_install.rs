@@ -10,9 +10,10 @@
 //! helm: `WVA_HELM_BIN`, else `${WVA_TOOLS:-.ci/tools}/bin/helm` (`bash tests/tools/install-helm.sh`),
 //! else PATH.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret, ServiceAccount};
@@ -124,6 +125,20 @@ impl Helm {
             text(&out.stderr)
         );
         text(&out.stdout)
+    }
+
+    /// `helm upgrade` of `release` in `namespace`, keeping its values and adding `set`.
+    fn upgrade(&self, release: &str, namespace: &str, set: &str) -> String {
+        self.ok(&[
+            "upgrade",
+            release,
+            CHART,
+            "-n",
+            namespace,
+            "--reuse-values",
+            "--set",
+            set,
+        ])
     }
 
     /// The objects of a release, from `helm get manifest`.
@@ -363,16 +378,7 @@ async fn defaults_install_upgrade_and_uninstall_on_a_vanilla_cluster() {
     );
 
     // helm upgrade: a live value reaches the main ConfigMap.
-    helm.ok(&[
-        "upgrade",
-        "wva",
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "wva.reconcileInterval=30s",
-    ]);
+    helm.upgrade("wva", &ns, "wva.reconcileInterval=30s");
     let main = "wva-workload-variant-autoscaler-variantautoscaling-config";
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns)
         .get(main)
@@ -480,16 +486,7 @@ async fn openshift_profile_installs_upgrades_and_uninstalls() {
     assert_eq!(vllm["spec"]["ports"][0]["nodePort"], 30000);
 
     // helm upgrade changes the VA in place.
-    cleanup.helm.ok(&[
-        "upgrade",
-        release,
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "va.accelerator=H100",
-    ]);
+    cleanup.helm.upgrade(release, &ns, "va.accelerator=H100");
     let va = Api::<VariantAutoscaling>::namespaced(client.clone(), "llm-d-autoscaler")
         .get("ms-inference-scheduling-llm-d-modelservice-decode")
         .await
@@ -551,16 +548,9 @@ async fn two_model_releases_beside_one_controller_do_not_collide() {
         manifests.push(manifest);
     }
     // An upgrade of a model release keeps working beside the others.
-    cleanup.helm.ok(&[
-        "upgrade",
-        "wva-model-a",
-        CHART,
-        "-n",
-        &ns,
-        "--reuse-values",
-        "--set",
-        "va.variantCost=20.0",
-    ]);
+    cleanup
+        .helm
+        .upgrade("wva-model-a", &ns, "va.variantCost=20.0");
     let va = Api::<VariantAutoscaling>::namespaced(client.clone(), &team_a)
         .get("my-model-a-decode")
         .await
@@ -606,6 +596,49 @@ fn token_kubeconfig(admin: &Path, token: &str, path: &Path) {
         "current-context": "sa",
     });
     std::fs::write(path, config.to_string()).expect("write kubeconfig");
+}
+
+/// Creates `namespace` and in it the model Deployment `llama` with `replicas` (its image is
+/// never pulled: nothing here needs it to run).
+async fn create_model_deployment(admin: &Client, namespace: &str, replicas: i32) {
+    create_namespace(admin, namespace).await;
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "llama", "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "llama"}},
+            "template": {
+                "metadata": {"labels": {"app": "llama"}},
+                "spec": {"containers": [{"name": "vllm", "image": "registry.invalid/vllm:none"}]}
+            }
+        }
+    }))
+    .expect("deployment");
+    Api::<Deployment>::namespaced(admin.clone(), namespace)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .expect("Deployment created");
+}
+
+/// The ServiceAccount the chart's controller runs as (release `wva`).
+const CONTROLLER_ACCOUNT: &str = "wva-workload-variant-autoscaler-controller-manager";
+
+/// A token of the chart's controller ServiceAccount in `namespace` (TokenRequest, 1 h).
+async fn controller_token(admin: &Client, namespace: &str) -> String {
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    Api::<ServiceAccount>::namespaced(admin.clone(), namespace)
+        .create_token_request(CONTROLLER_ACCOUNT, &PostParams::default(), &request)
+        .await
+        .expect("TokenRequest")
+        .status
+        .expect("token issued")
+        .token
 }
 
 /// The `wva run` process, killed when dropped.
@@ -667,8 +700,9 @@ async fn allowed(
         Some((r, s)) => (r, Some(s.to_string())),
         None => (resource, None),
     };
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
+    review(
+        client,
+        SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
                 verb: Some(verb.into()),
                 group: Some(group.into()),
@@ -679,6 +713,31 @@ async fn allowed(
             }),
             ..SelfSubjectAccessReviewSpec::default()
         },
+    )
+    .await
+}
+
+/// Whether the API server allows the client's user `verb` on the non-resource URL `path`
+/// (what a server that authorizes with SubjectAccessReviews, like the endpoint picker's metrics
+/// endpoint, is told).
+async fn allowed_url(client: &Client, verb: &str, path: &str) -> bool {
+    review(
+        client,
+        SelfSubjectAccessReviewSpec {
+            non_resource_attributes: Some(NonResourceAttributes {
+                verb: Some(verb.into()),
+                path: Some(path.into()),
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+    )
+    .await
+}
+
+/// The answer of a SelfSubjectAccessReview.
+async fn review(client: &Client, spec: SelfSubjectAccessReviewSpec) -> bool {
+    let review = SelfSubjectAccessReview {
+        spec,
         ..SelfSubjectAccessReview::default()
     };
     Api::<SelfSubjectAccessReview>::all(client.clone())
@@ -730,24 +789,7 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     let manifest = cleanup.helm.manifest("wva", &ns);
 
     // A model: a Deployment and its VA, without an accelerator (so WVA says so in an event).
-    create_namespace(&admin, &models).await;
-    let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "llama", "namespace": models},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "llama"}},
-            "template": {
-                "metadata": {"labels": {"app": "llama"}},
-                "spec": {"containers": [{"name": "vllm", "image": "registry.invalid/vllm:none"}]}
-            }
-        }
-    }))
-    .expect("deployment");
-    let deployments = Api::namespaced(admin.clone(), &models);
-    deployments
-        .create(&PostParams::default(), &deployment)
-        .await
-        .expect("Deployment created");
+    create_model_deployment(&admin, &models, 1).await;
     let va: VariantAutoscaling = serde_json::from_value(json!({
         "apiVersion": "llmd.ai/v1alpha1",
         "kind": "VariantAutoscaling",
@@ -768,21 +810,7 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
         .expect("VA created");
 
     // The chart's ServiceAccount, and nothing else, for `wva run`.
-    let account = "wva-workload-variant-autoscaler-controller-manager";
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        },
-        ..TokenRequest::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(admin.clone(), &ns)
-        .create_token_request(account, &PostParams::default(), &request)
-        .await
-        .expect("TokenRequest")
-        .status
-        .expect("token issued")
-        .token;
+    let token = controller_token(&admin, &ns).await;
     let dir = scratch("rbac-wva");
     let sa_kubeconfig = dir.join("kubeconfig");
     token_kubeconfig(&kubeconfig, &token, &sa_kubeconfig);
@@ -942,6 +970,18 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
         ("watch", "", "configmaps", None),
         ("list", "", "pods", None),
         ("list", "apps", "deployments", None),
+        (
+            "watch",
+            "inference.networking.k8s.io",
+            "inferencepools",
+            None,
+        ),
+        (
+            "watch",
+            "inference.networking.x-k8s.io",
+            "inferencepools",
+            None,
+        ),
     ] {
         assert!(
             allowed(&sa, verb, group, resource, namespace).await,
@@ -951,6 +991,7 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     for (verb, group, resource, namespace) in [
         ("delete", "apps", "deployments", Some(models.as_str())),
         ("update", "apps", "deployments/scale", Some(models.as_str())),
+        ("patch", "apps", "deployments/scale", Some(models.as_str())),
         ("get", "", "secrets", Some(ns.as_str())),
         ("list", "", "secrets", None),
         (
@@ -979,7 +1020,7 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
         );
     }
     forbidden(
-        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(sa.clone(), &models)
+        Api::<Deployment>::namespaced(sa.clone(), &models)
             .delete("llama", &DeleteParams::default())
             .await,
         "delete the model's Deployment",
@@ -1002,5 +1043,139 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     );
     drop(controller);
     drop(prometheus);
+    drop(cleanup);
+}
+
+/// Waits until `check` answers `want`: the RBAC authorizer reads roles from a cache, so a
+/// `helm upgrade` takes effect a moment later.
+async fn until<F, Fut>(what: &str, want: bool, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while check().await != want {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what} is not {want} within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Scale-from-zero's RBAC, as the chart's ServiceAccount on the real API server. The defaults
+/// read InferencePools of both API groups and may not patch a Deployment's scale subresource
+/// (403), list Services or get `/metrics`. After `helm upgrade` with
+/// `SCALE_FROM_ZERO_ACTUATION=Scale` and `SCALE_FROM_ZERO_SOURCE=epp` the account patches a
+/// Deployment at 0 replicas to 1 through its scale subresource, lists Services and may get
+/// `/metrics` (what the endpoint picker's SubjectAccessReview asks), but still may not update
+/// the scale or delete the Deployment. Back to `metric`, the patch is forbidden again.
+#[tokio::test]
+async fn scale_from_zero_rbac_follows_the_values_on_a_real_cluster() {
+    let Some((admin, ns, mut cleanup)) = start("sfz-rbac", "wva-sfz-rbac").await else {
+        return;
+    };
+    let models = unique("wva-sfz-models");
+    cleanup.releases.push(("wva".into(), ns.clone()));
+    cleanup.namespaces.push(models.clone());
+    let mut install = vec!["install", "wva", CHART, "-n", &ns, "--create-namespace"];
+    install.extend(PLAIN_PROMETHEUS);
+    cleanup.helm.ok(&install);
+
+    // A model at zero.
+    create_model_deployment(&admin, &models, 0).await;
+    let as_admin: Api<Deployment> = Api::namespaced(admin.clone(), &models);
+
+    let dir = scratch("sfz-rbac");
+    let sa_kubeconfig = dir.join("kubeconfig");
+    token_kubeconfig(
+        &cleanup.helm.kubeconfig,
+        &controller_token(&admin, &ns).await,
+        &sa_kubeconfig,
+    );
+    let sa = client_for(&sa_kubeconfig).await;
+    let as_controller: Api<Deployment> = Api::namespaced(sa.clone(), &models);
+    let params = PatchParams::default();
+    let to_one = Patch::Merge(json!({"spec": {"replicas": 1}}));
+    let start_one = || as_controller.patch_scale("llama", &params, &to_one);
+    let may_patch_scale = || allowed(&sa, "patch", "apps", "deployments/scale", Some(&models));
+
+    let upgrade = |actuation: &str, source: &str| {
+        let set = format!(
+            "wva.parameters.SCALE_FROM_ZERO_ACTUATION={actuation},\
+             wva.parameters.SCALE_FROM_ZERO_SOURCE={source}"
+        );
+        cleanup.helm.upgrade("wva", &ns, &set);
+    };
+
+    // Defaults: `metric` actuation, `prometheus` source.
+    for group in [
+        "inference.networking.k8s.io",
+        "inference.networking.x-k8s.io",
+    ] {
+        for verb in ["get", "list", "watch"] {
+            assert!(
+                allowed(&sa, verb, group, "inferencepools", None).await,
+                "the defaults may not {verb} {group}/inferencepools"
+            );
+        }
+    }
+    assert!(!may_patch_scale().await, "the defaults may patch a scale");
+    forbidden(start_one().await, "patch the scale with the defaults");
+    assert!(!allowed(&sa, "list", "", "services", None).await);
+    assert!(!allowed_url(&sa, "get", "/metrics").await);
+
+    // `scale` actuation (any case) and the `epp` source.
+    upgrade("Scale", "epp");
+    until(
+        "patch deployments/scale after the upgrade",
+        true,
+        may_patch_scale,
+    )
+    .await;
+    let scale = start_one()
+        .await
+        .expect("the controller's account patches the scale subresource");
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(1));
+    let replicas = as_admin
+        .get("llama")
+        .await
+        .expect("Deployment")
+        .spec
+        .and_then(|s| s.replicas);
+    assert_eq!(replicas, Some(1), "the Deployment went from 0 to 1");
+    assert!(allowed(&sa, "get", "apps", "deployments/scale", Some(&models)).await);
+    assert!(!allowed(&sa, "update", "apps", "deployments/scale", Some(&models)).await);
+    assert!(!allowed(&sa, "patch", "apps", "deployments", Some(&models)).await);
+    forbidden(
+        as_controller
+            .delete("llama", &DeleteParams::default())
+            .await,
+        "delete the Deployment with scale actuation",
+    );
+    for verb in ["get", "list", "watch"] {
+        assert!(
+            allowed(&sa, verb, "", "services", None).await,
+            "{verb} services"
+        );
+    }
+    assert!(
+        allowed_url(&sa, "get", "/metrics").await,
+        "get /metrics with epp"
+    );
+
+    // Back to the defaults: no scale subresource, no /metrics.
+    upgrade("metric", "prometheus");
+    until(
+        "patch deployments/scale after going back to metric",
+        false,
+        may_patch_scale,
+    )
+    .await;
+    forbidden(
+        start_one().await,
+        "patch the scale after going back to metric",
+    );
+    assert!(!allowed_url(&sa, "get", "/metrics").await);
     drop(cleanup);
 }

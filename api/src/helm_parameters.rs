@@ -97,11 +97,14 @@ fn property(spec: &ParamSpec) -> Value {
         "default": default_of(spec),
     });
     let pattern = match spec.value_type {
-        "bool" => Some(format!("^$|^({})$", bool_words())),
+        "bool" => Some(format!("^$|^({})$", any_case(BOOL_WORDS))),
         "int" => Some(r"^$|^[0-9]+$".to_string()),
         "duration" => Some(format!("^$|{}", crate::helm_values::DURATION_PATTERN)),
-        // A choice type names its words: `metric|scale`.
-        words if words.contains('|') => Some(format!("^$|^({words})$")),
+        // A choice type names its words (`metric|scale`), read in any case like the controller.
+        words if words.contains('|') => Some(format!(
+            "^$|^({})$",
+            any_case(&words.split('|').collect::<Vec<_>>())
+        )),
         _ => None,
     };
     if let Some(pattern) = pattern {
@@ -117,9 +120,13 @@ fn property(spec: &ParamSpec) -> Value {
     schema
 }
 
-/// The words of the boolean grammar, each letter in either case, as regex alternatives.
-fn bool_words() -> String {
-    ["true", "false", "yes", "no", "on", "off", "1", "0"]
+/// The words of the boolean grammar.
+const BOOL_WORDS: &[&str] = &["true", "false", "yes", "no", "on", "off", "1", "0"];
+
+/// `words` as regex alternatives matching each letter in either case (the controller reads
+/// booleans and choice words case-insensitively).
+fn any_case(words: &[&str]) -> String {
+    words
         .iter()
         .map(|word| {
             word.chars()
@@ -166,6 +173,17 @@ mod tests {
                 "{key} is not a declared parameter"
             );
         }
+    }
+
+    #[test]
+    fn choice_words_are_accepted_in_any_case_like_the_controller_reads_them() {
+        let props = ParameterValues::json_schema(&mut SchemaGenerator::default());
+        let actuation =
+            &props.as_object().expect("object")["properties"]["SCALE_FROM_ZERO_ACTUATION"];
+        assert_eq!(
+            actuation["pattern"],
+            json!("^$|^([mM][eE][tT][rR][iI][cC]|[sS][cC][aA][lL][eE])$")
+        );
     }
 
     #[test]

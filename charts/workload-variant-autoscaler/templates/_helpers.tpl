@@ -162,3 +162,21 @@ for the same entry (tests/chart_schema.rs keeps the two in step).
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* A controller parameter of wva.parameters as the controller reads a choice word: trimmed,
+in lower case ("" when unset). */}}
+{{- define "wva.parameterWord" -}}
+{{- $value := get .root.Values.wva.parameters .key }}
+{{- if not (kindIs "invalid" $value) }}{{ toString $value | trim | lower }}{{ end }}
+{{- end }}
+
+{{/* Whether scale-from-zero patches the targets' scale subresource
+(SCALE_FROM_ZERO_ACTUATION=scale). */}}
+{{- define "wva.scaleFromZeroPatchesScale" -}}
+{{- if eq (include "wva.parameterWord" (dict "root" . "key" "SCALE_FROM_ZERO_ACTUATION")) "scale" }}true{{ end }}
+{{- end }}
+
+{{/* Whether scale-from-zero scrapes the endpoint pickers directly (SCALE_FROM_ZERO_SOURCE=epp). */}}
+{{- define "wva.scaleFromZeroScrapesEpp" -}}
+{{- if eq (include "wva.parameterWord" (dict "root" . "key" "SCALE_FROM_ZERO_SOURCE")) "epp" }}true{{ end }}
+{{- end }}

@@ -110,6 +110,17 @@ impl Fixture {
 
     /// Creates a VA scaling Deployment `target`, and caches it.
     pub fn create_va(&mut self, name: &str, target: &str) -> VariantAutoscaling {
+        self.create_va_for(name, target, "meta/llama", "10.0")
+    }
+
+    /// Creates a VA scaling Deployment `target` for `model` at `cost`, and caches it.
+    pub fn create_va_for(
+        &mut self,
+        name: &str,
+        target: &str,
+        model: &str,
+        cost: &str,
+    ) -> VariantAutoscaling {
         let created = self
             .double
             .create(json!({
@@ -118,7 +129,8 @@ impl Fixture {
                 "metadata": {"name": name, "namespace": NAMESPACE},
                 "spec": {
                     "scaleTargetRef": {"kind": "Deployment", "name": target},
-                    "modelID": "meta/llama"
+                    "modelID": model,
+                    "variantCost": cost
                 }
             }))
             .expect("VA");
@@ -141,8 +153,13 @@ impl Fixture {
         va
     }
 
-    /// Creates a Deployment, and caches it.
+    /// Creates a Deployment with one replica, and caches it.
     pub fn create_deployment(&mut self, name: &str) {
+        self.create_deployment_with(name, 1);
+    }
+
+    /// Creates a Deployment with `replicas` (pods labelled `app=<name>`), and caches it.
+    pub fn create_deployment_with(&mut self, name: &str, replicas: u32) {
         let created = self
             .double
             .create(json!({
@@ -150,7 +167,7 @@ impl Fixture {
                 "kind": "Deployment",
                 "metadata": {"name": name, "namespace": NAMESPACE},
                 "spec": {
-                    "replicas": 1,
+                    "replicas": replicas,
                     "selector": {"matchLabels": {"app": name}},
                     "template": {
                         "metadata": {"labels": {"app": name}},

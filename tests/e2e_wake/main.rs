@@ -36,7 +36,7 @@ impl AtZero {
     async fn start(name: &str, retention: &str, env: &[(&str, &str)]) -> AtZero {
         let cluster = Cluster::start(name).await;
         let ns = cluster.namespace.clone();
-        let gateway = GatewayEmulator::start(None);
+        let gateway = GatewayEmulator::start();
         gateway.set_queue(MODEL, 0.0);
         let fleet = Fleet::serve_with(
             &cluster,

@@ -108,7 +108,11 @@ impl EppSource {
     /// The same source resolving every EPP Service to `host` (tests serve the EPPs locally),
     /// each scrape bounded by `timeout`.
     #[cfg(test)]
-    fn local(mut self, host: fn(&str, &str) -> String, timeout: std::time::Duration) -> Self {
+    pub(crate) fn local(
+        mut self,
+        host: fn(&str, &str) -> String,
+        timeout: std::time::Duration,
+    ) -> Self {
         self.host = host;
         self.timeout = timeout;
         self

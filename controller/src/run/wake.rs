@@ -308,3 +308,129 @@ async fn activate(
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::pools::tests::pool_object;
+    use crate::k8s::pools::{PoolApi, PoolCaches};
+    use crate::testing::{Fixture, NAMESPACE};
+    use kube::api::DynamicObject;
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher;
+    use serde_json::json;
+    use wva_testkit::{StubResponse, StubServer};
+
+    /// A controller reading the gateway from one endpoint picker (the `epp` source) that
+    /// queues 4 requests for `meta/llama` and 9 for `acme/chat`; both models have two
+    /// variants at zero.
+    async fn two_models_at_zero() -> (Fixture, StubServer, tempfile::NamedTempFile) {
+        let mut fx = Fixture::start().await;
+        for (va, model, cost) in [
+            ("llama-a100", "meta/llama", "20"),
+            ("llama-h100", "meta/llama", "40"),
+            ("chat-l40", "acme/chat", "5"),
+            ("chat-h100", "acme/chat", "40"),
+        ] {
+            fx.create_deployment_with(va, 0);
+            fx.create_va_for(va, va, model, cost);
+        }
+        let epp = StubServer::start(|_: &wva_testkit::RecordedRequest| {
+            StubResponse::text(
+                "inference_extension_flow_control_queue_size{target_model_name=\"meta/llama\"} 4\n\
+                 inference_extension_flow_control_queue_size{target_model_name=\"acme/chat\"} 9\n",
+            )
+        });
+        fx.double
+            .create(json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "gateway-epp", "namespace": NAMESPACE},
+                "spec": {"ports": [{"name": "http-metrics", "port": epp.port()}]}
+            }))
+            .expect("Service");
+        let mut writer = Writer::<DynamicObject>::new(PoolApi::V1.resource());
+        for (pool, app) in [("llama", "llama-a100"), ("chat", "chat-l40")] {
+            let object = pool_object(PoolApi::V1, NAMESPACE, pool, &[("app", app)], "gateway-epp");
+            writer.apply_watcher_event(&watcher::Event::Apply(
+                serde_json::from_value(object).expect("pool"),
+            ));
+        }
+        let token = tempfile::NamedTempFile::new().expect("token file");
+        std::fs::write(token.path(), "t").expect("token");
+        let pools = PoolCaches::new(vec![(PoolApi::V1, writer.as_reader())]);
+        let source = EppSource::new(fx.ctx.client.clone(), pools, token.path().to_str())
+            .expect("token readable")
+            .local(
+                |_, _| "127.0.0.1".to_string(),
+                std::time::Duration::from_secs(3),
+            );
+        fx.ctx.gateway = Gateway::Epp(Box::new(source));
+        (fx, epp, token)
+    }
+
+    fn desired(fx: &Fixture, va: &str) -> f64 {
+        fx.ctx
+            .metrics
+            .wva_desired_replicas
+            .with_label_values(&[va, NAMESPACE, "unknown"])
+            .get()
+    }
+
+    fn woken(fx: &Fixture) -> Vec<(String, String)> {
+        fx.events()
+            .into_iter()
+            .filter(|(_, reason, _, _)| reason == "ScaledFromZero")
+            .map(|(_, _, note, va)| (va, note))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_largest_queue_wakes_first_within_the_concurrency_bound() {
+        let (mut fx, epp, _token) = two_models_at_zero().await;
+        fx.state
+            .config
+            .static_config
+            .scale_from_zero_engine_max_concurrency = 1;
+        check(&fx.ctx, &mut fx.state).await;
+        // acme/chat (9 waiting) starts on its cheapest variant; meta/llama waits for the slot.
+        let events = woken(&fx);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].0, "chat-l40");
+        assert!(
+            events[0]
+                .1
+                .contains("9 requests wait at the inference gateway for model \"acme/chat\""),
+            "{events:?}"
+        );
+        assert_eq!(desired(&fx, "chat-l40"), 1.0);
+        assert_eq!(
+            fx.condition("chat-l40", "MetricsAvailable")
+                .map(|(status, reason, _)| (status, reason)),
+            Some(("True".into(), "ScaleFromZero".into()))
+        );
+        let metric = &fx.ctx.metrics.wva_scale_from_zero_activations_total;
+        assert_eq!(
+            metric
+                .with_label_values(&["acme/chat", NAMESPACE, "chat-l40"])
+                .get(),
+            1
+        );
+        // The started replica is not ready yet: the slot stays taken, nothing else starts,
+        // and acme/chat is not started again.
+        check(&fx.ctx, &mut fx.state).await;
+        assert_eq!(woken(&fx).len(), 1);
+        assert_eq!(desired(&fx, "llama-a100"), 0.0);
+        // One scrape of the one endpoint picker per check, for both models.
+        assert_eq!(epp.request_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_gateway_starts_nothing() {
+        let (mut fx, epp, _token) = two_models_at_zero().await;
+        drop(epp);
+        check(&fx.ctx, &mut fx.state).await;
+        assert!(woken(&fx).is_empty());
+        assert_eq!(desired(&fx, "chat-l40"), 0.0);
+        assert!(fx.state.wakes.last_error.is_some());
+    }
+}

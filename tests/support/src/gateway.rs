@@ -1,7 +1,6 @@
 //! An emulated inference gateway endpoint picker (EPP): its flow-control queue per model, as
 //! `inference_extension_flow_control_queue_size{target_model_name=...}` on `/metrics`, the
-//! signal scale-from-zero reads. With a token set, `/metrics` answers 401 without
-//! `Authorization: Bearer <token>`, like the EPP's authenticated metrics endpoint.
+//! signal scale-from-zero reads.
 
 use crate::prometheus::ScrapeTarget;
 use crate::server::{ServerHandle, StubResponse};
@@ -15,27 +14,16 @@ pub struct GatewayEmulator {
 }
 
 impl GatewayEmulator {
-    /// Starts on `127.0.0.1:0` with no queue; `token`, when set, is required on `/metrics`.
-    pub fn start(token: Option<&str>) -> Self {
+    /// Starts on `127.0.0.1:0` with no queue.
+    pub fn start() -> Self {
         let queues: Arc<Mutex<BTreeMap<String, f64>>> = Arc::default();
         let shared = queues.clone();
-        let expected = token.map(|t| format!("Bearer {t}"));
         let handle = ServerHandle::spawn(
             "epp-emulator",
             None,
             Arc::new(move |request| {
                 if request.path != "/metrics" {
                     return StubResponse::text("not found\n").with_status(404);
-                }
-                let sent = request
-                    .headers
-                    .iter()
-                    .find(|(name, _)| name == "authorization")
-                    .map(|(_, value)| value.as_str());
-                if let Some(expected) = &expected
-                    && sent != Some(expected.as_str())
-                {
-                    return StubResponse::text("Unauthorized\n").with_status(401);
                 }
                 StubResponse::text(render(&shared.lock().expect("gateway state")))
             }),

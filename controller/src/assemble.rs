@@ -256,8 +256,11 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
                 pod: pod.clone(),
                 kv_cache_usage: s.kv_cache_usage,
                 queue_length: s.queue_length,
+                ..ReplicaSignals::default()
             })
             .collect(),
+        max_num_batched_tokens: None,
+        max_num_seqs: None,
     }
 }
 

@@ -46,8 +46,11 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
                             pod: format!("model-{m}-v{v}-{r}"),
                             kv_cache_usage: Some(rng.next_f64()),
                             queue_length: Some((rng.next_f64() * 8.0).floor()),
+                            ..ReplicaSignals::default()
                         })
                         .collect(),
+                    max_num_batched_tokens: None,
+                    max_num_seqs: None,
                 })
                 .collect(),
         })

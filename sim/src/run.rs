@@ -309,6 +309,7 @@ impl<'a> Sim<'a> {
                         pod,
                         kv_cache_usage: Some(kv),
                         queue_length: Some(queue),
+                        ..ReplicaSignals::default()
                     })
                     .collect();
                 replicas.sort_by(|a, b| a.pod.cmp(&b.pod));
@@ -324,6 +325,8 @@ impl<'a> Sim<'a> {
                     min_replicas: spec.min_replicas,
                     max_replicas: spec.max_replicas,
                     replicas,
+                    max_num_batched_tokens: None,
+                    max_num_seqs: None,
                 }
             })
             .collect::<Vec<_>>();

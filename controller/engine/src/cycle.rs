@@ -205,6 +205,10 @@ pub struct ModelReport {
     pub scale_to_zero: ScaleToZeroPolicy,
     /// The saturation analysis; `None` when the safety net decided.
     pub analysis: Option<Analysis>,
+    /// The token-capacity analysis (V2); `None` when the model uses V1 or the safety net
+    /// decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityAnalysis>,
     /// Log lines for the controller, in the order the engine reached them; each serializes
     /// as its text.
     pub notes: Vec<Note>,
@@ -276,6 +280,27 @@ impl Serialize for Note {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
+}
+
+/// The token-capacity analysis (V2) of one model, in tokens (or KV-cache fractions when no
+/// replica reports `kvCapacityTokens`: see `unit`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityAnalysis {
+    /// `tokens`, or `kv-fraction` when the KV-cache size is unknown.
+    pub unit: &'static str,
+    /// Demand: tokens in use plus the tokens of the queued requests, over reporting replicas.
+    pub demand: f64,
+    /// Supply: the capacity of the ready replicas.
+    pub supply: f64,
+    /// Supply counting pending replicas too.
+    pub anticipated_supply: f64,
+    /// Required capacity `max(0, demand / scaleUpThreshold − anticipatedSupply)`.
+    pub required: f64,
+    /// Spare capacity `max(0, supply − demand / scaleDownBoundary)`.
+    pub spare: f64,
+    /// `demand / supply` (0 when there is no supply).
+    pub utilization: f64,
 }
 
 /// The saturation analysis of one model.

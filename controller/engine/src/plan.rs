@@ -82,6 +82,7 @@ impl<'a> ModelPlan<'a> {
                 scale_up_step: config.scale_up_step(ns, model),
                 scale_to_zero: config.scale_to_zero_policy(ns, model),
                 analysis: None,
+                capacity: None,
                 notes: Vec::new(),
             },
             metrics: MetricsCondition {

@@ -239,6 +239,14 @@ pub struct Variant {
     /// VA `maxReplicas`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas: Option<u32>,
+    /// vLLM's `--max-num-batched-tokens` from the Deployment's container args (token-capacity
+    /// analyzer); `None` when not set there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_batched_tokens: Option<u32>,
+    /// vLLM's `--max-num-seqs` from the Deployment's container args (token-capacity
+    /// analyzer); `None` when not set there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_seqs: Option<u32>,
     /// Signals of the replicas that Prometheus reported for this variant.
     #[serde(default)]
     pub replicas: Vec<ReplicaSignals>,
@@ -264,6 +272,22 @@ pub struct ReplicaSignals {
     /// Waiting requests, peak over the last minute.
     #[serde(default)]
     pub queue_length: Option<f64>,
+    /// KV-cache size in tokens: `num_gpu_blocks × block_size` of `vllm:cache_config_info`
+    /// (token-capacity analyzer); `None` when the series is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_capacity_tokens: Option<f64>,
+    /// Average prompt tokens per request over the last 5 minutes (`_sum`/`_count` rates of
+    /// `vllm:request_prompt_tokens`); `None` when missing or no request finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_input_tokens: Option<f64>,
+    /// Average generated tokens per request over the last 5 minutes
+    /// (`vllm:request_generation_tokens`); `None` when missing or no request finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_output_tokens: Option<f64>,
+    /// Prefix-cache hit rate over the last 5 minutes, 0-1 (`vllm:prefix_cache_hits` /
+    /// `vllm:prefix_cache_queries`); `None` when missing or no query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_cache_hit_rate: Option<f64>,
 }
 
 impl Snapshot {

@@ -58,8 +58,11 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                             pod: format!("v{index}-{i}"),
                             kv_cache_usage: kv,
                             queue_length: q,
+                            ..ReplicaSignals::default()
                         })
                         .collect(),
+                    max_num_batched_tokens: None,
+                    max_num_seqs: None,
                 }
             },
         )
@@ -269,8 +272,11 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
                         pod: format!("p{i}"),
                         kv_cache_usage: Some(kv),
                         queue_length: Some(queue),
+                        ..ReplicaSignals::default()
                     })
                     .collect(),
+                max_num_batched_tokens: None,
+                max_num_seqs: None,
             }],
         }],
         ..Snapshot::default()

@@ -25,8 +25,11 @@ pub fn variant(name: &str, cost: f64, replicas: &[(f64, f64)]) -> Variant {
                 pod: format!("{name}-{i}"),
                 kv_cache_usage: Some(*kv),
                 queue_length: Some(*q),
+                ..ReplicaSignals::default()
             })
             .collect(),
+        max_num_batched_tokens: None,
+        max_num_seqs: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod cycle;
 mod fallback;
 mod limiter;
 mod plan;
+pub mod queueing;
 mod scaling;
 mod snapshot;
 mod wake;

@@ -15,4 +15,5 @@
 pub mod input;
 pub mod params;
 pub mod saturation;
+pub mod service_class;
 pub mod suggest;

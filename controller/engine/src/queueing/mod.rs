@@ -9,13 +9,17 @@
 //!   rate, [`Replica::max_rate`] finds the highest rate that meets targets.
 //! * [`Estimator`]: learns α, β, γ online from observed latencies (recursive least squares
 //!   that rejects outliers).
+//! * [`arbitrate`]: the capacity target and the model target of a variant become one, capacity
+//!   safety first.
 //!
 //! Pure arithmetic: no clock, no I/O.
 
+mod arbitrate;
 mod estimator;
 mod perf;
 mod queue;
 
+pub use arbitrate::{Arbitration, arbitrate};
 pub use estimator::{Estimator, Observation};
 pub use perf::{PerfParams, Workload};
 pub use queue::{Prediction, Replica, Targets};

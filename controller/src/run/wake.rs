@@ -15,7 +15,7 @@ use crate::k8s::scale::{self, Start};
 use crate::k8s::status::Target;
 use crate::keys::{self, DeploymentRef, VaRef};
 use k8s_openapi::api::apps::v1::Deployment;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 use wva_api::config::ScaleFromZeroActuation;
 use wva_api::crd::VariantAutoscaling;
@@ -79,7 +79,7 @@ impl Wakes {
     }
 
     /// Forgets models that have no VA any more.
-    fn retain_models(&mut self, models: &[ModelRef]) {
+    fn retain_models(&mut self, models: &HashSet<ModelRef>) {
         self.started.retain(|m, _| models.contains(m));
         self.seen.retain(|m, _| models.contains(m));
     }
@@ -114,13 +114,13 @@ pub async fn check(ctx: &Context, state: &mut State) {
         None,
     );
     assemble::use_newest_status(&mut snapshot, &plan.members, &mut state.written);
-    let models: Vec<ModelRef> = snapshot
+    let models: HashSet<ModelRef> = snapshot
         .models
         .iter()
         .map(|m| (m.namespace.clone(), m.model_id.clone()))
         .collect();
     state.wakes.retain_models(&models);
-    let dormant: Vec<ModelRef> = snapshot
+    let dormant: HashSet<ModelRef> = snapshot
         .models
         .iter()
         .filter(|m| wva_engine::is_dormant(m))
@@ -174,7 +174,7 @@ pub async fn check(ctx: &Context, state: &mut State) {
 async fn read_queues(
     ctx: &Context,
     state: &mut State,
-    dormant: &[ModelRef],
+    dormant: &HashSet<ModelRef>,
     members: &[assemble::Member<'_>],
 ) -> Option<HashMap<ModelRef, f64>> {
     let (queues, errors) = match &ctx.gateway {
@@ -211,26 +211,30 @@ async fn read_queues(
 
 /// The dormant models with the pod template labels of their variants' Deployments (the
 /// endpoint pickers' pools select by them).
-fn dormant_models(dormant: &[ModelRef], members: &[assemble::Member<'_>]) -> Vec<DormantModel> {
-    dormant
-        .iter()
-        .map(|(namespace, model_id)| DormantModel {
-            namespace: namespace.clone(),
-            model_id: model_id.clone(),
-            pod_labels: members
-                .iter()
-                .filter(|m| m.namespace() == namespace && &m.va.spec.model_id == model_id)
-                .filter_map(|m| {
-                    m.deployment?
-                        .spec
-                        .as_ref()?
-                        .template
-                        .metadata
-                        .as_ref()?
-                        .labels
-                        .clone()
-                })
-                .collect(),
+fn dormant_models(
+    dormant: &HashSet<ModelRef>,
+    members: &[assemble::Member<'_>],
+) -> Vec<DormantModel> {
+    let mut by_model: HashMap<ModelRef, Vec<BTreeMap<String, String>>> =
+        dormant.iter().map(|m| (m.clone(), Vec::new())).collect();
+    for member in members {
+        let key = (
+            member.namespace().to_string(),
+            member.va.spec.model_id.clone(),
+        );
+        let labels = member
+            .deployment
+            .and_then(|d| d.spec.as_ref()?.template.metadata.as_ref()?.labels.clone());
+        if let (Some(pod_labels), Some(labels)) = (by_model.get_mut(&key), labels) {
+            pod_labels.push(labels);
+        }
+    }
+    by_model
+        .into_iter()
+        .map(|((namespace, model_id), pod_labels)| DormantModel {
+            namespace,
+            model_id,
+            pod_labels,
         })
         .collect()
 }

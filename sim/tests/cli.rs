@@ -65,7 +65,13 @@ fn default_scenario_prints_timeline_summary_and_step_comparison() {
     assert!(out.contains("scale-up llama-8b-a100 1->2"), "{out}");
     assert!(out.contains("scale-down llama-8b-a100"), "{out}");
     assert!(out.contains("in-transition"), "{out}");
-    assert!(out.contains("scale-to-zero llama-8b-a100 1->0"), "{out}");
+    assert!(out.contains("scale-to-zero llama-8b-a100 "), "{out}");
+    // The chart's HPA holds WVA's scale-up for its 240 s window: WVA waits in transition
+    // and the timeline says why.
+    assert!(
+        out.contains("in-transition llama-8b-a100 1->2  [held: llama-8b-a100 ScaleUpStabilized]"),
+        "{out}"
+    );
     assert!(
         !out.contains("scale-up llama-8b-h100"),
         "the dear variant never grows: {out}"
@@ -318,10 +324,22 @@ fn documented_multi_variant_example_keeps_every_variant_within_its_bounds() {
 }
 
 /// `wva simulate --profile sim/scenarios/idle.csv --json` plus `extra`: the built-in variants
-/// go to zero in the first idle minutes, then requests come at 10:01 and at 35:01.
+/// go to zero in the first idle minutes, then requests come at 10:01 and at 35:01. The HPA
+/// scales up at the sync that sees WVA's desired replicas and down after a 2 minute window
+/// (`--hpa-scale-up-window 0s --hpa-scale-down-window 2m`), so the timeline is the engine's
+/// and the wake's alone; the chart's HPA and KEDA are tested on the same profile below.
 fn simulate_idle(extra: &[&str]) -> serde_json::Value {
     let profile = sample("idle.csv");
-    let mut args = vec!["simulate", "--profile", &profile, "--json"];
+    let mut args = vec![
+        "simulate",
+        "--profile",
+        &profile,
+        "--json",
+        "--hpa-scale-up-window",
+        "0s",
+        "--hpa-scale-down-window",
+        "2m",
+    ];
     args.extend_from_slice(extra);
     let r = wva(&args);
     assert_eq!(r.code, 0, "{}", r.err);

@@ -117,7 +117,8 @@ impl HpaSpec {
 pub struct KedaSpec {
     /// `spec.pollingInterval`, seconds.
     pub polling_seconds: u64,
-    /// `spec.cooldownPeriod`: seconds after the metric was last active before 1 → 0.
+    /// `spec.cooldownPeriod`: 1 → 0 at the first poll more than this many seconds after the
+    /// last poll that saw the metric active.
     pub cooldown_seconds: u64,
     /// The trigger's `activationThreshold`: active when the metric is above it.
     pub activation_threshold: f64,
@@ -448,7 +449,7 @@ impl AutoscalerState {
                 return Some(k.min_replica_count.max(1));
             }
         } else if k.min_replica_count == 0 && metric.is_some() {
-            if current > 0 && now >= self.last_active + k.cooldown_seconds {
+            if current > 0 && now > self.last_active + k.cooldown_seconds {
                 self.condition = Some(Condition::Deactivated);
                 return Some(0);
             }

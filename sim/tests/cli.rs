@@ -1,57 +1,9 @@
 //! `wva simulate` and `wva decide` as a user sees them: exit codes, stdout, stderr.
 
-use clap::Command;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use wva_sim::cli;
+mod common;
 
-struct Run {
-    code: u8,
-    out: String,
-    err: String,
-}
-
-fn wva(args: &[&str]) -> Run {
-    let command = Command::new("wva")
-        .subcommand(cli::simulate_command())
-        .subcommand(cli::decide_command());
-    let matches = command
-        .try_get_matches_from(std::iter::once("wva").chain(args.iter().copied()))
-        .expect("arguments parse");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = match matches.subcommand() {
-        Some(("simulate", m)) => cli::run_simulate(m, &mut out, &mut err),
-        Some(("decide", m)) => cli::run_decide(m, &mut out, &mut err),
-        _ => unreachable!("a subcommand is given"),
-    };
-    Run {
-        code,
-        out: String::from_utf8(out).expect("utf-8"),
-        err: String::from_utf8(err).expect("utf-8"),
-    }
-}
-
-fn sample(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn temp_file(name: &str, content: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("wva-sim-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    std::fs::File::create(&path)
-        .and_then(|mut f| f.write_all(content.as_bytes()))
-        .expect("temp file");
-    path.display().to_string()
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use common::{Run, json, sample, temp_file, wva};
+use std::path::Path;
 
 #[test]
 fn default_scenario_prints_timeline_summary_and_step_comparison() {

@@ -71,7 +71,11 @@ fn the_hpa_follows_the_desired_replicas_within_its_tolerance() {
     run(
         &plain(),
         10,
-        &[(9, 10, WithinTolerance), (8, 8, DesiredWithinRange), (7, 7, DesiredWithinRange)],
+        &[
+            (9, 10, WithinTolerance),
+            (8, 8, DesiredWithinRange),
+            (7, 7, DesiredWithinRange),
+        ],
     );
     let mut strict = plain();
     strict.tolerance = 0.05;
@@ -119,7 +123,7 @@ fn the_scale_up_window_keeps_the_lowest_proposal_of_the_window() {
         1,
         &[
             (1, 1, DesiredWithinRange),
-            (3, 1, ScaleUpStabilized), // 15 s: the 1 of 0 s is within 30 s
+            (3, 1, ScaleUpStabilized),  // 15 s: the 1 of 0 s is within 30 s
             (3, 3, DesiredWithinRange), // 30 s: it is out of the window
         ],
     );
@@ -151,7 +155,11 @@ fn pods_and_percent_policies_cap_the_scale_up_with_select_policy() {
     run(&spec, 1, &[(20, 2, ScaleUpLimit)]);
     run(&spec, 4, &[(20, 6, ScaleUpLimit)]);
     spec.scale_up.select_policy = SelectPolicy::Disabled;
-    run(&spec, 4, &[(20, 4, ScaleUpLimit), (1, 1, DesiredWithinRange)]);
+    run(
+        &spec,
+        4,
+        &[(20, 4, ScaleUpLimit), (1, 1, DesiredWithinRange)],
+    );
 }
 
 #[test]
@@ -252,7 +260,7 @@ fn keda_activates_at_its_poll_and_deactivates_after_the_cooldown() {
     assert_eq!(
         changes,
         [
-            (5, 1, Some(Activated)),     // the first poll that sees 1
+            (5, 1, Some(Activated)), // the first poll that sees 1
             // Last active at the poll of 95 s; the first poll more than 60 s later is at 160 s.
             (160, 0, Some(Deactivated)),
         ]

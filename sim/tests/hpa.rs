@@ -54,7 +54,10 @@ fn the_docs_hpa_file_applies_to_the_variants_it_names() {
         assert_eq!(autoscaler(&v, i)["minReplicas"], 1);
         assert!(pods(&v, i).iter().all(|n| *n >= 1), "{:?}", pods(&v, i));
     }
-    let last = v["timeline"].as_array().and_then(|t| t.last()).expect("rows");
+    let last = v["timeline"]
+        .as_array()
+        .and_then(|t| t.last())
+        .expect("rows");
     assert_eq!(last["desired"], serde_json::json!([0, 0]), "{last}");
     assert_eq!(
         last["autoscaler"],
@@ -95,7 +98,11 @@ fn a_scaled_object_file_and_keda_flag_run_the_variant_through_keda() {
     let all = json(&wva(&["simulate", "--json", "--keda", "--duration", "2m"]).out);
     for i in 0..2 {
         assert_eq!(autoscaler(&all, i)["kind"], "keda");
-        assert_eq!(autoscaler(&all, i)["hpa"]["maxReplicas"], 10, "the VA's bound");
+        assert_eq!(
+            autoscaler(&all, i)["hpa"]["maxReplicas"],
+            10,
+            "the VA's bound"
+        );
     }
 }
 
@@ -147,7 +154,10 @@ fn the_hpa_flags_change_every_hpa() {
         assert_eq!(hpa["scaleDown"]["stabilizationWindowSeconds"], 60, "{hpa}");
         assert_eq!(hpa["tolerance"], 0.05);
         assert_eq!(hpa["syncSeconds"], 30);
-        assert_eq!(v["scenario"]["variants"][i]["replica"]["startupSeconds"], 120);
+        assert_eq!(
+            v["scenario"]["variants"][i]["replica"]["startupSeconds"],
+            120
+        );
     }
     for (flag, value, message) in [
         (
@@ -212,7 +222,17 @@ spec:
 #[test]
 fn an_hpa_file_sets_bounds_behavior_and_kubernetes_defaults() {
     let file = temp_file("hpa.yaml", HPA);
-    let v = json(&wva(&["simulate", "--json", "--scale-up-step", "sized", "--hpa", &file]).out);
+    let v = json(
+        &wva(&[
+            "simulate",
+            "--json",
+            "--scale-up-step",
+            "sized",
+            "--hpa",
+            &file,
+        ])
+        .out,
+    );
     let a = autoscaler(&v, 0);
     assert_eq!(a["kind"], "hpa");
     assert_eq!(a["scaleUp"]["selectPolicy"], "Min");
@@ -231,7 +251,9 @@ fn an_hpa_file_sets_bounds_behavior_and_kubernetes_defaults() {
         .windows(2)
         .filter(|w| w[1]["replicas"][0].as_u64() > w[0]["replicas"][0].as_u64());
     assert!(
-        steps.all(|w| w[1]["replicas"][0].as_u64().unwrap() - w[0]["replicas"][0].as_u64().unwrap() == 1),
+        steps.all(|w| w[1]["replicas"][0].as_u64().unwrap()
+            - w[0]["replicas"][0].as_u64().unwrap()
+            == 1),
         "{a100:?}"
     );
 }
@@ -240,7 +262,10 @@ fn an_hpa_file_sets_bounds_behavior_and_kubernetes_defaults() {
 fn bad_autoscaler_files_name_the_file_document_field_and_fix() {
     let cases = [
         (
-            HPA.replace("periodSeconds: 60\n        - type: Percent", "periodSeconds: 0\n        - type: Percent"),
+            HPA.replace(
+                "periodSeconds: 60\n        - type: Percent",
+                "periodSeconds: 0\n        - type: Percent",
+            ),
             "document 1 (HorizontalPodAutoscaler a100-hpa): spec.behavior.scaleUp.policies[0].periodSeconds is 0, expected 1 to 1800",
         ),
         (

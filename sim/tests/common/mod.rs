@@ -62,4 +62,3 @@ pub fn temp_file(name: &str, content: &str) -> String {
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
-

@@ -64,7 +64,7 @@ pub fn simulate_command() -> Command {
             Arg::new("scale-from-zero-actuation")
                 .long("scale-from-zero-actuation")
                 .value_parser([ScaleFromZeroActuation::Metric.as_str(), ScaleFromZeroActuation::Scale.as_str()])
-                .help("How a scale-from-zero activation reaches the Deployment: metric (the autoscaler activates it at its next sync, like KEDA) or scale (patched from 0 to 1 at once) [default: the controller's SCALE_FROM_ZERO_ACTUATION default, metric]"),
+                .help("How a scale-from-zero activation reaches the Deployment: metric (the variant's autoscaler reads it: KEDA activates at its next poll, an HPA with minReplicas 0 after its scale-up window) or scale (patched from 0 to 1 at once) [default: the controller's SCALE_FROM_ZERO_ACTUATION default, metric]"),
         )
         .arg(
             Arg::new("scale-from-zero-check-interval")

@@ -105,8 +105,9 @@ pub struct Scenario {
     /// (`SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY`).
     pub scale_from_zero_max_concurrency: u32,
     /// How an activation reaches the Deployment (`SCALE_FROM_ZERO_ACTUATION`): `metric` (the
-    /// autoscaler activates it at its next sync, like KEDA) or `scale` (the controller patches
-    /// the scale subresource from 0 to 1 at once, for a plain HPA).
+    /// variant's autoscaler reads it: KEDA activates at its next poll, an HPA with
+    /// `minReplicas` 0 after its scale-up window) or `scale` (the controller patches the scale
+    /// subresource from 0 to 1 at once, for a plain HPA).
     #[serde(serialize_with = "serialize_actuation")]
     pub scale_from_zero_actuation: ScaleFromZeroActuation,
 }

@@ -260,57 +260,72 @@ fn an_hpa_file_sets_bounds_behavior_and_kubernetes_defaults() {
 
 #[test]
 fn bad_autoscaler_files_name_the_file_document_field_and_fix() {
+    let keda = std::fs::read_to_string(docs_sample("keda-scaledobject.yaml")).expect("sample");
+    // (manifest, text replaced, by, the error after the file name)
     let cases = [
         (
-            HPA.replace(
-                "periodSeconds: 60\n        - type: Percent",
-                "periodSeconds: 0\n        - type: Percent",
-            ),
+            HPA,
+            "periodSeconds: 60\n        - type: Percent",
+            "periodSeconds: 0\n        - type: Percent",
             "document 1 (HorizontalPodAutoscaler a100-hpa): spec.behavior.scaleUp.policies[0].periodSeconds is 0, expected 1 to 1800",
         ),
         (
-            HPA.replace("name: llama-8b-a100", "name: llama-8b-l40s"),
+            HPA,
+            "name: llama-8b-a100",
+            "name: llama-8b-l40s",
             "spec.scaleTargetRef.name is \"llama-8b-l40s\", but no variant is named so; name one of: llama-8b-a100, llama-8b-h100",
         ),
         (
-            HPA.replace("minReplicas: 1", "minReplicas: 6"),
+            HPA,
+            "minReplicas: 1",
+            "minReplicas: 6",
             "document 1 (HorizontalPodAutoscaler a100-hpa): spec.minReplicas (6) is above spec.maxReplicas (4); lower minReplicas or raise maxReplicas",
         ),
         (
-            HPA.replace("type: AverageValue", "type: Value"),
+            HPA,
+            "type: AverageValue",
+            "type: Value",
             "document 1 (HorizontalPodAutoscaler a100-hpa): spec.metrics[0].external.target.type is \"Value\", expected AverageValue (averageValue \"1\" makes the HPA's desired replicas equal WVA's)",
         ),
         (
-            HPA.replace("name: wva_desired_replicas", "name: cpu"),
+            HPA,
+            "name: wva_desired_replicas",
+            "name: cpu",
             "document 1 (HorizontalPodAutoscaler a100-hpa): spec.metrics has no External metric wva_desired_replicas; the simulator applies WVA's desired replicas: use the metric of docs/samples/hpa.yaml",
         ),
         (
-            HPA.replace("selectPolicy: Min", "selectPolicy: Least"),
+            HPA,
+            "selectPolicy: Min",
+            "selectPolicy: Least",
             "document 1 (HorizontalPodAutoscaler a100-hpa): spec.behavior.scaleUp.selectPolicy: unknown variant `Least`, expected one of `Max`, `Min`, `Disabled`",
         ),
         (
-            HPA.replace("autoscaling/v2", "autoscaling/v1"),
+            HPA,
+            "autoscaling/v2",
+            "autoscaling/v1",
             "document 1 (HorizontalPodAutoscaler a100-hpa): apiVersion is \"autoscaling/v1\", expected autoscaling/v2 (behavior needs v2)",
         ),
         (
-            HPA.replace("kind: HorizontalPodAutoscaler", "kind: Deployment"),
+            HPA,
+            "kind: HorizontalPodAutoscaler",
+            "kind: Deployment",
             "document 1 (Deployment a100-hpa): kind is \"Deployment\", expected HorizontalPodAutoscaler or ScaledObject",
         ),
         (
-            std::fs::read_to_string(docs_sample("keda-scaledobject.yaml"))
-                .expect("sample")
-                .replace("pollingInterval: 5", "pollingInterval: 0"),
+            keda.as_str(),
+            "pollingInterval: 5",
+            "pollingInterval: 0",
             "document 1 (ScaledObject llama-8b-a100): spec.pollingInterval is 0, expected 1 to 3600 seconds",
         ),
         (
-            std::fs::read_to_string(docs_sample("keda-scaledobject.yaml"))
-                .expect("sample")
-                .replace("threshold: \"1\"", "threshold: \"one\""),
+            keda.as_str(),
+            "threshold: \"1\"",
+            "threshold: \"one\"",
             "document 1 (ScaledObject llama-8b-a100): spec.triggers[0].metadata.threshold is \"one\", expected a number such as \"1\"",
         ),
     ];
-    for (i, (text, message)) in cases.iter().enumerate() {
-        let file = temp_file(&format!("bad-hpa-{i}.yaml"), text);
+    for (i, (manifest, from, to, message)) in cases.iter().enumerate() {
+        let file = temp_file(&format!("bad-hpa-{i}.yaml"), &manifest.replace(from, to));
         let r = wva(&["simulate", "--hpa", &file]);
         assert_eq!(r.code, 1, "{message}");
         assert_eq!(r.err, format!("error: {file}: {message}\n"));

@@ -34,11 +34,14 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
-/// One panel: its title, the y axis label and its lines.
+/// One panel: its title, the y axis label, its lines, a fixed top of the y axis (else the
+/// largest value of all runs), where its legend goes.
 struct Panel {
     title: &'static str,
     unit: &'static str,
     lines: Vec<Line>,
+    top: Option<f64>,
+    legend: SeriesLabelPosition,
 }
 
 struct Line {
@@ -82,58 +85,82 @@ fn panels(run: &PlotRun) -> Vec<Panel> {
             series(rows, |r| r.desired.get(i).map(|n| f64::from(*n))),
         ));
     }
+    let s = run.scenario;
+    let threshold = 100.0
+        * s.engine_config()
+            .thresholds(&s.namespace, &s.model_id)
+            .kv_cache_threshold;
+    let end = s.duration_seconds as f64 / 60.0;
+    let panel = |title, unit, lines| Panel {
+        title,
+        unit,
+        lines,
+        top: None,
+        legend: SeriesLabelPosition::UpperLeft,
+    };
     vec![
-        Panel {
-            title: "load",
-            unit: "requests/s",
-            lines: vec![line(
+        panel(
+            "load",
+            "requests/s",
+            vec![line(
                 "arriving",
                 COLORS[0],
                 false,
                 series(rows, |r| Some(r.load_rps)),
             )],
-        },
+        ),
+        panel("replicas per variant", "replicas", replicas),
         Panel {
-            title: "replicas per variant",
-            unit: "replicas",
-            lines: replicas,
+            top: Some(100.0),
+            legend: SeriesLabelPosition::LowerRight,
+            ..panel(
+                "KV-cache usage (average of ready replicas)",
+                "%",
+                vec![
+                    line(
+                        "KV cache",
+                        COLORS[2],
+                        false,
+                        series(rows, |r| Some(r.kv_percent)),
+                    ),
+                    line(
+                        "kvCacheThreshold",
+                        RGBColor(120, 120, 120),
+                        true,
+                        vec![(0.0, threshold), (end, threshold)],
+                    ),
+                ],
+            )
         },
-        Panel {
-            title: "KV-cache usage (average of ready replicas)",
-            unit: "%",
-            lines: vec![line(
-                "KV cache",
-                COLORS[2],
-                false,
-                series(rows, |r| Some(r.kv_percent)),
-            )],
-        },
-        Panel {
-            title: "waiting requests (gateway + replica queues)",
-            unit: "requests",
-            lines: vec![line(
+        panel(
+            "waiting requests (gateway + replica queues)",
+            "requests",
+            vec![line(
                 "queue",
                 COLORS[3],
                 false,
                 series(rows, |r| Some(r.queue as f64)),
             )],
-        },
-        Panel {
-            title: "time to first token, p95 per 30 s",
-            unit: "seconds",
-            lines: vec![line(
+        ),
+        panel(
+            "time to first token, p95 per 30 s",
+            "seconds",
+            vec![line(
                 "TTFT p95",
                 COLORS[1],
                 false,
                 series(rows, |r| r.ttft_p95_seconds),
             )],
-        },
+        ),
     ]
 }
 
 /// The top of the y axis of panel `p`, shared by all runs: the largest value plus room for a
 /// legend of several lines above the data.
 fn top(all: &[Vec<Panel>], p: usize) -> f64 {
+    if let Some(top) = all.first().and_then(|panels| panels[p].top) {
+        return top;
+    }
     let max = all
         .iter()
         .flat_map(|panels| &panels[p].lines)
@@ -211,7 +238,7 @@ fn draw_panel(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(panel.legend.clone())
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font(("sans-serif", 14))

@@ -162,14 +162,9 @@ struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     fn new(s: &'a Scenario) -> Sim<'a> {
-        let config = EngineConfig {
-            saturation: s.saturation.clone(),
-            scale_to_zero: s.scale_to_zero.clone(),
-            ..EngineConfig::default()
-        };
         let mut sim = Sim {
             s,
-            config,
+            config: s.engine_config(),
             rng: Rng::new(s.seed),
             deployments: Vec::new(),
             ghosts: Vec::new(),

@@ -214,6 +214,15 @@ impl Scenario {
         }
     }
 
+    /// The engine's configuration of this scenario (its saturation and scale-to-zero entries).
+    pub fn engine_config(&self) -> wva_engine::EngineConfig {
+        wva_engine::EngineConfig {
+            saturation: self.saturation.clone(),
+            scale_to_zero: self.scale_to_zero.clone(),
+            ..wva_engine::EngineConfig::default()
+        }
+    }
+
     /// The load at `time`, interpolated linearly; flat before the first and after the last
     /// point.
     pub fn load_at(&self, time: f64) -> LoadPoint {

@@ -113,6 +113,7 @@ fn plot_draws_load_replicas_saturation_and_ttft_with_axes_and_legend() {
         "llama-8b-a100 desired (WVA)",
         "llama-8b-h100 ready",
         "KV-cache usage (average of ready replicas)",
+        "kvCacheThreshold",
         "waiting requests (gateway + replica queues)",
         "time to first token, p95 per 30 s",
         "seconds",

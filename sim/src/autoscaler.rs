@@ -425,7 +425,6 @@ impl AutoscalerState {
                 if now.is_multiple_of(k.polling_seconds.max(1)) {
                     replicas = self.poll(k, now, current, metric);
                 }
-                let current = replicas.unwrap_or(current);
                 if replicas.is_none()
                     && current > 0
                     && now.is_multiple_of(k.hpa.sync_seconds.max(1))
@@ -449,7 +448,7 @@ impl AutoscalerState {
                 return Some(k.min_replica_count.max(1));
             }
         } else if k.min_replica_count == 0 && metric.is_some() {
-            if current > 0 && now > self.last_active + k.cooldown_seconds {
+            if current > 0 && now > self.last_active.saturating_add(k.cooldown_seconds) {
                 self.condition = Some(Condition::Deactivated);
                 return Some(0);
             }

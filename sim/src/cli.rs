@@ -494,10 +494,7 @@ fn whole_seconds(text: &str, flag: &str, lo: u64, hi: u64) -> Result<u64, InputE
 fn apply_autoscalers(m: &ArgMatches, s: &mut Scenario) -> Result<(), InputError> {
     if m.get_flag("keda") {
         for v in &mut s.variants {
-            let max = v
-                .max_replicas
-                .unwrap_or(wva_api::helm_values::HpaValues::default().max_replicas);
-            v.autoscaler = AutoscalerSpec::Keda(keda_sample(v.min_replicas.unwrap_or(0), max)?);
+            v.autoscaler = AutoscalerSpec::Keda(keda_sample(v.min_replicas, v.max_replicas)?);
         }
     }
     if let Some(file) = m.get_one::<PathBuf>("hpa") {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::path::Path;
-use wva_api::helm_values::{ScalingPolicy, SelectPolicy};
+use wva_api::helm_values::{HpaValues, ScalingPolicy, SelectPolicy};
 
 /// The metric WVA publishes and the autoscaler reads.
 const METRIC: &str = "wva_desired_replicas";
@@ -175,21 +175,22 @@ pub fn parse_autoscalers(file: &Path, text: &str) -> Result<Vec<Target>, InputEr
     Ok(out)
 }
 
-/// The ScaledObject of [`KEDA_SAMPLE`] with the given bounds: `--keda` without a file.
-pub fn keda_sample(min_replica_count: u32, max_replica_count: u32) -> Result<KedaSpec, InputError> {
-    let parsed = parse_autoscalers(
-        Path::new("docs/samples/keda-scaledobject.yaml"),
-        KEDA_SAMPLE,
-    )?;
+/// The ScaledObject of [`KEDA_SAMPLE`] for a variant with the VA's bounds: `minReplicaCount`
+/// the VA's `minReplicas` (0 where unset), `maxReplicaCount` its `maxReplicas` (the chart's
+/// `hpa.maxReplicas` where unset). `--keda` without a file.
+pub fn keda_sample(va_min: Option<u32>, va_max: Option<u32>) -> Result<KedaSpec, InputError> {
+    let sample = "docs/samples/keda-scaledobject.yaml";
+    let parsed = parse_autoscalers(Path::new(sample), KEDA_SAMPLE)?;
     match parsed.into_iter().next() {
         Some((_, AutoscalerSpec::Keda(mut k))) => {
-            k.min_replica_count = min_replica_count;
-            k.hpa.min_replicas = min_replica_count.max(1);
-            k.hpa.max_replicas = max_replica_count.max(1);
+            let min = va_min.unwrap_or(0);
+            k.min_replica_count = min;
+            k.hpa.min_replicas = min.max(1);
+            k.hpa.max_replicas = va_max.unwrap_or(HpaValues::default().max_replicas).max(1);
             Ok(k)
         }
         _ => Err(InputError {
-            file: "docs/samples/keda-scaledobject.yaml".to_string(),
+            file: sample.to_string(),
             message: "not one ScaledObject".to_string(),
         }),
     }

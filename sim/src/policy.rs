@@ -73,10 +73,9 @@ impl AutoscalerPolicy {
                 AutoscalerPolicy::Run => continue,
                 AutoscalerPolicy::Hpa => AutoscalerSpec::Hpa(chart),
                 AutoscalerPolicy::HpaFast => AutoscalerSpec::Hpa(fast(chart)),
-                AutoscalerPolicy::Keda => AutoscalerSpec::Keda(keda_sample(
-                    v.min_replicas.unwrap_or(0),
-                    chart.max_replicas,
-                )?),
+                AutoscalerPolicy::Keda => {
+                    AutoscalerSpec::Keda(keda_sample(v.min_replicas, v.max_replicas)?)
+                }
             };
         }
         Ok(s)

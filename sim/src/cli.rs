@@ -1,6 +1,10 @@
 //! The `wva simulate` and `wva decide` subcommands. Each returns the process exit code and
 //! writes to the given streams, so tests see exactly what a user sees.
 
+use crate::autoscaler::AutoscalerSpec;
+use crate::manifest::{keda_sample, parse_autoscalers};
+use crate::plot::{PlotRun, html, svg};
+use crate::policy::{DEFAULT_COMPARE, Policy};
 use crate::run::{Report, Summary, simulate};
 use crate::scenario::{
     InputError, Scenario, parse_profile, parse_saturation_config, parse_vas, read,
@@ -60,13 +64,73 @@ pub fn simulate_command() -> Command {
             Arg::new("scale-from-zero-actuation")
                 .long("scale-from-zero-actuation")
                 .value_parser([ScaleFromZeroActuation::Metric.as_str(), ScaleFromZeroActuation::Scale.as_str()])
-                .help("How a scale-from-zero activation reaches the Deployment: metric (the autoscaler activates it at its next sync, like KEDA) or scale (patched from 0 to 1 at once) [default: the controller's SCALE_FROM_ZERO_ACTUATION default, metric]"),
+                .help("How a scale-from-zero activation reaches the Deployment: metric (the variant's autoscaler reads it: KEDA activates at its next poll, an HPA with minReplicas 0 after its scale-up window) or scale (patched from 0 to 1 at once) [default: the controller's SCALE_FROM_ZERO_ACTUATION default, metric]"),
         )
         .arg(
             Arg::new("scale-from-zero-check-interval")
                 .long("scale-from-zero-check-interval")
                 .value_name("DURATION")
                 .help("How often the gateway queue of a model at zero is checked, in whole seconds from 1s to 1m [default: the controller's SCALE_FROM_ZERO_CHECK_INTERVAL default, 1s]"),
+        )
+        .arg(
+            Arg::new("hpa")
+                .long("hpa")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("HorizontalPodAutoscaler (autoscaling/v2) and KEDA ScaledObject manifests, the ones you would apply; each applies to the variant its scaleTargetRef names [default: the chart's HPA for every variant]"),
+        )
+        .arg(
+            Arg::new("keda")
+                .long("keda")
+                .action(ArgAction::SetTrue)
+                .help("Apply the desired replicas with KEDA (docs/samples/keda-scaledobject.yaml's polling interval, cooldown, activation and behavior; the VA's bounds) instead of the chart's HPA"),
+        )
+        .arg(
+            Arg::new("hpa-scale-up-window")
+                .long("hpa-scale-up-window")
+                .value_name("DURATION")
+                .help("Scale-up stabilization window of every HPA, whole seconds up to 1h [default: the chart's hpa.behavior.scaleUp, 240s]"),
+        )
+        .arg(
+            Arg::new("hpa-scale-down-window")
+                .long("hpa-scale-down-window")
+                .value_name("DURATION")
+                .help("Scale-down stabilization window of every HPA, whole seconds up to 1h [default: the chart's hpa.behavior.scaleDown, 240s]"),
+        )
+        .arg(
+            Arg::new("hpa-tolerance")
+                .long("hpa-tolerance")
+                .value_name("RATIO")
+                .value_parser(clap::value_parser!(f64))
+                .help("HPA tolerance: no change while desired/current is within it of 1 [default: Kubernetes' 0.1]"),
+        )
+        .arg(
+            Arg::new("hpa-sync-period")
+                .long("hpa-sync-period")
+                .value_name("DURATION")
+                .help("Seconds between HPA syncs, whole seconds from 1s to 5m [default: Kubernetes' 15s]"),
+        )
+        .arg(
+            Arg::new("startup-time")
+                .long("startup-time")
+                .value_name("DURATION")
+                .help("Start-up time (model load) of every variant's pods, whole seconds up to 1h [default: 90s, or the VA's sim.wva.llmd.ai/startup-seconds]"),
+        )
+        .arg(
+            Arg::new("compare")
+                .long("compare")
+                .value_name("POLICY")
+                .num_args(0..)
+                .value_delimiter(',')
+                .action(ArgAction::Append)
+                .help("Also run these policies, ENGINE/AUTOSCALER (ENGINE: one, sized; AUTOSCALER: hpa, hpa-fast, keda, run), and print them side by side [default: one/hpa,sized/hpa,one/hpa-fast,sized/hpa-fast]"),
+        )
+        .arg(
+            Arg::new("plot")
+                .long("plot")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Draw the run (or the --compare policies side by side) over time into FILE.svg or FILE.html"),
         )
         .arg(
             Arg::new("seed")
@@ -99,6 +163,90 @@ struct JsonReport<'a> {
     timeline: &'a [crate::run::TimelineRow],
     summary: &'a Summary,
     comparison: Vec<Summary>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<PolicySummary<'a>>,
+}
+
+/// One policy of `--compare` in the JSON report.
+#[derive(Serialize)]
+struct PolicySummary<'a> {
+    policy: &'a str,
+    summary: &'a Summary,
+}
+
+/// A policy's run.
+struct PolicyRun {
+    name: String,
+    scenario: Scenario,
+    report: Report,
+}
+
+/// The policies of `--compare`, run; empty without `--compare`.
+fn run_policies(m: &ArgMatches, scenario: &Scenario) -> Result<Vec<PolicyRun>, InputError> {
+    let Some(given) = m.get_many::<String>("compare") else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = given
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if names.is_empty() {
+        names = DEFAULT_COMPARE.iter().map(|p| p.to_string()).collect();
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let policy = Policy::parse(&name).map_err(|message| InputError {
+                file: "command line".to_string(),
+                message,
+            })?;
+            let scenario = policy.apply(scenario)?;
+            let report = simulate(&scenario);
+            Ok(PolicyRun {
+                name,
+                scenario,
+                report,
+            })
+        })
+        .collect()
+}
+
+/// The run's title in the plot: the step and the autoscalers.
+fn run_title(scenario: &Scenario, report: &Report) -> String {
+    let kinds: BTreeSet<&str> = scenario
+        .variants
+        .iter()
+        .map(|v| v.autoscaler.kind())
+        .collect();
+    format!(
+        "{}: scaleUpStep {}, {}",
+        scenario.model_id,
+        report.summary.scale_up_step,
+        kinds.into_iter().collect::<Vec<_>>().join(" and ")
+    )
+}
+
+/// Writes the plot of `runs` to `file` (`.svg` or `.html`).
+fn write_plot(file: &Path, runs: &[PlotRun]) -> Result<(), InputError> {
+    let fail = |message: String| InputError {
+        file: file.display().to_string(),
+        message,
+    };
+    let extension = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let text = match extension {
+        "svg" => svg(runs),
+        "html" => html(runs),
+        _ => {
+            return Err(fail(format!(
+                "--plot writes .svg or .html, not {extension:?}; name the file e.g. run.svg"
+            )));
+        }
+    }
+    .map_err(&fail)?;
+    std::fs::write(file, text).map_err(|e| fail(format!("cannot write the plot: {e}")))
 }
 
 /// Runs `wva simulate`; returns the exit code.
@@ -115,19 +263,57 @@ pub fn run_simulate(m: &ArgMatches, out: &mut dyn Write, err: &mut dyn Write) ->
         .into_iter()
         .map(|step| simulate(&with_step(&scenario, step)).summary)
         .collect();
+    let policies = match run_policies(m, &scenario) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return 1;
+        }
+    };
+    if let Some(file) = m.get_one::<PathBuf>("plot") {
+        let runs: Vec<PlotRun> = if policies.is_empty() {
+            vec![PlotRun {
+                title: run_title(&scenario, &report),
+                scenario: &scenario,
+                report: &report,
+            }]
+        } else {
+            policies
+                .iter()
+                .map(|p| PlotRun {
+                    title: p.name.clone(),
+                    scenario: &p.scenario,
+                    report: &p.report,
+                })
+                .collect()
+        };
+        if let Err(e) = write_plot(file, &runs) {
+            let _ = writeln!(err, "error: {e}");
+            return 1;
+        }
+    }
     let written = if m.get_flag("json") {
         let json = JsonReport {
             scenario: &scenario,
             timeline: &report.timeline,
             summary: &report.summary,
             comparison,
+            policies: policies
+                .iter()
+                .map(|p| PolicySummary {
+                    policy: &p.name,
+                    summary: &p.report.summary,
+                })
+                .collect(),
         };
         match serde_json::to_string_pretty(&json) {
             Ok(text) => writeln!(out, "{text}"),
             Err(e) => writeln!(err, "error: cannot render JSON: {e}"),
         }
     } else {
-        write!(out, "{}", render_text(&scenario, &report, &comparison))
+        let mut text = render_text(&scenario, &report, &comparison);
+        render_policies(&mut text, &policies);
+        write!(out, "{text}")
     };
     u8::from(written.is_err())
 }
@@ -275,11 +461,95 @@ fn scenario_from(m: &ArgMatches) -> Result<Scenario, InputError> {
         }
         s.scale_from_zero_check_seconds = d.as_secs();
     }
+    apply_autoscalers(m, &mut s)?;
+    if let Some(text) = m.get_one::<String>("startup-time") {
+        let seconds = whole_seconds(text, "--startup-time", 0, 3600)?;
+        for v in &mut s.variants {
+            v.replica.startup_seconds = seconds;
+        }
+    }
     if let Some(step) = m.get_one::<String>("scale-up-step") {
         let step = step.parse::<ScaleUpStep>().map_err(arg_error)?;
         s = with_step(&s, step);
     }
     Ok(s)
+}
+
+/// A duration flag in whole seconds from `lo` to `hi`.
+fn whole_seconds(text: &str, flag: &str, lo: u64, hi: u64) -> Result<u64, InputError> {
+    let arg_error = |message: String| InputError {
+        file: "command line".to_string(),
+        message,
+    };
+    let d = parse_duration(text).map_err(|e| arg_error(format!("{flag}: {e}")))?;
+    if d.subsec_nanos() != 0 || !(lo..=hi).contains(&d.as_secs()) {
+        return Err(arg_error(format!(
+            "{flag} is {text}, expected whole seconds from {lo}s to {hi}s"
+        )));
+    }
+    Ok(d.as_secs())
+}
+
+/// `--keda`, `--hpa FILE` and the `--hpa-*` flags, in that order.
+fn apply_autoscalers(m: &ArgMatches, s: &mut Scenario) -> Result<(), InputError> {
+    if m.get_flag("keda") {
+        for v in &mut s.variants {
+            v.autoscaler = AutoscalerSpec::Keda(keda_sample(v.min_replicas, v.max_replicas)?);
+        }
+    }
+    if let Some(file) = m.get_one::<PathBuf>("hpa") {
+        for (target, spec) in parse_autoscalers(file, &read(file)?)? {
+            let names = s
+                .variants
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let variant = s.variants.iter_mut().find(|v| v.name == target).ok_or_else(|| InputError {
+                file: file.display().to_string(),
+                message: format!(
+                    "spec.scaleTargetRef.name is {target:?}, but no variant is named so; name one of: {names}"
+                ),
+            })?;
+            variant.autoscaler = spec;
+        }
+    }
+    let window = |flag: &str| {
+        m.get_one::<String>(flag)
+            .map(|t| whole_seconds(t, &format!("--{flag}"), 0, 3600))
+            .transpose()
+    };
+    let up = window("hpa-scale-up-window")?;
+    let down = window("hpa-scale-down-window")?;
+    let sync = m
+        .get_one::<String>("hpa-sync-period")
+        .map(|t| whole_seconds(t, "--hpa-sync-period", 1, 300))
+        .transpose()?;
+    let tolerance = m.get_one::<f64>("hpa-tolerance").copied();
+    if let Some(t) = tolerance
+        && !(0.0..1.0).contains(&t)
+    {
+        return Err(InputError {
+            file: "command line".to_string(),
+            message: format!("--hpa-tolerance is {t}, expected from 0 to below 1 (e.g. 0.1)"),
+        });
+    }
+    for v in &mut s.variants {
+        let hpa = v.autoscaler.hpa_mut();
+        if let Some(up) = up {
+            hpa.scale_up.stabilization_window_seconds = up as u32;
+        }
+        if let Some(down) = down {
+            hpa.scale_down.stabilization_window_seconds = down as u32;
+        }
+        if let Some(sync) = sync {
+            hpa.sync_seconds = sync;
+        }
+        if let Some(t) = tolerance {
+            hpa.tolerance = t;
+        }
+    }
+    Ok(())
 }
 
 /// `scenario` with `scaleUpStep` set on every entry (and on a `default` entry).
@@ -323,10 +593,11 @@ fn render_text(s: &Scenario, r: &Report, comparison: &[Summary]) -> String {
             v.max_replicas.map_or("-".to_string(), |x| x.to_string()),
             v.initial_replicas
         );
+        let _ = writeln!(o, "    {}", v.autoscaler);
     }
     let _ = writeln!(
         o,
-        "\nreplicas per variant: ready/pods->desired; KV% = average over ready replicas; queue = waiting requests\n"
+        "\nreplicas per variant: ready/pods->desired (WVA's, which the autoscaler applies); KV% = average over ready replicas; queue = waiting requests; [held: ...] = an autoscaler holds the pods away from WVA's desired replicas, and why\n"
     );
     let width = s
         .variants
@@ -346,9 +617,24 @@ fn render_text(s: &Scenario, r: &Report, comparison: &[Summary]) -> String {
             let cell = format!("{}/{}->{}", row.ready[i], row.replicas[i], row.desired[i]);
             let _ = write!(line, "  {cell:>width$}");
         }
+        let held = s
+            .variants
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let condition = row.autoscaler.get(i).copied().flatten()?;
+                (condition.holds() && row.replicas[i] != row.desired[i])
+                    .then(|| format!("{} {condition:?}", v.name))
+            })
+            .collect::<Vec<_>>();
+        let held = if held.is_empty() {
+            String::new()
+        } else {
+            format!("  [held: {}]", held.join(", "))
+        };
         let _ = writeln!(
             o,
-            "{line}  {:>5.1} {:>6}  {}",
+            "{line}  {:>5.1} {:>6}  {}{held}",
             row.kv_percent, row.queue, row.reason
         );
     }
@@ -375,6 +661,38 @@ fn render_text(s: &Scenario, r: &Report, comparison: &[Summary]) -> String {
         );
     }
     o
+}
+
+/// The `--compare` table.
+fn render_policies(o: &mut String, policies: &[PolicyRun]) {
+    if policies.is_empty() {
+        return;
+    }
+    let width = policies
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let _ = writeln!(o, "\npolicy comparison (same scenario, same seed):");
+    let _ = writeln!(
+        o,
+        "  {:<width$} {:>14} {:>15} {:>9} {:>9} {:>13}",
+        "policy", "time saturated", "replica-minutes", "cost", "TTFT p95", "scale events"
+    );
+    for p in policies {
+        let c = &p.report.summary;
+        let _ = writeln!(
+            o,
+            "  {:<width$} {:>14} {:>15.1} {:>9.2} {:>8.1}s {:>13}",
+            p.name,
+            clock(c.seconds_saturated),
+            c.replica_minutes,
+            c.cost,
+            c.ttft_p95_seconds,
+            c.scale_events
+        );
+    }
 }
 
 fn render_summary(o: &mut String, s: &Summary) {

@@ -3,13 +3,20 @@
 //! * [`scenario`]: what a run simulates (variants, emulated replicas, load profile,
 //!   configuration), the built-in scenario and the loaders for user files.
 //! * [`fleet`]: emulated vLLM replicas.
+//! * [`autoscaler`]: the HPA (`autoscaling/v2` algorithm) and KEDA that apply the desired
+//!   replicas; [`manifest`]: their manifests (`--hpa FILE`).
+//! * [`policy`]: the policies `--compare` runs side by side; [`plot`]: the SVG/HTML picture.
 //! * [`run`]: the simulation loop (gateway queue and router, engine cycles, scale-from-zero
-//!   checks through `wva_engine::wake`, HPA actuation) and its report.
+//!   checks through `wva_engine::wake`, the autoscalers) and its report.
 //! * [`cli`]: the `simulate` and `decide` subcommands.
 //! * [`synthetic_snapshot`]: large engine inputs for benchmarks.
 
+pub mod autoscaler;
 pub mod cli;
 pub mod fleet;
+pub mod manifest;
+pub mod plot;
+pub mod policy;
 pub mod rng;
 pub mod run;
 pub mod scenario;

@@ -1,9 +1,11 @@
 //! The simulation loop: load → router → replicas, every second; the engine every
 //! `engine_interval_seconds`; the scale-from-zero check (`wva_engine::wake`) every
-//! `scale_from_zero_check_seconds`; an HPA that actuates the desired replicas.
+//! `scale_from_zero_check_seconds`; each variant's autoscaler (HPA or KEDA, see
+//! [`crate::autoscaler`]) applies the desired replicas at its syncs.
 
 mod wake;
 
+use crate::autoscaler::{AutoscalerState, Condition};
 use crate::fleet::{Replica, Request, SIGNAL_WINDOW};
 use crate::rng::Rng;
 use crate::scenario::{MAX_PODS, Scenario};
@@ -37,6 +39,13 @@ pub struct TimelineRow {
     pub queue: usize,
     /// The model's decision: the reason of the variant that changes, else of the first.
     pub reason: String,
+    /// Per variant, why its autoscaler's last sync left the pods where they are (e.g.
+    /// `ScaleUpStabilized` while the scale-up window holds WVA's desired replicas back);
+    /// `null` before its first sync.
+    pub autoscaler: Vec<Option<Condition>>,
+    /// 95th percentile time to first token of the requests whose first token came since the
+    /// previous row, seconds; `null` when none did.
+    pub ttft_p95_seconds: Option<f64>,
 }
 
 /// Totals for one variant.
@@ -106,7 +115,7 @@ struct Deployment {
     pods: Vec<Replica>,
     next_pod: u32,
     desired: Option<u32>,
-    hpa_history: VecDeque<(u64, u32)>,
+    autoscaler: AutoscalerState,
     replica_seconds: u64,
     peak: u32,
 }
@@ -142,6 +151,8 @@ struct Sim<'a> {
     wakes: Vec<WakeRecord>,
     completed_by_second: Vec<u64>,
     waits: Vec<f64>,
+    /// How many of `waits` the previous timeline row had seen.
+    waits_reported: usize,
     arrived: u64,
     completed: u64,
     saturated_seconds: u64,
@@ -151,14 +162,9 @@ struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     fn new(s: &'a Scenario) -> Sim<'a> {
-        let config = EngineConfig {
-            saturation: s.saturation.clone(),
-            scale_to_zero: s.scale_to_zero.clone(),
-            ..EngineConfig::default()
-        };
         let mut sim = Sim {
             s,
-            config,
+            config: s.engine_config(),
             rng: Rng::new(s.seed),
             deployments: Vec::new(),
             ghosts: Vec::new(),
@@ -168,6 +174,7 @@ impl<'a> Sim<'a> {
             wakes: Vec::new(),
             completed_by_second: Vec::with_capacity(s.duration_seconds as usize),
             waits: Vec::new(),
+            waits_reported: 0,
             arrived: 0,
             completed: 0,
             saturated_seconds: 0,
@@ -179,7 +186,7 @@ impl<'a> Sim<'a> {
                 pods: Vec::new(),
                 next_pod: 0,
                 desired: None,
-                hpa_history: VecDeque::new(),
+                autoscaler: AutoscalerState::default(),
                 replica_seconds: 0,
                 peak: 0,
             });
@@ -243,9 +250,7 @@ impl<'a> Sim<'a> {
         if t > 0 && t.is_multiple_of(self.s.engine_interval_seconds) {
             self.engine_cycle(t, load.requests_per_second);
         }
-        if t.is_multiple_of(self.s.hpa_sync_seconds) {
-            self.hpa(t);
-        }
+        self.autoscale(t);
     }
 
     /// Sends waiting requests to the ready replica with the shortest queue, then the fewest
@@ -376,6 +381,9 @@ impl<'a> Sim<'a> {
             100.0 * ready.iter().map(|p| p.kv_usage()).fold(0.0, |a, b| a + b) / ready.len() as f64
         };
         let queue = self.backlog.len() + ready.iter().map(|p| p.queue_length()).sum::<usize>();
+        let mut recent = self.waits[self.waits_reported..].to_vec();
+        self.waits_reported = self.waits.len();
+        recent.sort_by(f64::total_cmp);
         self.timeline.push(TimelineRow {
             time: t,
             load_rps,
@@ -397,6 +405,12 @@ impl<'a> Sim<'a> {
             kv_percent,
             queue,
             reason: headline(&cycle),
+            autoscaler: self
+                .deployments
+                .iter()
+                .map(|d| d.autoscaler.condition)
+                .collect(),
+            ttft_p95_seconds: percentile(&recent, 0.95),
         });
     }
 
@@ -411,36 +425,17 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Scales each Deployment towards the desired replicas: up at once, down only to the
-    /// highest desired value of the stabilization window. At zero it acts like KEDA: a
-    /// desired value of 1 or more activates the Deployment at this sync.
-    fn hpa(&mut self, t: u64) {
-        let window = self.s.hpa_scale_down_window_seconds;
+    /// Runs each variant's autoscaler at second `t` (its syncs and polls): it reads the
+    /// desired replicas WVA published and sets the Deployment's replicas.
+    fn autoscale(&mut self, t: u64) {
         for i in 0..self.deployments.len() {
+            let spec = &self.s.variants[i].autoscaler;
             let d = &mut self.deployments[i];
-            let Some(desired) = d.desired else {
-                continue;
-            };
-            d.hpa_history.push_back((t, desired));
-            while d
-                .hpa_history
-                .front()
-                .is_some_and(|(at, _)| t.saturating_sub(*at) > window)
-            {
-                d.hpa_history.pop_front();
-            }
             let current = d.pods.len() as u32;
-            let target = if desired >= current {
-                desired
-            } else {
-                d.hpa_history
-                    .iter()
-                    .map(|(_, r)| *r)
-                    .max()
-                    .unwrap_or(desired)
+            let metric = d.desired.map(f64::from);
+            if let Some(target) = d.autoscaler.tick(spec, t, current, metric) {
+                self.scale_to(i, target.min(MAX_PODS), t);
             }
-            .min(MAX_PODS);
-            self.scale_to(i, target, t);
         }
     }
 

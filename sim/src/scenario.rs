@@ -1,6 +1,7 @@
 //! What a simulation runs: the model's variants and their vLLM replicas, the load profile and
 //! the configuration; the built-in default scenario and the loaders for user files.
 
+use crate::autoscaler::{AutoscalerSpec, HpaSpec};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,6 +56,9 @@ pub struct VariantSpec {
     pub initial_replicas: u32,
     /// The emulated replica.
     pub replica: ReplicaSpec,
+    /// What applies the desired replicas to the Deployment (the chart's HPA unless `--hpa`
+    /// or `--keda` say otherwise).
+    pub autoscaler: AutoscalerSpec,
 }
 
 /// One point of the load profile; the load is linear between points.
@@ -94,11 +98,6 @@ pub struct Scenario {
     pub seed: u64,
     /// Seconds between engine cycles (`GLOBAL_OPT_INTERVAL`).
     pub engine_interval_seconds: u64,
-    /// Seconds between HPA syncs.
-    pub hpa_sync_seconds: u64,
-    /// HPA scale-down stabilization window: the HPA scales down only to the highest desired
-    /// value seen over this window.
-    pub hpa_scale_down_window_seconds: u64,
     /// Seconds between scale-from-zero checks (`SCALE_FROM_ZERO_CHECK_INTERVAL`, in whole
     /// seconds: the simulator's clock ticks once a second).
     pub scale_from_zero_check_seconds: u64,
@@ -106,8 +105,9 @@ pub struct Scenario {
     /// (`SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY`).
     pub scale_from_zero_max_concurrency: u32,
     /// How an activation reaches the Deployment (`SCALE_FROM_ZERO_ACTUATION`): `metric` (the
-    /// autoscaler activates it at its next sync, like KEDA) or `scale` (the controller patches
-    /// the scale subresource from 0 to 1 at once, for a plain HPA).
+    /// variant's autoscaler reads it: KEDA activates at its next poll, an HPA with
+    /// `minReplicas` 0 after its scale-up window) or `scale` (the controller patches the scale
+    /// subresource from 0 to 1 at once, for a plain HPA).
     #[serde(serialize_with = "serialize_actuation")]
     pub scale_from_zero_actuation: ScaleFromZeroActuation,
 }
@@ -167,6 +167,7 @@ impl Scenario {
                 max_replicas: Some(10),
                 initial_replicas: 1,
                 replica,
+                autoscaler: AutoscalerSpec::Hpa(HpaSpec::chart(Some(0), Some(10))),
             };
         let scale_to_zero = BTreeMap::from([(
             DEFAULT_KEY.to_string(),
@@ -200,8 +201,6 @@ impl Scenario {
             duration_seconds: 3600,
             seed: 1,
             engine_interval_seconds: 30,
-            hpa_sync_seconds: 15,
-            hpa_scale_down_window_seconds: 120,
             scale_from_zero_check_seconds: declared_default(
                 DynamicConfig::SCALE_FROM_ZERO_CHECK_INTERVAL,
             )
@@ -212,6 +211,15 @@ impl Scenario {
             .unwrap_or(10),
             scale_from_zero_actuation: declared_default(StaticConfig::SCALE_FROM_ZERO_ACTUATION)
                 .unwrap_or(ScaleFromZeroActuation::Metric),
+        }
+    }
+
+    /// The engine's configuration of this scenario (its saturation and scale-to-zero entries).
+    pub fn engine_config(&self) -> wva_engine::EngineConfig {
+        wva_engine::EngineConfig {
+            saturation: self.saturation.clone(),
+            scale_to_zero: self.scale_to_zero.clone(),
+            ..wva_engine::EngineConfig::default()
         }
     }
 
@@ -545,6 +553,7 @@ pub fn parse_vas(
             max_replicas,
             initial_replicas,
             replica,
+            autoscaler: AutoscalerSpec::Hpa(HpaSpec::chart(min_replicas, max_replicas)),
         };
         let namespace = va
             .metadata

@@ -349,24 +349,31 @@ mod tests {
             variant.max_num_seqs, None,
             "an unresolved $(SEQS) is not a limit"
         );
+        let busy = &variant.replicas[0];
+        assert_eq!(busy.pod, "llama-a");
         assert_eq!(
-            variant.replicas,
-            [
-                ReplicaSignals {
-                    pod: "llama-a".into(),
-                    kv_cache_usage: Some(0.5),
-                    queue_length: Some(2.0),
-                    kv_capacity_tokens: Some(32_768.0),
-                    avg_input_tokens: Some(900.0),
-                    avg_output_tokens: Some(300.0),
-                    prefix_cache_hit_rate: Some(0.25),
-                },
-                // Missing stays missing.
-                ReplicaSignals {
-                    pod: "llama-b".into(),
-                    ..ReplicaSignals::default()
-                },
-            ]
+            (
+                busy.kv_cache_usage,
+                busy.queue_length,
+                busy.kv_capacity_tokens
+            ),
+            (Some(0.5), Some(2.0), Some(32_768.0))
+        );
+        assert_eq!(
+            (
+                busy.avg_input_tokens,
+                busy.avg_output_tokens,
+                busy.prefix_cache_hit_rate
+            ),
+            (Some(900.0), Some(300.0), Some(0.25))
+        );
+        // Missing stays missing.
+        assert_eq!(
+            variant.replicas[1],
+            ReplicaSignals {
+                pod: "llama-b".into(),
+                ..ReplicaSignals::default()
+            }
         );
     }
 

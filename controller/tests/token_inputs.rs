@@ -61,17 +61,9 @@ async fn token_inputs_reach_the_snapshot_only_when_asked_and_v1_decides_the_same
                 >= Some(2.0)
         })
         .expect("second scrape");
-    emulated.update(NS, "llama", |m| {
-        m.add_requests(20);
-        m.prefix_cache_queries += 4000;
-        m.prefix_cache_hits += 1000;
-    });
+    emulated.update(NS, "llama", |m| m.add_cached_requests(20, 0.25));
     prometheus
-        .wait_until(
-            "sum(rate(vllm:prefix_cache_hits_total[5m])) > 0 and sum(rate(vllm:request_prompt_tokens_count[5m])) > 0",
-            WAIT,
-            |r| r.as_array().is_some_and(|r| !r.is_empty()),
-        )
+        .wait_for_token_rates(WAIT)
         .expect("the rates see the requests");
 
     let va: VariantAutoscaling = from_json(json!({

@@ -443,17 +443,11 @@ async fn token_capacity_inputs_are_read_per_pod_only_when_the_scope_asks() {
     });
     let prometheus = start(&replicas);
     // After two scrapes, so the counters' rates see the increase.
-    replicas[0].emulator.update(|m| {
-        m.add_requests(10);
-        m.prefix_cache_queries += 1000;
-        m.prefix_cache_hits += 250;
-    });
+    replicas[0]
+        .emulator
+        .update(|m| m.add_cached_requests(10, 0.25));
     prometheus
-        .wait_until(
-            "sum(rate(vllm:prefix_cache_hits_total[5m])) > 0 and sum(rate(vllm:request_prompt_tokens_count[5m])) > 0",
-            WAIT,
-            |result| result.as_array().is_some_and(|r| !r.is_empty()),
-        )
+        .wait_for_token_rates(WAIT)
         .expect("rates see the requests");
     let collector = Collector::new(common::plain(&prometheus.url())).unwrap();
     let pods = index(&[

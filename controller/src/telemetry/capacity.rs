@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use wva_api::metrics::WvaMetrics;
+use wva_api::metrics::prometheus::GaugeVec;
 use wva_engine::ModelReport;
 
 /// One model's figures from the engine's capacity analysis.
@@ -48,13 +49,9 @@ impl CapacitySeries {
             let Some(figures) = figures else {
                 continue;
             };
-            let labels = [model_id, namespace];
-            for (gauge, value) in [
-                (&metrics.wva_required_capacity, figures.required),
-                (&metrics.wva_spare_capacity, figures.spare),
-                (&metrics.wva_saturation_utilization, figures.utilization),
-            ] {
-                gauge.with_label_values(&labels).set(value);
+            let values = [figures.required, figures.spare, figures.utilization];
+            for (gauge, value) in gauges(metrics).into_iter().zip(values) {
+                gauge.with_label_values(&[model_id, namespace]).set(value);
             }
             now.insert((namespace.to_string(), model_id.to_string()));
         }
@@ -65,31 +62,29 @@ impl CapacitySeries {
     }
 }
 
-fn delete(metrics: &WvaMetrics, namespace: &str, model_id: &str) {
-    let labels = [model_id, namespace];
-    for gauge in [
+/// The three gauges, in the order of [`CapacityFigures`]' fields.
+fn gauges(metrics: &WvaMetrics) -> [&GaugeVec; 3] {
+    [
         &metrics.wva_required_capacity,
         &metrics.wva_spare_capacity,
         &metrics.wva_saturation_utilization,
-    ] {
-        // An absent label set is not an error worth reporting.
-        drop(gauge.remove_label_values(&labels));
+    ]
+}
+
+fn delete(metrics: &WvaMetrics, namespace: &str, model_id: &str) {
+    // An absent label set is not an error worth reporting.
+    for gauge in gauges(metrics) {
+        drop(gauge.remove_label_values(&[model_id, namespace]));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::{Encoder, Registry, TextEncoder};
+    use prometheus::Registry;
     use wva_api::metrics::MetricSet;
 
-    fn text(registry: &Registry) -> String {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&registry.gather(), &mut out)
-            .expect("encodes");
-        String::from_utf8(out).expect("utf8")
-    }
+    use crate::testing::metrics_text as text;
 
     fn figures(required: f64, spare: f64, utilization: f64) -> Option<CapacityFigures> {
         Some(CapacityFigures {

@@ -69,6 +69,15 @@ impl ReplicaMetrics {
         self.generation_tokens += n * GENERATION_TOKENS_PER_REQUEST;
     }
 
+    /// Records `n` finished requests like [`ReplicaMetrics::add_requests`] whose prompt tokens
+    /// were all looked up in the prefix cache, the fraction `hit_rate` (0..1) found there.
+    pub fn add_cached_requests(&mut self, n: u64, hit_rate: f64) {
+        self.add_requests(n);
+        let queried = n * PROMPT_TOKENS_PER_REQUEST;
+        self.prefix_cache_queries += queried;
+        self.prefix_cache_hits += (queried as f64 * hit_rate.clamp(0.0, 1.0)).round() as u64;
+    }
+
     /// The KV-cache size in tokens: `num_gpu_blocks × block_size`.
     pub fn kv_capacity_tokens(&self) -> u64 {
         self.num_gpu_blocks * self.block_size

@@ -175,6 +175,33 @@ mod tests {
         assert_eq!(batch_limits(None, "ns/x"), BatchLimits::default());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any command line gives limits without panicking; a limit written last is read.
+        #[test]
+        fn any_command_line_and_the_last_limit_wins(
+            noise in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just("--max-num-seqs".to_string()),
+                    proptest::prelude::Just("--max_num_batched_tokens=".to_string()),
+                    proptest::prelude::Just("--".to_string()),
+                    "\\PC{0,12}",
+                ],
+                0..12,
+            ),
+            seqs in 1u32..=u32::MAX,
+        ) {
+            let mut args: Vec<String> = noise.clone();
+            args.push(format!("--max-num-seqs={seqs}"));
+            let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let c = container("vllm", "vllm/vllm-openai", &[], &strs);
+            proptest::prop_assert_eq!(limits(vec![c]).max_num_seqs, Some(seqs));
+            let strs: Vec<&str> = noise.iter().map(String::as_str).collect();
+            let _ = limits(vec![container("x", "y", &strs, &strs)]);
+        }
+    }
+
     #[test]
     fn a_bad_value_is_not_set() {
         for args in [

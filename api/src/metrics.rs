@@ -95,4 +95,16 @@ pub struct WvaMetrics {
     /// Keys of the main ConfigMap that no parameter reads (ignored), counted each time a version of the ConfigMap is read
     #[metric(labels("configmap"))]
     pub wva_config_unknown_keys_total: IntCounterVec,
+
+    /// Capacity the token-capacity analyzer (V2) finds missing for each model: max(0, demand / scaleUpThreshold - anticipated supply), in tokens (KV-cache fractions when no replica reports its KV-cache size); absent for models under the saturation analyzer (V1) or the safety net
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_required_capacity: GaugeVec,
+
+    /// Capacity the token-capacity analyzer (V2) finds spare for each model: max(0, supply - demand / scaleDownBoundary), in the unit of wva_required_capacity; absent like it
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_spare_capacity: GaugeVec,
+
+    /// Demand over supply of each model under the token-capacity analyzer (V2), 0 when there is no supply; absent like wva_required_capacity
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_saturation_utilization: GaugeVec,
 }

@@ -4,8 +4,10 @@
 //! Deployment's selector (no API call per pod); [`snapshot`] joins the collected signals.
 //! Both are pure, so the same inputs always give the same snapshot.
 
+use crate::analyzers;
 use crate::k8s::status::WrittenStatuses;
 use crate::keys::{self, DeploymentRef};
+use crate::vllm_args;
 use crate::workload;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -105,6 +107,8 @@ pub fn plan<'a>(
             scope.retentions.insert(policy.retention);
         }
     }
+    scope.token_capacity =
+        analyzers::token_capacity_in_force(config, members.iter().map(|m| m.namespace()));
     Plan {
         members,
         pods: index,
@@ -234,6 +238,7 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
     let (accelerator, _) = workload::accelerator(va.metadata.labels.as_ref(), pod_spec);
     let as_u32 = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
     let pods = signals.variants.get(&member.key);
+    let limits = vllm_args::batch_limits(pod_spec, &member.key);
     Variant {
         name: member.name().to_string(),
         cost: parse_cost(&va.spec.variant_cost),
@@ -256,11 +261,14 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
                 pod: pod.clone(),
                 kv_cache_usage: s.kv_cache_usage,
                 queue_length: s.queue_length,
-                ..ReplicaSignals::default()
+                kv_capacity_tokens: s.kv_capacity_tokens,
+                avg_input_tokens: s.avg_input_tokens,
+                avg_output_tokens: s.avg_output_tokens,
+                prefix_cache_hit_rate: s.prefix_cache_hit_rate,
             })
             .collect(),
-        max_num_batched_tokens: None,
-        max_num_seqs: None,
+        max_num_batched_tokens: limits.max_num_batched_tokens,
+        max_num_seqs: limits.max_num_seqs,
     }
 }
 
@@ -278,6 +286,95 @@ mod tests {
 
     fn selects(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
         PodSelector::new(selector).selects(labels)
+    }
+
+    fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_value(value).expect("valid test object")
+    }
+
+    #[test]
+    fn token_capacity_inputs_and_batch_limits_reach_the_snapshot() {
+        let va: VariantAutoscaling = from_json(serde_json::json!({
+            "metadata": {"name": "llama-h100", "namespace": "llm-d"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "llama"},
+                     "modelID": "org/llama", "variantCost": "10"}
+        }));
+        let deployment: Deployment = from_json(serde_json::json!({
+            "metadata": {"name": "llama", "namespace": "llm-d"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "llama"}},
+                     "template": {"metadata": {"labels": {"app": "llama"}},
+                                  "spec": {"containers": [
+                                      {"name": "proxy", "image": "envoy"},
+                                      {"name": "vllm", "image": "vllm/vllm-openai",
+                                       "args": ["--max-num-batched-tokens=4096", "--max-num-seqs", "$(SEQS)"]}]}}}
+        }));
+        let pods: Vec<PartialObjectMeta<Pod>> = ["llama-a", "llama-b"]
+            .map(|name| {
+                from_json(serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": "llm-d", "labels": {"app": "llama"}}
+                }))
+            })
+            .into();
+        let deployments = HashMap::from([(keys::of(&deployment), &deployment)]);
+        let pod_refs: Vec<&PartialObjectMeta<Pod>> = pods.iter().collect();
+        let config = EngineConfig::default();
+        let plan = plan(&[&va], &deployments, &pod_refs, &config, None);
+        assert!(
+            !plan.scope.token_capacity,
+            "no entry selects the token-capacity analyzer"
+        );
+        let mut signals = Signals::default();
+        let busy = wva_collector::PodSignals {
+            kv_cache_usage: Some(0.5),
+            queue_length: Some(2.0),
+            kv_capacity_tokens: Some(32_768.0),
+            avg_input_tokens: Some(900.0),
+            avg_output_tokens: Some(300.0),
+            prefix_cache_hit_rate: Some(0.25),
+        };
+        signals.variants.insert(
+            plan.members[0].key.clone(),
+            BTreeMap::from([
+                ("llama-a".to_string(), busy),
+                ("llama-b".to_string(), Default::default()),
+            ]),
+        );
+
+        let snapshot = snapshot(&plan, &signals, config, 0, None);
+
+        let variant = &snapshot.models[0].variants[0];
+        assert_eq!(variant.max_num_batched_tokens, Some(4096));
+        assert_eq!(
+            variant.max_num_seqs, None,
+            "an unresolved $(SEQS) is not a limit"
+        );
+        let busy = &variant.replicas[0];
+        assert_eq!(busy.pod, "llama-a");
+        assert_eq!(
+            (
+                busy.kv_cache_usage,
+                busy.queue_length,
+                busy.kv_capacity_tokens
+            ),
+            (Some(0.5), Some(2.0), Some(32_768.0))
+        );
+        assert_eq!(
+            (
+                busy.avg_input_tokens,
+                busy.avg_output_tokens,
+                busy.prefix_cache_hit_rate
+            ),
+            (Some(900.0), Some(300.0), Some(0.25))
+        );
+        // Missing stays missing.
+        assert_eq!(
+            variant.replicas[1],
+            ReplicaSignals {
+                pod: "llama-b".into(),
+                ..ReplicaSignals::default()
+            }
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The WVA operator as a library.
 //!
+//! * [`analyzers`]: whether the saturation entries in force select the token-capacity
+//!   analyzer, so that the collector reads its inputs.
 //! * [`assemble`]: from the caches and one collection to the engine's snapshot.
 //! * [`config`]: the `wva run` command line built from the parameter table, and loading of
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
@@ -12,8 +14,10 @@
 //! * [`run`]: `wva run`, the controller loop and its steps.
 //! * [`scope`]: which VAs and namespaces this controller manages.
 //! * [`telemetry`]: logs and health probes.
+//! * [`vllm_args`]: vLLM's batch limits read from a Deployment's container command line.
 //! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
 
+pub mod analyzers;
 pub mod assemble;
 pub mod config;
 pub mod configmaps;
@@ -27,4 +31,5 @@ pub mod scope;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+pub mod vllm_args;
 pub mod workload;

@@ -2,8 +2,10 @@
 //! (which counts requests) and a real Prometheus, at 10 and 1,000 VAs.
 //!
 //! Asserted: in steady state a cycle makes no Kubernetes API reads and no writes, and the same
-//! number of Prometheus queries whatever the number of VAs and pods. Printed (run with
-//! `--no-capture`): the controller's resident memory and the steady-state cycle time.
+//! number of Prometheus queries whatever the number of VAs and pods; under the saturation
+//! analyzer (V1) none of the token-capacity analyzer's queries runs and no capacity gauge is
+//! exported. Printed (run with `--no-capture`): the controller's resident memory and the
+//! steady-state cycle time.
 
 // Shared with the other e2e binaries, each of which uses a part of it.
 #[allow(dead_code)]
@@ -22,12 +24,48 @@ struct PerCycle {
     api_reads: u64,
     api_writes: u64,
     prometheus_queries: u64,
+    /// Of those, the token-capacity analyzer's (one per input signal).
+    token_queries: u64,
 }
+
+/// The `signal` labels of the token-capacity analyzer's queries.
+const TOKEN_SIGNALS: [&str; 4] = [
+    "kv_capacity_tokens",
+    "avg_input_tokens",
+    "avg_output_tokens",
+    "prefix_cache_hit_rate",
+];
+
+/// Which analyzer the scenario's saturation entry selects.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Analyzer {
+    /// No saturation ConfigMap: the built-in entry, the saturation analyzer (V1).
+    Saturation,
+    /// A `default` entry with `analyzers`: the token-capacity analyzer (V2).
+    TokenCapacity,
+}
+
+/// The global saturation ConfigMap's `default` entry selecting the token-capacity analyzer,
+/// with the keys as the saturation ConfigMap names them.
+const TOKEN_CAPACITY_ENTRY: &str = "analyzers:\n- name: saturation\n  enabled: true\n  scaleUpThreshold: 0.85\n  scaleDownBoundary: 0.70\n";
 
 /// The value of the first sample of `name` (summed over label sets) in a metrics text.
 fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The sum of the token-capacity queries in `wva_prometheus_queries_total`.
+fn token_queries(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("wva_prometheus_queries_total{"))
+        .filter(|l| {
+            TOKEN_SIGNALS
+                .iter()
+                .any(|s| l.contains(&format!("signal=\"{s}\"")))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -48,7 +86,8 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Creates `n` Deployments (one ready pod each) and their VAs directly in the double's store.
+/// Creates `n` Deployments (one ready pod each, vLLM with batch limits on its command line)
+/// and their VAs directly in the double's store.
 fn create_fleet(cluster: &Cluster, n: usize) {
     let double = cluster.double.as_ref().expect("the API double");
     let ns = &cluster.namespace;
@@ -60,7 +99,8 @@ fn create_fleet(cluster: &Cluster, n: usize) {
                 "metadata": {"name": name, "namespace": ns},
                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                          "template": {"metadata": {"labels": {"app": name}},
-                                      "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}}
+                                      "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai",
+                                                               "args": ["--max-num-batched-tokens=8192", "--max-num-seqs", "256"]}]}}}
             }))
             .expect("Deployment");
         double
@@ -93,11 +133,21 @@ fn create_fleet(cluster: &Cluster, n: usize) {
     }
 }
 
-/// Runs `n` VAs until every VA has a decision and the cycles are steady, then measures; `None`
-/// on a real cluster, whose requests cannot be counted.
-async fn measure(n: usize) -> Option<PerCycle> {
+/// Runs `n` VAs under `analyzer` until every VA has a decision and the cycles are steady, then
+/// measures; also returns the last metrics text. `None` on a real cluster, whose requests
+/// cannot be counted.
+async fn measure(n: usize, analyzer: Analyzer) -> Option<(PerCycle, String)> {
     let cluster = Cluster::start(&format!("scale-{n}")).await;
     let double = cluster.double.as_ref()?;
+    if analyzer == Analyzer::TokenCapacity {
+        double
+            .create(json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "wva-saturation-scaling-config", "namespace": cluster.namespace},
+                "data": {"default": TOKEN_CAPACITY_ENTRY}
+            }))
+            .expect("saturation ConfigMap");
+    }
     // Ten replicas report metrics (the collector's queries are per model, batched); the rest
     // have none, so the safety net keeps them where they are. The pods are fixed, so no pod
     // follower adds requests to the counts.
@@ -141,34 +191,32 @@ async fn measure(n: usize) -> Option<PerCycle> {
     let done = cycles(&last) - cycles(&first);
     let queries = metric_sum(&last, "wva_prometheus_queries_total")
         - metric_sum(&first, "wva_prometheus_queries_total");
+    let tokens = token_queries(&last) - token_queries(&first);
     let per = |x: f64| (x / done).round() as u64;
     let mean_cycle = (metric_sum(&last, "wva_engine_cycle_duration_seconds_sum")
         - metric_sum(&first, "wva_engine_cycle_duration_seconds_sum"))
         / done
         * 1000.0;
     eprintln!(
-        "{n} VAs: startup to all decided {:.1}s, resident memory {} KiB, steady cycle {mean_cycle:.1} ms, per cycle: {} API reads, {} API writes, {} Prometheus queries",
+        "{n} VAs ({analyzer:?}): startup to all decided {:.1}s, resident memory {} KiB, steady cycle {mean_cycle:.1} ms, per cycle: {} API reads, {} API writes, {} Prometheus queries",
         startup.as_secs_f64(),
         rss_kib(wva.child.id()),
         per((delta.verb("get") + delta.verb("list")) as f64),
         per(delta.writes() as f64),
         per(queries),
     );
-    Some(PerCycle {
+    let per_cycle = PerCycle {
         api_reads: per((delta.verb("get") + delta.verb("list")) as f64),
         api_writes: per(delta.writes() as f64),
         prometheus_queries: per(queries),
-    })
+        token_queries: per(tokens),
+    };
+    Some((per_cycle, last))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cycle_cost_does_not_grow_with_vas_and_pods() {
-    let (Some(small), Some(large)) = (measure(10).await, measure(1000).await) else {
-        eprintln!(
-            "skipped: request counts come from the API double, and WVA_E2E_KUBECONFIG names a real cluster"
-        );
-        return;
-    };
+/// The assertions common to both analyzers: steady cycles read from caches, write nothing, and
+/// query Prometheus the same number of times at 10 and 1,000 VAs.
+fn assert_constant_cost(small: &PerCycle, large: &PerCycle) {
     assert_eq!(
         small.api_reads, 0,
         "steady cycles read from caches: {small:?}"
@@ -179,4 +227,57 @@ async fn cycle_cost_does_not_grow_with_vas_and_pods() {
     );
     assert!(small.prometheus_queries > 0, "{small:?}");
     assert_eq!(small, large, "10 VAs vs 1,000 VAs");
+}
+
+const SKIPPED: &str =
+    "skipped: request counts come from the API double, and WVA_E2E_KUBECONFIG names a real cluster";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cycle_cost_does_not_grow_with_vas_and_pods() {
+    let (Some((small, _)), Some((large, metrics))) = (
+        measure(10, Analyzer::Saturation).await,
+        measure(1000, Analyzer::Saturation).await,
+    ) else {
+        eprintln!("{SKIPPED}");
+        return;
+    };
+    assert_constant_cost(&small, &large);
+    // No entry selects the token-capacity analyzer: none of its queries, no capacity gauge,
+    // though every Deployment sets vLLM batch limits.
+    assert_eq!(small.token_queries, 0, "{small:?}");
+    assert_eq!(small.prometheus_queries, 2, "KV and queue: {small:?}");
+    for signal in TOKEN_SIGNALS {
+        assert!(
+            !metrics.contains(&format!("signal=\"{signal}\"")),
+            "{signal} queried under V1:\n{metrics}"
+        );
+    }
+    for gauge in [
+        "wva_required_capacity{",
+        "wva_spare_capacity{",
+        "wva_saturation_utilization{",
+    ] {
+        assert!(!metrics.contains(gauge), "{gauge} under V1:\n{metrics}");
+    }
+}
+
+/// The scale scenario with the token-capacity analyzer (V2) configured: the same constant
+/// cost, with its four queries per cycle, and its gauges for the models that report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "enable once saturation entries accept `analyzers` (issue 14, engine part) and controller/src/analyzers.rs reads it: until then no entry selects V2 and the ConfigMap is rejected"]
+async fn cycle_cost_does_not_grow_with_vas_and_pods_under_the_token_capacity_analyzer() {
+    let (Some((small, _)), Some((large, metrics))) = (
+        measure(10, Analyzer::TokenCapacity).await,
+        measure(1000, Analyzer::TokenCapacity).await,
+    ) else {
+        eprintln!("{SKIPPED}");
+        return;
+    };
+    assert_constant_cost(&small, &large);
+    assert_eq!(small.token_queries, 4, "one per token signal: {small:?}");
+    assert_eq!(small.prometheus_queries, 6, "KV, queue and four: {small:?}");
+    assert!(
+        metrics.contains("wva_saturation_utilization{model_id=\"org/model-0\""),
+        "model-0 reports its KV-cache size and usage:\n{metrics}"
+    );
 }

@@ -4,6 +4,7 @@
 use crate::error::QueryError;
 use crate::promql::{self, metric};
 use crate::response::{RawSample, parse_vector};
+use crate::tokens::{TokenSignal, kv_capacity_tokens};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -41,6 +42,9 @@ pub struct Scope {
     pub models: HashSet<ModelKey>,
     /// The distinct retention periods of those models; one request-count query each.
     pub retentions: BTreeSet<Duration>,
+    /// Whether to read the token-capacity analyzer's inputs ([`TokenSignal`]): one more
+    /// query per signal. Set when some model in scope uses that analyzer.
+    pub token_capacity: bool,
 }
 
 /// The pod a series belongs to: its variant and the model the variant serves.
@@ -108,6 +112,18 @@ pub struct PodSignals {
     pub kv_cache_usage: Option<f64>,
     /// Peak waiting-queue length over the last minute.
     pub queue_length: Option<f64>,
+    /// KV-cache size in tokens (`num_gpu_blocks × block_size`); read only with
+    /// [`Scope::token_capacity`].
+    pub kv_capacity_tokens: Option<f64>,
+    /// Average prompt tokens per request over the last 5 minutes; `None` also when no
+    /// request finished. Read only with [`Scope::token_capacity`].
+    pub avg_input_tokens: Option<f64>,
+    /// Average generated tokens per request over the last 5 minutes, like
+    /// [`PodSignals::avg_input_tokens`].
+    pub avg_output_tokens: Option<f64>,
+    /// Prefix-cache hits per queried token over the last 5 minutes (0..1); `None` also when
+    /// nothing was queried. Read only with [`Scope::token_capacity`].
+    pub prefix_cache_hit_rate: Option<f64>,
 }
 
 /// The request counts of one retention period: for each model in scope, the number of
@@ -126,6 +142,10 @@ pub struct Signals {
     pub queue_error: Option<QueryError>,
     /// Request counts per retention period, or the error of that period's query.
     pub request_counts: BTreeMap<Duration, Result<RequestCounts, QueryError>>,
+    /// The token-capacity queries that ran (none unless [`Scope::token_capacity`]), each
+    /// with its error when it failed: the signal is then missing on every pod. These errors
+    /// are not in [`Signals::first_error`]: the saturation signals are still good.
+    pub token_queries: BTreeMap<TokenSignal, Option<QueryError>>,
     /// Counters of the cycle.
     pub stats: CycleStats,
 }
@@ -133,7 +153,8 @@ pub struct Signals {
 /// Counters of one cycle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CycleStats {
-    /// Queries run (each retried query counts once): 2 + one per retention period.
+    /// Queries run (each retried query counts once): 2 + one per retention period + 4 with
+    /// [`Scope::token_capacity`].
     pub queries: usize,
     /// HTTP requests sent, retries included.
     pub http_requests: usize,
@@ -219,6 +240,10 @@ struct SeriesLabels<'a> {
     pod: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pod_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    num_gpu_blocks: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    block_size: Option<Cow<'a, str>>,
 }
 
 /// The texts of one cycle's queries.
@@ -230,6 +255,8 @@ pub struct CycleQueries {
     pub queue_length: String,
     /// Request counts, one per retention period.
     pub request_counts: Vec<(Duration, String)>,
+    /// The token-capacity signals, one query each; empty unless [`Scope::token_capacity`].
+    pub token_capacity: Vec<(TokenSignal, String)>,
 }
 
 impl CycleQueries {
@@ -245,12 +272,20 @@ impl CycleQueries {
                 .iter()
                 .map(|&retention| (retention, promql::request_count(namespace, retention)))
                 .collect(),
+            token_capacity: if scope.token_capacity {
+                TokenSignal::ALL
+                    .iter()
+                    .map(|&signal| (signal, signal.query(namespace)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
     /// Number of queries.
     pub fn len(&self) -> usize {
-        2 + self.request_counts.len()
+        2 + self.request_counts.len() + self.token_capacity.len()
     }
 
     /// Always false: there are at least the two per-pod queries.
@@ -264,6 +299,7 @@ impl CycleQueries {
 pub(crate) enum PodField {
     KvCacheUsage,
     QueueLength,
+    Token(TokenSignal),
 }
 
 /// Builds the per-variant map with every indexed pod, all signals missing.
@@ -301,11 +337,23 @@ pub(crate) fn apply_pod_values(
             stats.unknown_pod_series += 1;
             continue;
         };
-        if labels.model_name.as_deref() != Some(&*target.model) {
+        let model_optional =
+            matches!(field, PodField::Token(signal) if !signal.requires_model_label());
+        let model_matches = match labels.model_name.as_deref() {
+            Some(model) => model == &*target.model,
+            None => model_optional,
+        };
+        if !model_matches {
             stats.other_model_series += 1;
             continue;
         }
-        let value = sample.finite_value();
+        let value = match field {
+            PodField::Token(TokenSignal::KvCapacityTokens) => kv_capacity_tokens(
+                labels.num_gpu_blocks.as_deref(),
+                labels.block_size.as_deref(),
+            ),
+            _ => sample.finite_value(),
+        };
         if value.is_none() {
             stats.non_finite_samples += 1;
         }
@@ -318,6 +366,10 @@ pub(crate) fn apply_pod_values(
         let slot = match field {
             PodField::KvCacheUsage => &mut signals.kv_cache_usage,
             PodField::QueueLength => &mut signals.queue_length,
+            PodField::Token(TokenSignal::KvCapacityTokens) => &mut signals.kv_capacity_tokens,
+            PodField::Token(TokenSignal::AvgInputTokens) => &mut signals.avg_input_tokens,
+            PodField::Token(TokenSignal::AvgOutputTokens) => &mut signals.avg_output_tokens,
+            PodField::Token(TokenSignal::PrefixCacheHitRate) => &mut signals.prefix_cache_hit_rate,
         };
         // Two series of one pod (e.g. `pod` and `pod_name` both set): keep the larger.
         *slot = match (*slot, value) {

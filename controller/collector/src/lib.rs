@@ -4,7 +4,8 @@
 //! checks at startup that Prometheus answers ([`Collector::check_connectivity`]), and each
 //! cycle runs a fixed set of instant queries for everything in scope ([`Collector::collect`]):
 //! one for KV-cache usage, one for queue length, one per distinct retention period for
-//! request counts — whatever the number of models, variants or pods. Series are mapped to
+//! request counts, and, when the scope asks for the token-capacity analyzer's inputs, one
+//! per [`TokenSignal`] — whatever the number of models, variants or pods. Series are mapped to
 //! variants through a [`PodIndex`] the caller builds from its informer caches.
 //!
 //! Missing data stays missing: no series, NaN and ±Inf are `None`, never 0. A failed query
@@ -19,6 +20,7 @@ pub mod promql;
 mod response;
 mod settings;
 mod tls;
+mod tokens;
 
 pub use client::{authorization_value, error_chain};
 pub use collect::{
@@ -29,6 +31,7 @@ pub use error::{CollectorError, QueryError, QueryFailure};
 pub use gateway::GatewayQueues;
 pub use response::{Sample, parse_value};
 pub use settings::{CollectorSettings, MAX_BACKOFF};
+pub use tokens::TokenSignal;
 
 use client::PromClient;
 use collect::{PodField, apply_pod_values, empty_variants, request_counts};
@@ -116,12 +119,18 @@ impl Collector {
         let queries = CycleQueries::for_scope(scope);
         let retries = self.client.settings().query_retries;
         let requests_before = self.client.requests();
-        let (kv, queue, counts) = futures::join!(
+        let (kv, queue, counts, tokens) = futures::join!(
             self.client.query_body(&queries.kv_cache_usage, retries),
             self.client.query_body(&queries.queue_length, retries),
             join_all(
                 queries
                     .request_counts
+                    .iter()
+                    .map(|(_, query)| self.client.query_body(query, retries))
+            ),
+            join_all(
+                queries
+                    .token_capacity
                     .iter()
                     .map(|(_, query)| self.client.query_body(query, retries))
             ),
@@ -159,6 +168,22 @@ impl Collector {
                 (*retention, counts)
             })
             .collect();
+        let token_queries = queries
+            .token_capacity
+            .iter()
+            .zip(tokens)
+            .map(|((signal, query), answer)| {
+                let error = self.pod_answer(
+                    answer,
+                    query,
+                    PodField::Token(*signal),
+                    pods,
+                    &mut variants,
+                    &mut stats,
+                );
+                (*signal, error)
+            })
+            .collect();
         stats.http_requests = self.client.requests() - requests_before;
         tracing::debug!(
             queries = stats.queries,
@@ -174,6 +199,7 @@ impl Collector {
             kv_error,
             queue_error,
             request_counts,
+            token_queries,
             stats,
         }
     }

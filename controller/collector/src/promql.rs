@@ -15,10 +15,27 @@ pub mod metric {
     /// Requests the inference gateway's endpoint picker holds in its flow-control queue, by
     /// `target_model_name` (the model ID).
     pub const GATEWAY_QUEUE_SIZE: &str = "inference_extension_flow_control_queue_size";
+    /// vLLM's cache configuration as labels (`num_gpu_blocks`, `block_size`, ...) of a gauge
+    /// set to 1; it has no `model_name` label.
+    pub const CACHE_CONFIG_INFO: &str = "vllm:cache_config_info";
+    /// Histogram of prompt tokens per finished request (`_sum` and `_count` are read).
+    pub const REQUEST_PROMPT_TOKENS: &str = "vllm:request_prompt_tokens";
+    /// Histogram of generated tokens per finished request (`_sum` and `_count` are read).
+    pub const REQUEST_GENERATION_TOKENS: &str = "vllm:request_generation_tokens";
+    /// Prefix-cache hits, in tokens (counter).
+    pub const PREFIX_CACHE_HITS: &str = "vllm:prefix_cache_hits_total";
+    /// Prefix-cache queries, in tokens (counter).
+    pub const PREFIX_CACHE_QUERIES: &str = "vllm:prefix_cache_queries_total";
 }
 
 /// The window of the per-pod peaks (`max_over_time`).
 pub const PEAK_WINDOW: Duration = Duration::from_secs(60);
+
+/// The window of the per-pod rates of the token-capacity queries (`rate`).
+pub const RATE_WINDOW: Duration = Duration::from_secs(300);
+
+/// The labels of one pod's series in the batched per-pod queries.
+const PER_POD: &str = "namespace, model_name, pod, pod_name";
 
 /// Escapes `value` for a double-quoted PromQL string: backslash, double quote, and the line
 /// breaks a quoted string may not contain.
@@ -108,9 +125,28 @@ impl fmt::Display for Selector {
 pub fn per_pod_peak(metric: &str, namespace: Option<&str>) -> String {
     let selector = Selector::new(metric).eq_opt("namespace", namespace);
     format!(
-        "max by (namespace, model_name, pod, pod_name) (max_over_time({selector}[{}]))",
+        "max by ({PER_POD}) (max_over_time({selector}[{}]))",
         format_range(PEAK_WINDOW)
     )
+}
+
+/// The `num_gpu_blocks` and `block_size` labels of every pod's [`metric::CACHE_CONFIG_INFO`]
+/// in `namespace` (or everywhere): one series per pod and cache configuration.
+pub fn per_pod_cache_config(namespace: Option<&str>) -> String {
+    let selector = Selector::new(metric::CACHE_CONFIG_INFO).eq_opt("namespace", namespace);
+    format!("max by ({PER_POD}, num_gpu_blocks, block_size) ({selector})")
+}
+
+/// The per-pod ratio of the rates of two counters over [`RATE_WINDOW`] in `namespace` (or
+/// everywhere): e.g. `_sum` over `_count` of a histogram is the average per request. A pod
+/// whose denominator did not grow gets NaN or +Inf, which the collector reads as missing.
+pub fn per_pod_rate_ratio(numerator: &str, denominator: &str, namespace: Option<&str>) -> String {
+    let range = format_range(RATE_WINDOW);
+    let rate = |metric: &str| {
+        let selector = Selector::new(metric).eq_opt("namespace", namespace);
+        format!("sum by ({PER_POD}) (rate({selector}[{range}]))")
+    };
+    format!("{} / {}", rate(numerator), rate(denominator))
 }
 
 /// Requests finished per (namespace, model_name) over `retention`.
@@ -174,6 +210,14 @@ mod tests {
         assert_eq!(
             request_count(Some("team-a"), Duration::from_secs(600)),
             "sum by (namespace, model_name) (increase(vllm:request_success_total{namespace=\"team-a\"}[10m]))"
+        );
+        assert_eq!(
+            per_pod_cache_config(Some("team-a")),
+            "max by (namespace, model_name, pod, pod_name, num_gpu_blocks, block_size) (vllm:cache_config_info{namespace=\"team-a\"})"
+        );
+        assert_eq!(
+            per_pod_rate_ratio("a_sum", "a_count", None),
+            "sum by (namespace, model_name, pod, pod_name) (rate(a_sum[5m])) / sum by (namespace, model_name, pod, pod_name) (rate(a_count[5m]))"
         );
         assert_eq!(
             gateway_queue(Some("team-a")),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use wva_collector::CollectorSettings;
 use wva_collector::promql::{Selector, metric};
-use wva_collector::{Collector, CollectorError, ModelKey, PodIndex, PodSignals, Scope, Signals};
+use wva_collector::{
+    Collector, CollectorError, ModelKey, PodIndex, PodSignals, Scope, Signals, TokenSignal,
+};
 use wva_testkit::{Prometheus, PrometheusTls, TestPki, VllmEmulator};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -76,6 +78,7 @@ fn scope(namespace: Option<&str>, models: &[(&str, &str)], retentions: &[u64]) -
             .iter()
             .map(|s| Duration::from_secs(*s))
             .collect::<BTreeSet<_>>(),
+        token_capacity: false,
     }
 }
 
@@ -89,6 +92,7 @@ fn pod_signals(kv: Option<f64>, queue: Option<f64>) -> PodSignals {
     PodSignals {
         kv_cache_usage: kv,
         queue_length: queue,
+        ..PodSignals::default()
     }
 }
 
@@ -419,4 +423,81 @@ async fn real_prometheus_over_mutual_tls_with_a_token() {
         .await;
     assert_eq!(signals.first_error(), None);
     assert_eq!(pod(&signals, "team-a/va", "a-1"), signals_of(0.8, 5.0));
+}
+
+/// `value` within a millionth of `expected` (rates are extrapolated in floating point).
+fn near(value: Option<f64>, expected: f64) -> bool {
+    value.is_some_and(|v| (v - expected).abs() <= expected.abs() * 1e-6)
+}
+
+#[tokio::test]
+async fn token_capacity_inputs_are_read_per_pod_only_when_the_scope_asks() {
+    let replicas = [
+        replica("team-a", "busy-1", "org/llama", 0.5, 0.0),
+        replica("team-a", "idle-1", "org/llama", 0.1, 0.0),
+        replica("team-b", "other-ns-1", "org/llama", 0.1, 0.0),
+    ];
+    replicas[0].emulator.update(|m| {
+        m.num_gpu_blocks = 1000;
+        m.block_size = 32;
+    });
+    let prometheus = start(&replicas);
+    // After two scrapes, so the counters' rates see the increase.
+    replicas[0]
+        .emulator
+        .update(|m| m.add_cached_requests(10, 0.25));
+    prometheus
+        .wait_for_token_rates(WAIT)
+        .expect("rates see the requests");
+    let collector = Collector::new(common::plain(&prometheus.url())).unwrap();
+    let pods = index(&[
+        ("team-a", "busy-1", "team-a/va", "org/llama"),
+        ("team-a", "idle-1", "team-a/va", "org/llama"),
+        ("team-b", "other-ns-1", "team-b/va", "org/llama"),
+    ]);
+    let mut asked = scope(Some("team-a"), &[], &[]);
+    asked.token_capacity = true;
+
+    let signals = collector.collect(&asked, &pods).await;
+
+    assert_eq!(signals.first_error(), None);
+    assert_eq!(
+        signals.stats.queries, 6,
+        "kv, queue and the four token signals"
+    );
+    assert_eq!(
+        signals.token_queries.keys().copied().collect::<Vec<_>>(),
+        TokenSignal::ALL
+    );
+    assert!(signals.token_queries.values().all(Option::is_none));
+    let busy = pod(&signals, "team-a/va", "busy-1");
+    assert_eq!(busy.kv_capacity_tokens, Some(32_000.0), "{busy:?}");
+    // The emulator records 128 prompt and 64 generated tokens per request.
+    assert!(near(busy.avg_input_tokens, 128.0), "{busy:?}");
+    assert!(near(busy.avg_output_tokens, 64.0), "{busy:?}");
+    assert!(near(busy.prefix_cache_hit_rate, 0.25), "{busy:?}");
+    // No request finished and no prefix-cache query: 0/0 is missing, never 0. The cache size
+    // is known (vLLM's `cache_config_info` has no `model_name`; the pod alone matches).
+    let idle = pod(&signals, "team-a/va", "idle-1");
+    assert_eq!(
+        idle,
+        PodSignals {
+            kv_cache_usage: Some(0.1),
+            queue_length: Some(0.0),
+            kv_capacity_tokens: Some(32_768.0),
+            ..PodSignals::default()
+        }
+    );
+    // Outside the watched namespace: nothing read.
+    assert_eq!(
+        pod(&signals, "team-b/va", "other-ns-1"),
+        pod_signals(None, None)
+    );
+
+    let signals = collector
+        .collect(&scope(Some("team-a"), &[], &[]), &pods)
+        .await;
+    assert_eq!(signals.stats.queries, 2, "no token query unless asked");
+    assert!(signals.token_queries.is_empty());
+    assert_eq!(pod(&signals, "team-a/va", "busy-1"), signals_of(0.5, 0.0));
 }

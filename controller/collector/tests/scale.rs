@@ -27,13 +27,16 @@ struct Fleet {
     scope: Scope,
     per_pod_answer: String,
     count_answer: String,
+    cache_config_answer: String,
 }
 
-fn fleet(n: usize) -> Fleet {
+/// The fleet; with `token_capacity` the scope asks for the token-capacity analyzer's inputs.
+fn fleet(n: usize, token_capacity: bool) -> Fleet {
     let mut pods = PodIndex::new();
     let mut models = std::collections::HashSet::new();
     let mut per_pod = Vec::with_capacity(n);
     let mut counts = Vec::with_capacity(n);
+    let mut cache_config = Vec::with_capacity(n);
     for i in 0..n {
         let namespace = format!("team-{}", i % 10);
         let model = format!("org/model-{i}");
@@ -48,6 +51,12 @@ fn fleet(n: usize) -> Fleet {
             format!(r#"{{"namespace":"{namespace}","model_name":"{model}","pod":"{pod}"}}"#),
             "0.5",
         ));
+        cache_config.push((
+            format!(
+                r#"{{"namespace":"{namespace}","pod":"{pod}","num_gpu_blocks":"2048","block_size":"16"}}"#
+            ),
+            "1",
+        ));
         counts.push((
             format!(r#"{{"namespace":"{namespace}","model_name":"{model}"}}"#),
             "12",
@@ -60,19 +69,24 @@ fn fleet(n: usize) -> Fleet {
             namespace: None,
             models,
             retentions: BTreeSet::from([Duration::from_secs(300), Duration::from_secs(1800)]),
+            token_capacity,
         },
         per_pod_answer: common::vector_answer(per_pod),
         count_answer: common::vector_answer(counts),
+        cache_config_answer: common::vector_answer(cache_config),
     }
 }
 
 fn stub_for(fleet: &Fleet) -> StubServer {
     let per_pod = fleet.per_pod_answer.clone();
     let counts = fleet.count_answer.clone();
+    let cache_config = fleet.cache_config_answer.clone();
     StubServer::start(move |request| {
         let query = request.form_value("query").unwrap_or_default();
         if query.contains("request_success") {
             StubResponse::json(counts.clone())
+        } else if query.contains("cache_config_info") {
+            StubResponse::json(cache_config.clone())
         } else {
             StubResponse::json(per_pod.clone())
         }
@@ -82,8 +96,14 @@ fn stub_for(fleet: &Fleet) -> StubServer {
 #[tokio::test]
 async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
     let mut figures = Vec::new();
-    for n in [10, 1_000, 10_000] {
-        let fleet = fleet(n);
+    for (token_capacity, n) in [false, true]
+        .into_iter()
+        .flat_map(|t| [10, 1_000, 10_000].map(|n| (t, n)))
+    {
+        // KV, queue and the two retentions; with the token-capacity inputs, one more query
+        // for each of the four.
+        let expected = if token_capacity { 8 } else { 4 };
+        let fleet = fleet(n, token_capacity);
         let stub = stub_for(&fleet);
         let collector = Collector::new(common::plain(&stub.url())).unwrap();
         // Warm the connection pool so the measured cycle is a steady-state one.
@@ -95,11 +115,13 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
         let (cpu, wall) = (thread_cpu() - cpu, wall.elapsed());
 
         assert_eq!(signals.first_error(), None);
-        assert_eq!(stub.request_count(), 4, "{n} VAs");
-        assert_eq!(signals.stats.queries, 4);
-        assert_eq!(signals.stats.http_requests, 4);
+        assert_eq!(stub.request_count(), expected, "{n} VAs");
+        assert_eq!(signals.stats.queries, expected);
+        assert_eq!(signals.stats.http_requests, expected);
         assert_eq!(signals.variants.len(), n);
-        assert_eq!(signals.stats.series, 4 * n);
+        assert_eq!(signals.stats.series, expected * n);
+        assert_eq!(signals.token_queries.len(), expected - 4);
+        assert!(signals.token_queries.values().all(Option::is_none));
         let last = n - 1;
         let pod = signals
             .pod(
@@ -108,6 +130,13 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
             )
             .unwrap();
         assert_eq!(pod.kv_cache_usage, Some(0.5));
+        let (capacity, input) = if token_capacity {
+            (Some(2048.0 * 16.0), Some(0.5))
+        } else {
+            (None, None)
+        };
+        assert_eq!(pod.kv_capacity_tokens, capacity);
+        assert_eq!(pod.avg_input_tokens, input);
         let retention = Duration::from_secs(300);
         let model = format!("org/model-{last}");
         let namespace = format!("team-{}", last % 10);
@@ -116,7 +145,8 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
             Ok(Some(12.0))
         );
         figures.push(format!(
-            "{n:>6} VAs/pods: {} queries/cycle, {} series, cycle CPU {:.1} ms (wall {:.1} ms), signals held ≈ {} KiB, answer size {} KiB per per-pod query",
+            "{n:>6} VAs/pods{}: {} queries/cycle, {} series, cycle CPU {:.1} ms (wall {:.1} ms), signals held ≈ {} KiB, answer size {} KiB per per-pod query",
+            if token_capacity { " (token capacity)" } else { "" },
             signals.stats.queries,
             signals.stats.series,
             cpu.as_secs_f64() * 1e3,

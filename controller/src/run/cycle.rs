@@ -11,6 +11,7 @@ use crate::configmaps::{Inputs, Notice};
 use crate::gpus;
 use crate::k8s::status::Target;
 use crate::keys::{self, DeploymentRef, VaRef};
+use crate::telemetry::capacity::CapacityFigures;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Resource;
@@ -41,10 +42,17 @@ pub async fn run(ctx: &Context, state: &mut State) {
         ctx.scope.watch_namespace.as_deref(),
     );
     let signals = ctx.collector.collect(&plan.scope, &plan.pods).await;
+    let token_queries = signals
+        .token_queries
+        .iter()
+        .map(|(signal, error)| (signal.name(), error));
     for (signal, error) in [
         ("kv_cache_usage", &signals.kv_error),
         ("queue_length", &signals.queue_error),
-    ] {
+    ]
+    .into_iter()
+    .chain(token_queries)
+    {
         let result = if error.is_some() { "error" } else { "success" };
         ctx.metrics
             .wva_prometheus_queries_total
@@ -64,6 +72,13 @@ pub async fn run(ctx: &Context, state: &mut State) {
     for report in &cycle.models {
         log_notes(report);
     }
+    state.capacity.publish(
+        &ctx.metrics,
+        cycle.models.iter().map(|r| {
+            let figures = CapacityFigures::of(r);
+            (r.namespace.as_str(), r.model_id.as_str(), figures)
+        }),
+    );
     let by_key: HashMap<VaRef, &Decision> = cycle
         .decisions
         .iter()

@@ -133,7 +133,7 @@ fn delete_gauges(metrics: &WvaMetrics, va: &VaRef, accelerator: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::{Encoder, Registry, TextEncoder};
+    use prometheus::Registry;
     use wva_api::metrics::MetricSet;
 
     fn decision(accelerator: &str, desired: u32, current: u32) -> Decision {
@@ -144,13 +144,7 @@ mod tests {
         }
     }
 
-    fn text(registry: &Registry) -> String {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&registry.gather(), &mut out)
-            .expect("encodes");
-        String::from_utf8(out).expect("utf8")
-    }
+    use crate::testing::metrics_text as text;
 
     #[test]
     fn publishes_gauges_counts_changes_and_deletes_series() {

@@ -31,6 +31,11 @@ pub struct ReplicaMetrics {
     pub num_gpu_blocks: u64,
     /// `block_size` label of `vllm:cache_config_info`.
     pub block_size: u64,
+    /// vLLM's `--max-num-batched-tokens`: tokens one scheduler step may process; bounds the
+    /// running requests in [`ReplicaMetrics::serve`].
+    pub max_num_batched_tokens: u64,
+    /// vLLM's `--max-num-seqs`: requests running at once; bounds [`ReplicaMetrics::serve`].
+    pub max_num_seqs: u64,
     /// When true, `/metrics` answers `500` (the scrape fails, `up` becomes 0).
     pub failing: bool,
 }
@@ -49,6 +54,8 @@ impl Default for ReplicaMetrics {
             prefix_cache_hits: 0,
             num_gpu_blocks: 2048,
             block_size: 16,
+            max_num_batched_tokens: 8192,
+            max_num_seqs: 256,
             failing: false,
         }
     }
@@ -60,6 +67,51 @@ impl ReplicaMetrics {
         self.success_stop += n;
         self.prompt_tokens += n * PROMPT_TOKENS_PER_REQUEST;
         self.generation_tokens += n * GENERATION_TOKENS_PER_REQUEST;
+    }
+
+    /// Records `n` finished requests like [`ReplicaMetrics::add_requests`] whose prompt tokens
+    /// were all looked up in the prefix cache, the fraction `hit_rate` (0..1) found there.
+    pub fn add_cached_requests(&mut self, n: u64, hit_rate: f64) {
+        self.add_requests(n);
+        let queried = n * PROMPT_TOKENS_PER_REQUEST;
+        self.prefix_cache_queries += queried;
+        self.prefix_cache_hits += (queried as f64 * hit_rate.clamp(0.0, 1.0)).round() as u64;
+    }
+
+    /// The KV-cache size in tokens: `num_gpu_blocks × block_size`.
+    pub fn kv_capacity_tokens(&self) -> u64 {
+        self.num_gpu_blocks * self.block_size
+    }
+
+    /// The requests this replica runs at once with `input` prompt and `output` generated
+    /// tokens each: its batch limits allow `min(B·O/(I+O), S)` (a step processes `B` tokens,
+    /// one per decoding request and the prompts of the starting ones), and its KV cache holds
+    /// requests of `I + O/2` tokens on average.
+    pub fn concurrency(&self, input: u64, output: u64) -> u64 {
+        let per_request = input + output / 2;
+        let by_batch = (self.max_num_batched_tokens.saturating_mul(output))
+            .checked_div(input + output)
+            .unwrap_or(self.max_num_seqs);
+        let by_cache = self
+            .kv_capacity_tokens()
+            .checked_div(per_request)
+            .unwrap_or(u64::MAX);
+        by_batch.min(self.max_num_seqs).min(by_cache)
+    }
+
+    /// Serves `requests` in flight of `input` prompt and `output` generated tokens each:
+    /// [`ReplicaMetrics::concurrency`] of them run and hold `I + O/2` KV tokens each, the rest
+    /// wait. Sets running, waiting and KV-cache usage.
+    pub fn serve(&mut self, requests: u64, input: u64, output: u64) {
+        let running = requests.min(self.concurrency(input, output));
+        self.requests_running = running as f64;
+        self.requests_waiting = (requests - running) as f64;
+        let capacity = self.kv_capacity_tokens();
+        self.kv_cache_usage = if capacity == 0 {
+            0.0
+        } else {
+            ((running * (input + output / 2)) as f64 / capacity as f64).min(1.0)
+        };
     }
 }
 
@@ -193,11 +245,21 @@ pub(crate) fn render_labelled(
     extra: &[(&str, &str)],
     m: &ReplicaMetrics,
 ) -> String {
-    let mut labels = format!("engine=\"0\",model_name=\"{}\"", escape_label(model_name));
+    let mut pod_labels = String::new();
     for (name, value) in extra {
-        let _ = write!(labels, ",{name}=\"{}\"", escape_label(value));
+        let _ = write!(pod_labels, ",{name}=\"{}\"", escape_label(value));
     }
+    let labels = format!(
+        "engine=\"0\",model_name=\"{}\"{pod_labels}",
+        escape_label(model_name)
+    );
     let mut out = String::with_capacity(4096);
+    // vLLM's cache configuration carries no `model_name`: its labels are the configuration's.
+    let _ = writeln!(
+        out,
+        "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n# TYPE vllm:cache_config_info gauge\nvllm:cache_config_info{{block_size=\"{}\",cache_dtype=\"auto\",enable_prefix_caching=\"True\",engine=\"0\",gpu_memory_utilization=\"0.9\",num_gpu_blocks=\"{}\"{pod_labels}}} 1.0",
+        m.block_size, m.num_gpu_blocks
+    );
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, String, f64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (suffix, extra, value) in samples {
@@ -205,7 +267,7 @@ pub(crate) fn render_labelled(
         }
     };
     let single = |value: f64| vec![("", String::new(), value)];
-    let families: [Family; 9] = [
+    let families: [Family; 8] = [
         (
             "vllm:num_requests_running",
             "gauge",
@@ -223,19 +285,6 @@ pub(crate) fn render_labelled(
             "gauge",
             "KV-cache usage. 1 means 100 percent usage.",
             single(m.kv_cache_usage),
-        ),
-        (
-            "vllm:cache_config_info",
-            "gauge",
-            "Information of the LLMCache.",
-            vec![(
-                "",
-                format!(
-                    ",block_size=\"{}\",cache_dtype=\"auto\",enable_prefix_caching=\"True\",gpu_memory_utilization=\"0.9\",num_gpu_blocks=\"{}\"",
-                    m.block_size, m.num_gpu_blocks
-                ),
-                1.0,
-            )],
         ),
         (
             "vllm:request_success_total",
@@ -328,5 +377,30 @@ mod tests {
         assert!(text.contains("finished_reason=\"stop\"} 3.0"));
         assert!(text.contains("# TYPE vllm:request_success_total counter"));
         assert!(text.contains("vllm:request_prompt_tokens_count{"));
+        assert!(text.contains(
+            "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",enable_prefix_caching=\"True\",engine=\"0\",gpu_memory_utilization=\"0.9\",num_gpu_blocks=\"2048\"} 1.0"
+        ), "{text}");
+    }
+
+    #[test]
+    fn load_beyond_the_batch_limits_waits() {
+        let mut m = ReplicaMetrics {
+            max_num_batched_tokens: 4096,
+            max_num_seqs: 64,
+            ..ReplicaMetrics::default()
+        };
+        // B·O/(I+O) = 4096·256/1280 = 819 > S = 64; the cache (32768 tokens) holds 32768 /
+        // (1024 + 128) = 28 requests: the cache bounds.
+        assert_eq!(m.concurrency(1024, 256), 28);
+        m.serve(40, 1024, 256);
+        assert_eq!((m.requests_running, m.requests_waiting), (28.0, 12.0));
+        assert_eq!(m.kv_cache_usage, 28.0 * 1152.0 / 32768.0);
+        // Short requests: the batch limit bounds (4096·64/192 = 1365 > S = 64 → 64).
+        assert_eq!(m.concurrency(128, 64), 64);
+        // Long prompts, short answers: B·O/(I+O) = 4096·16/(2048+16) = 31.
+        m.num_gpu_blocks = 1 << 20;
+        assert_eq!(m.concurrency(2048, 16), 31);
+        m.serve(10, 2048, 16);
+        assert_eq!((m.requests_running, m.requests_waiting), (10.0, 0.0));
     }
 }

@@ -361,6 +361,17 @@ impl Prometheus {
         self.wait_until(promql, timeout, |result| first_value(result) == Some(value))
     }
 
+    /// Polls until the rates over 5 minutes of the emulators' request-token histograms and
+    /// prefix-cache counters see an increase (the token-capacity analyzer's inputs are
+    /// ratios of such rates). Increase them after the second scrape of their targets.
+    pub fn wait_for_token_rates(&self, timeout: Duration) -> Result<(), String> {
+        self.wait_until(
+            "sum(rate(vllm:prefix_cache_hits_total[5m])) > 0 and sum(rate(vllm:request_prompt_tokens_count[5m])) > 0",
+            timeout,
+            |result| result.as_array().is_some_and(|r| !r.is_empty()),
+        )
+    }
+
     fn wait_until_deadline(
         &self,
         promql: &str,

@@ -51,7 +51,8 @@ pub(crate) struct ModelPlan<'a> {
 }
 
 impl<'a> ModelPlan<'a> {
-    /// Plans `group`: the safety net, rest at zero, or the saturation analysis, then the
+    /// Plans `group`: the safety net, rest at zero, or the saturation analysis (V1) or the
+    /// token-capacity analysis (V2, when the model's saturation entry has `analyzers`), then the
     /// `minReplicas` / `maxReplicas` clamps.
     pub(crate) fn new(config: &EngineConfig, group: &'a ModelGroup, now: i64) -> ModelPlan<'a> {
         let (ns, model) = (group.namespace.as_str(), group.model_id.as_str());
@@ -114,7 +115,10 @@ impl<'a> ModelPlan<'a> {
                 MetricsReason::MetricsMissing,
                 plan.missing_message("no replica reports a usable saturation signal"),
             ),
-            SignalStatus::Ok => plan.analyze(),
+            SignalStatus::Ok => match config.analyzers(ns, model) {
+                Some(analyzers) => plan.analyze_capacity(&analyzers),
+                None => plan.analyze(),
+            },
         }
         for p in &mut plan.variants {
             clamp(p);

@@ -412,3 +412,34 @@ fn unit_falls_back_when_one_replica_lacks_the_kv_size() {
     let c = decide(&v2(vec![v]));
     assert_eq!(capacity(&c).unit, "kv-fraction");
 }
+
+/// The worked example of docs/engine.md decided by V1: `a100-0` is saturated and the two
+/// others average 0.25 spare KV and 4 spare queue, so V1 holds where V2 adds a replica.
+#[test]
+fn the_worked_example_holds_under_v1() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../sim/scenarios/snapshot-v2.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the V2 sample");
+    let mut s: Snapshot = serde_json::from_str(&text).expect("a snapshot");
+    assert!(s.validate().is_empty(), "{:?}", s.validate());
+    let c = decide(&s);
+    assert_eq!(find(&c, "a100").desired_replicas, 3);
+    for entry in s.config.saturation.values_mut() {
+        entry.analyzers = None;
+    }
+    let c = decide(&s);
+    let a = c.models[0].analysis.as_ref().expect("V1 analysis");
+    assert!(
+        (a.avg_spare_kv - 0.25).abs() < 1e-9 && a.avg_spare_queue == 4.0,
+        "{a:?}"
+    );
+    for d in &c.decisions {
+        assert_eq!(
+            (d.action, d.reason),
+            (Action::NoChange, Reason::Steady),
+            "{d:?}"
+        );
+    }
+}

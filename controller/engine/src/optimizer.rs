@@ -107,24 +107,20 @@ impl ModelPlan<'_> {
                     from + add
                 ),
             );
-            grown.push(p.v.name.as_str());
+            grown.push(p.v.name.clone());
         }
-        let (reason, message) = if grown.is_empty() {
+        self.settle_others(
+            Reason::ScaleUp,
+            &grown,
+            (
+                Reason::ScaleUpOtherVariant,
+                format!("{why}; the model grows on "),
+            ),
             (
                 Reason::ScaleUpBlocked,
                 format!("{why}, but every variant has pending replicas or is at maxReplicas"),
-            )
-        } else {
-            (
-                Reason::ScaleUpOtherVariant,
-                format!("{why}; the model grows on {}", grown.join(", ")),
-            )
-        };
-        for p in &mut self.variants {
-            if p.reason != Reason::ScaleUp {
-                p.set(p.target, reason, message.clone());
-            }
-        }
+            ),
+        );
     }
 
     /// Removes `floor(spare / capacity)` replicas from the variant with the highest cost per
@@ -163,26 +159,19 @@ impl ModelPlan<'_> {
                     from - remove
                 ),
             );
-            shrunk.push(p.v.name.as_str());
+            shrunk.push(p.v.name.clone());
         }
-        let (reason, message) = if shrunk.is_empty() {
+        self.settle_others(
+            Reason::ScaleDown,
+            &shrunk,
+            (Reason::ScaleDownOtherVariant, format!("{why}; the model shrinks on ")),
             (
                 Reason::Steady,
                 format!(
                     "{why}, but the spare is less than one replica of any variant above its minimum (the cheapest keeps 1)"
                 ),
-            )
-        } else {
-            (
-                Reason::ScaleDownOtherVariant,
-                format!("{why}; the model shrinks on {}", shrunk.join(", ")),
-            )
-        };
-        for p in &mut self.variants {
-            if p.reason != Reason::ScaleDown {
-                p.set(p.target, reason, message.clone());
-            }
-        }
+            ),
+        );
     }
 }
 

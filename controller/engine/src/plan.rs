@@ -126,6 +126,27 @@ impl<'a> ModelPlan<'a> {
         plan
     }
 
+    /// Gives every variant whose reason is not `picked` the model-level outcome: `other`
+    /// followed by the names of the picked variants, or `none` when no variant was picked.
+    pub(crate) fn settle_others(
+        &mut self,
+        picked: Reason,
+        names: &[String],
+        other: (Reason, String),
+        none: (Reason, String),
+    ) {
+        let (reason, message) = if names.is_empty() {
+            none
+        } else {
+            (other.0, format!("{}{}", other.1, names.join(", ")))
+        };
+        for p in &mut self.variants {
+            if p.reason != picked {
+                p.set(p.target, reason, message.clone());
+            }
+        }
+    }
+
     pub(crate) fn missing_message(&self, what: &str) -> String {
         format!(
             "{what} for model {:?} in namespace {:?}; check that the VA's modelID equals the model_name label vLLM reports",

@@ -182,24 +182,20 @@ impl ModelPlan<'_> {
                     from + add
                 ),
             );
-            grown.push(p.v.name.as_str());
+            grown.push(p.v.name.clone());
         }
-        let (reason, message) = if grown.is_empty() {
+        self.settle_others(
+            Reason::ScaleUp,
+            &grown,
+            (
+                Reason::ScaleUpOtherVariant,
+                format!("{why}; the model grows on "),
+            ),
             (
                 Reason::ScaleUpBlocked,
                 format!("{why}, but every variant has pending replicas or is at maxReplicas"),
-            )
-        } else {
-            (
-                Reason::ScaleUpOtherVariant,
-                format!("{why}; the model grows on {}", grown.join(", ")),
-            )
-        };
-        for p in &mut self.variants {
-            if p.reason != Reason::ScaleUp {
-                p.set(p.target, reason, message.clone());
-            }
-        }
+            ),
+        );
     }
 
     /// Shrinks the most expensive variant above one replica and its minimum by one.

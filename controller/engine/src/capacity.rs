@@ -124,8 +124,9 @@ pub(crate) struct ModelCapacity {
     pub demand: f64,
     pub supply: f64,
     pub anticipated_supply: f64,
-    /// Replicas whose queue is priced without a known request size in token units.
-    pub unsized_queues: u32,
+    /// Replicas with a token-capacity input missing: the KV size while another replica of
+    /// the model reports one, or, in token units, the request size of a replica with a queue.
+    pub missing_inputs: u32,
 }
 
 /// The replicas of `v` that report at least one signal, in a canonical order (so that the
@@ -148,7 +149,10 @@ impl ModelCapacity {
     pub(crate) fn of(variants: &[&Variant], t: &SaturationThresholds) -> ModelCapacity {
         let replicas: Vec<Vec<&ReplicaSignals>> = variants.iter().map(|v| reporting(v)).collect();
         let all = || replicas.iter().flatten();
-        let unit = if all().all(|r| positive(r.kv_capacity_tokens).is_some()) {
+        let sized = all()
+            .filter(|r| positive(r.kv_capacity_tokens).is_some())
+            .count();
+        let unit = if sized == all().count() {
             Unit::Tokens
         } else {
             Unit::KvFraction
@@ -181,7 +185,11 @@ impl ModelCapacity {
             demand: 0.0,
             supply: 0.0,
             anticipated_supply: 0.0,
-            unsized_queues: 0,
+            missing_inputs: if sized > 0 && unit == Unit::KvFraction {
+                u32::try_from(all().count() - sized).unwrap_or(u32::MAX)
+            } else {
+                0
+            },
         };
         for (v, rs) in variants.iter().zip(&replicas) {
             let capacities: Vec<f64> = rs
@@ -231,7 +239,7 @@ impl ModelCapacity {
             }
             (unit, _) => {
                 if unit == Unit::Tokens && queue > 0.0 {
-                    self.unsized_queues += 1;
+                    self.missing_inputs += 1;
                 }
                 capacity / t.queue_length_threshold
             }

@@ -27,7 +27,7 @@ impl ModelPlan<'_> {
         let variants: Vec<_> = self.variants.iter().map(|p| p.v).collect();
         let model = ModelCapacity::of(&variants, &t);
         let (capacity, up, down) = model.analyze(analyzers);
-        let missing = numbers.missing + model.unsized_queues;
+        let missing = numbers.missing + model.missing_inputs;
         let shrink_safe = numbers.saturated == 0 && missing == 0;
         analysis.should_scale_up = capacity.required > 0.0;
         analysis.scale_down_safe = capacity.spare > 0.0 && shrink_safe;

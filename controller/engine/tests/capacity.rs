@@ -405,12 +405,27 @@ fn v2_without_any_signal_takes_the_safety_net() {
     assert!(c.models[0].capacity.is_none());
 }
 
+/// Two replicas at KV 0.1 in KV fractions: demand 0.2, supply 1.6, spare 1.6 − 0.2 / 0.7 =
+/// 1.314 → one replica of 0.8 can go. Without any KV size that is the fallback and it scales
+/// down; with one replica's size missing while the other reports it, it is a missing input.
 #[test]
-fn unit_falls_back_when_one_replica_lacks_the_kv_size() {
-    let mut v = tokens_variant("v", 10.0, 50000.0, &[(0.5, 0.0), (0.5, 0.0)]);
+fn unit_falls_back_when_a_replica_lacks_the_kv_size() {
+    let mut v = tokens_variant("v", 10.0, 50000.0, &[(0.1, 0.0), (0.1, 0.0)]);
     v.replicas[1].kv_capacity_tokens = None;
+    let c = decide(&v2(vec![v.clone()]));
+    let a = capacity(&c);
+    assert_eq!(a.unit, "kv-fraction");
+    assert!((a.spare - 1.314_285_7).abs() < 1e-6, "{a:?}");
+    assert_eq!(
+        (find(&c, "v").desired_replicas, find(&c, "v").reason),
+        (2, Reason::ScaleDownBlockedMissingData)
+    );
+    v.replicas[0].kv_capacity_tokens = None;
     let c = decide(&v2(vec![v]));
-    assert_eq!(capacity(&c).unit, "kv-fraction");
+    assert_eq!(
+        (find(&c, "v").desired_replicas, find(&c, "v").reason),
+        (1, Reason::ScaleDown)
+    );
 }
 
 /// The worked example of docs/engine.md decided by V1: `a100-0` is saturated and the two

@@ -431,8 +431,8 @@ fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
         })
 }
 
-/// Drops one input of one replica: its KV usage, its queue, or (with a queue) its request
-/// sizes.
+/// Drops one input of one replica: its KV usage, its queue, its KV size, or (with a queue)
+/// its request sizes.
 fn drop_input(s: &mut Snapshot, pick: usize, what: u8) {
     let replicas: Vec<(usize, usize)> = s.models[0]
         .variants
@@ -442,9 +442,10 @@ fn drop_input(s: &mut Snapshot, pick: usize, what: u8) {
         .collect();
     let (j, i) = replicas[pick % replicas.len()];
     let r = &mut s.models[0].variants[j].replicas[i];
-    match what % 3 {
+    match what % 4 {
         0 => r.kv_cache_usage = None,
         1 => r.queue_length = None,
+        2 => r.kv_capacity_tokens = None,
         _ => {
             r.queue_length = Some(1.0);
             r.avg_input_tokens = None;

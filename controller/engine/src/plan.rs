@@ -147,6 +147,23 @@ impl<'a> ModelPlan<'a> {
         }
     }
 
+    /// After a scale-up for `why` that grew the variants `grown`: the others say where the
+    /// model grows, or that no variant could.
+    pub(crate) fn settle_grown(&mut self, why: &str, grown: &[String]) {
+        self.settle_others(
+            Reason::ScaleUp,
+            grown,
+            (
+                Reason::ScaleUpOtherVariant,
+                format!("{why}; the model grows on "),
+            ),
+            (
+                Reason::ScaleUpBlocked,
+                format!("{why}, but every variant has pending replicas or is at maxReplicas"),
+            ),
+        );
+    }
+
     pub(crate) fn missing_message(&self, what: &str) -> String {
         format!(
             "{what} for model {:?} in namespace {:?}; check that the VA's modelID equals the model_name label vLLM reports",

@@ -184,18 +184,7 @@ impl ModelPlan<'_> {
             );
             grown.push(p.v.name.clone());
         }
-        self.settle_others(
-            Reason::ScaleUp,
-            &grown,
-            (
-                Reason::ScaleUpOtherVariant,
-                format!("{why}; the model grows on "),
-            ),
-            (
-                Reason::ScaleUpBlocked,
-                format!("{why}, but every variant has pending replicas or is at maxReplicas"),
-            ),
-        );
+        self.settle_grown(&why, &grown);
     }
 
     /// Shrinks the most expensive variant above one replica and its minimum by one.

@@ -9,8 +9,8 @@ use crate::{CapacityAnalysis, Reason};
 use std::cmp::Ordering;
 use wva_core::saturation::AnalyzerThresholds;
 
-/// Cost per unit of capacity ascending, then name: the order in which variants grow (and the
-/// first one is the cheapest, kept at one replica).
+/// Cost per unit of capacity ascending, then name: the order in which variants grow (and, in
+/// reverse, shrink).
 fn cheaper(a: (&VariantPlan, &VariantCapacity), b: (&VariantPlan, &VariantCapacity)) -> Ordering {
     (a.0.v.cost / a.1.per_replica)
         .total_cmp(&(b.0.v.cost / b.1.per_replica))
@@ -113,21 +113,17 @@ impl ModelPlan<'_> {
     }
 
     /// Removes `floor(spare / capacity)` replicas from the variant with the highest cost per
-    /// unit of capacity, then the next, down to `minReplicas`; the cheapest running variant
-    /// keeps at least one replica (scale-to-zero decides about the last one).
+    /// unit of capacity, then the next, each down to `max(minReplicas, 1)`. Like V1, a
+    /// scale-down takes no variant to zero: a previous decision of 0 reads as none, so a
+    /// variant sent to zero would come back to its current replicas in the next transition;
+    /// zero is for scale-to-zero alone.
     fn shrink(&mut self, model: &ModelCapacity, spare: f64, why: &str) {
-        let order = self.by_cost_per_capacity(model);
-        let keeper = order.iter().copied().find(|&i| self.variants[i].target > 0);
         let mut left = spare;
         let mut shrunk = Vec::new();
-        for i in order.into_iter().rev() {
+        for i in self.by_cost_per_capacity(model).into_iter().rev() {
             let cap = model.variants[i].per_replica;
             let p = &mut self.variants[i];
-            let floor = if Some(i) == keeper {
-                p.min().max(1)
-            } else {
-                p.min()
-            };
+            let floor = p.min().max(1);
             let fits = (left / cap)
                 .floor()
                 .clamp(0.0, f64::from(MAX_SIZED_REPLICAS)) as u32;
@@ -157,7 +153,7 @@ impl ModelPlan<'_> {
             (
                 Reason::Steady,
                 format!(
-                    "{why}, but the spare is less than one replica of any variant above its minimum (the cheapest keeps 1)"
+                    "{why}, but the spare is less than one replica of any variant above its minimum and 1"
                 ),
             ),
         );

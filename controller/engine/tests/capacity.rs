@@ -226,10 +226,10 @@ fn scale_up_is_sized_on_the_cheapest_variant() {
 
 /// Two variants of 40000 tokens per replica, two replicas each at KV 0.1: demand 20000,
 /// supply 160000, spare 160000 − 20000 / 0.7 = 131428.57. The dearer one (40 per replica)
-/// goes first: floor(3.29) = 3, but it has 2 → 0 (left 51428.57); the cheaper keeps at least
-/// one: floor(1.29) = 1 → 2 → 1.
+/// goes first: floor(3.29) = 3, but a scale-down stops at 1: 2 → 1 (left 91428.57); then the
+/// cheaper one: floor(2.29) = 2, also 2 → 1.
 #[test]
-fn scale_down_takes_the_most_expensive_first_and_keeps_the_cheapest_at_one() {
+fn scale_down_takes_the_most_expensive_first_and_keeps_every_variant_at_one() {
     let cheap = tokens_variant("cheap", 10.0, 50000.0, &[(0.1, 0.0), (0.1, 0.0)]);
     let pricey = tokens_variant("pricey", 40.0, 50000.0, &[(0.1, 0.0), (0.1, 0.0)]);
     let c = decide(&v2(vec![cheap, pricey]));
@@ -238,7 +238,7 @@ fn scale_down_takes_the_most_expensive_first_and_keeps_the_cheapest_at_one() {
     let (cheap, pricey) = (find(&c, "cheap"), find(&c, "pricey"));
     assert_eq!(
         (pricey.desired_replicas, pricey.reason),
-        (0, Reason::ScaleDown)
+        (1, Reason::ScaleDown)
     );
     assert_eq!(
         (cheap.desired_replicas, cheap.reason),
@@ -247,7 +247,33 @@ fn scale_down_takes_the_most_expensive_first_and_keeps_the_cheapest_at_one() {
     assert_eq!(
         pricey.message,
         "demand 20000 tokens < 0.7 × supply 160000 tokens (spare 131429 tokens): \
-         -2 replicas of pricey (40000 tokens each, cost 1.00/1000 tokens), 2 -> 0"
+         -1 replicas of pricey (40000 tokens each, cost 1.00/1000 tokens), 2 -> 1"
+    );
+}
+
+/// With spare for one replica only (both at KV 0.5: demand 100000, spare 160000 − 142857.14 =
+/// 17142.86 < 40000), nothing goes; at KV 0.3 (demand 60000, spare 74285.71) one replica of
+/// the dearer variant goes.
+#[test]
+fn scale_down_removes_only_whole_replicas_of_spare() {
+    let fleet = |kv: f64| {
+        vec![
+            tokens_variant("cheap", 10.0, 50000.0, &[(kv, 0.0), (kv, 0.0)]),
+            tokens_variant("pricey", 40.0, 50000.0, &[(kv, 0.0), (kv, 0.0)]),
+        ]
+    };
+    let c = decide(&v2(fleet(0.5)));
+    assert!(close(capacity(&c).spare, 17142.86), "{:?}", capacity(&c));
+    assert!(
+        c.decisions.iter().all(|d| d.reason == Reason::Steady),
+        "{c:#?}"
+    );
+    let c = decide(&v2(fleet(0.3)));
+    assert!(close(capacity(&c).spare, 74285.71), "{:?}", capacity(&c));
+    assert_eq!(find(&c, "pricey").desired_replicas, 1);
+    assert_eq!(
+        (find(&c, "cheap").desired_replicas, find(&c, "cheap").reason),
+        (2, Reason::ScaleDownOtherVariant)
     );
 }
 

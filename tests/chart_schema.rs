@@ -3,7 +3,7 @@
 //! e.g. a queue trigger below its threshold, run in `wva config` and at startup).
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 use wva_testkit::tools;
 
 /// The one value a vanilla install must set; the `--set`s of a test come after it and win.
@@ -26,6 +26,35 @@ fn template(args: &[&str]) -> (bool, String) {
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `helm template` of the chart in namespace `wva-system` with `extra`.
+fn render(extra: &[&str]) -> Output {
+    let chart =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/workload-variant-autoscaler");
+    Command::new(tools::helm())
+        .args(["template", "wva", "--namespace", "wva-system"])
+        .arg(&chart)
+        .args(BASE_URL)
+        .args(extra)
+        .output()
+        .expect("helm runs")
+}
+
+/// `wva config` on rendered manifests, as the controller the chart installs reads them.
+fn check(manifests: &[u8]) -> Output {
+    tools::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_wva"))
+            .env_clear()
+            .env("POD_NAMESPACE", "wva-system")
+            // The chart names the main ConfigMap after the release and passes the name on.
+            .env(
+                "CONFIG_MAP_NAME",
+                "wva-workload-variant-autoscaler-variantautoscaling-config",
+            )
+            .args(["config", "--config-map", "-"]),
+        manifests,
     )
 }
 
@@ -78,31 +107,6 @@ fn invalid_values_fail_the_render_naming_the_value() {
 /// rule in the same words. The chart with valid values passes `wva config`.
 #[test]
 fn rules_between_values_fail_the_render_as_wva_config_names_them() {
-    let chart =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/workload-variant-autoscaler");
-    let render = |extra: &[&str]| {
-        Command::new(tools::helm())
-            .args(["template", "wva", "--namespace", "wva-system"])
-            .arg(&chart)
-            .args(BASE_URL)
-            .args(extra)
-            .output()
-            .expect("helm runs")
-    };
-    let check = |manifests: &[u8]| {
-        tools::output_with_stdin(
-            Command::new(env!("CARGO_BIN_EXE_wva"))
-                .env_clear()
-                .env("POD_NAMESPACE", "wva-system")
-                // The chart names the main ConfigMap after the release and passes the name on.
-                .env(
-                    "CONFIG_MAP_NAME",
-                    "wva-workload-variant-autoscaler-variantautoscaling-config",
-                )
-                .args(["config", "--config-map", "-"]),
-            manifests,
-        )
-    };
     let good = render(&[]);
     assert!(
         good.status.success(),
@@ -167,4 +171,75 @@ fn rules_between_values_fail_the_render_as_wva_config_names_them() {
             "{err}"
         );
     }
+}
+
+/// `analyzers` (the token-capacity analyzer) renders into the saturation entries as
+/// `wva config` and the controller read them; the schema rejects an unknown name and a
+/// threshold out of range, and `wva config` the rule between the two thresholds.
+#[test]
+fn analyzers_render_into_the_saturation_entries() {
+    let render = |analyzers: &str| {
+        render(&[
+            "--set-json",
+            &format!("wva.capacityScaling.default.analyzers={analyzers}"),
+            "--set-json",
+            r#"wva.capacityScaling.overrides={"llama":{"modelID":"meta/llama","analyzers":[]}}"#,
+        ])
+    };
+    let good = render(r#"[{"name":"saturation","scaleUpThreshold":0.9}]"#);
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    for entry in [
+        "    analyzers:\n      - name: saturation\n        scaleUpThreshold: 0.9\n",
+        "    model_id: \"meta/llama\"\n    analyzers:\n      []\n",
+    ] {
+        assert!(text.contains(entry), "{entry:?} not in {text}");
+    }
+    let checked = check(&good.stdout);
+    let out = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        out.contains(
+            "ConfigMap wva-system/wva-saturation-scaling-config: 2 valid entries, 0 rejected"
+        ),
+        "{out}"
+    );
+
+    for (analyzers, expected) in [
+        (
+            r#"[{"name":"saturaton"}]"#,
+            "analyzers.0.name does not match: \"saturation\"",
+        ),
+        (
+            r#"[{"name":"saturation","scaleUpThreshold":1.5}]"#,
+            "scaleUpThreshold: Must be less than or equal to 1",
+        ),
+    ] {
+        let out = render(analyzers);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{analyzers} rendered");
+        assert!(err.contains(expected), "{analyzers}: {err}");
+    }
+    let crossed =
+        render(r#"[{"name":"saturation","scaleUpThreshold":0.6,"scaleDownBoundary":0.8}]"#);
+    assert!(
+        crossed.status.success(),
+        "the schema cannot compare two values"
+    );
+    let rejected = check(&crossed.stdout);
+    let err = String::from_utf8_lossy(&rejected.stderr);
+    assert_eq!(rejected.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("key default: analyzers[0].scaleDownBoundary is 0.8, expected below scaleUpThreshold (0.6)"),
+        "{err}"
+    );
 }

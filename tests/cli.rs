@@ -286,3 +286,73 @@ fn decide_reads_the_snapshot_from_stdin() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("\"decisions\""), "{}", stdout(&out));
 }
+
+/// The worked example of docs/engine.md ("Token-capacity analyzer (V2)"): its numbers, as
+/// `wva decide` prints them for `sim/scenarios/snapshot-v2.json`.
+#[test]
+fn decide_runs_the_token_capacity_analyzer_on_the_v2_sample() {
+    let path = format!(
+        "{}/sim/scenarios/snapshot-v2.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = wva(&["decide", "--snapshot", &path], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let cycle: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let capacity = &cycle["models"][0]["capacity"];
+    assert_eq!(capacity["unit"], "tokens");
+    let number = |key: &str| capacity[key].as_f64().expect(key);
+    assert_eq!(number("demand"), 128500.0);
+    assert_eq!(number("supply"), 132000.0);
+    assert_eq!(number("anticipatedSupply"), 132000.0);
+    assert!((number("required") - 19176.47).abs() < 0.01, "{capacity}");
+    assert_eq!(number("spare"), 0.0);
+    assert!(
+        (number("utilization") - 0.9735).abs() < 0.0001,
+        "{capacity}"
+    );
+    let decisions = cycle["decisions"].as_array().expect("decisions");
+    let a100 = &decisions[0];
+    assert_eq!(
+        (&a100["variant"], &a100["desiredReplicas"], &a100["reason"]),
+        (&"a100".into(), &3.into(), &"scale-up".into())
+    );
+    assert_eq!(
+        a100["message"],
+        "demand 128500 tokens > 0.85 × anticipated supply 132000 tokens (required 19176 tokens): \
+         +1 replicas of a100 (30000 tokens each, cost 0.67/1000 tokens), 2 -> 3"
+    );
+    let h100 = &decisions[1];
+    assert_eq!(
+        (&h100["desiredReplicas"], &h100["reason"]),
+        (&1.into(), &"scale-up-other-variant".into())
+    );
+}
+
+#[test]
+fn config_reports_bad_analyzer_entries() {
+    let map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wva-saturation-scaling-config\n  namespace: team-a\ndata:\n  default: |\n    analyzers:\n      - name: saturation\n  llama: |\n    model_id: meta/llama\n    analyzers:\n      - name: saturaton\n        scaleDownBoundary: 0.9\n";
+    let out = wva(
+        &[
+            "config",
+            "--config-map",
+            &temp_manifest("analyzers.yaml", map),
+        ],
+        &[URL],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "error: ConfigMap team-a/wva-saturation-scaling-config key llama: analyzers[0].name is \"saturaton\", expected one of: saturation; did you mean \"saturation\"?; \
+             analyzers[0].scaleDownBoundary is 0.9, expected below scaleUpThreshold (0.85); otherwise a scale-down would at once call for a scale-up"
+        ),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains(
+            "ConfigMap team-a/wva-saturation-scaling-config: 1 valid entries, 1 rejected"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}

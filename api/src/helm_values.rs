@@ -454,6 +454,10 @@ pub struct SaturationDefaults {
     /// Scale up when the average spare queue of non-saturated replicas is below this.
     #[schemars(range(min = 0.0))]
     pub queue_spare_trigger: f64,
+    /// Token-capacity analyzers (`analyzers` of the `default` entry): a non-empty list decides
+    /// every model by demand and supply in KV-cache tokens (V2, see docs/engine.md); empty
+    /// (the default) keeps the saturation analyzer (V1).
+    pub analyzers: Vec<AnalyzerValues>,
 }
 
 impl Default for SaturationDefaults {
@@ -463,8 +467,41 @@ impl Default for SaturationDefaults {
             queue_length_threshold: 5.0,
             kv_spare_trigger: 0.1,
             queue_spare_trigger: 3.0,
+            analyzers: Vec::new(),
         }
     }
+}
+
+/// One token-capacity analyzer of a saturation entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AnalyzerValues {
+    /// The analyzer: `saturation` (the token-capacity analyzer).
+    pub name: AnalyzerName,
+    /// Whether the analyzer runs (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Weight among analyzers of several kinds (default 1); accepted, not used yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub score: Option<f64>,
+    /// Scale up when demand exceeds this fraction of the anticipated supply (default 0.85).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 1.0), extend("exclusiveMinimum" = 0.0))]
+    pub scale_up_threshold: Option<f64>,
+    /// Scale down while demand stays below this fraction of the remaining supply; below
+    /// `scaleUpThreshold` (default 0.70).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 1.0), extend("exclusiveMinimum" = 0.0))]
+    pub scale_down_boundary: Option<f64>,
+}
+
+/// The analyzer names of an `analyzers` item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AnalyzerName {
+    /// The token-capacity analyzer.
+    Saturation,
 }
 
 /// Saturation thresholds of one model; unset fields come from `default`.
@@ -490,6 +527,9 @@ pub struct SaturationOverride {
     /// See `default.queueSpareTrigger`.
     #[schemars(range(min = 0.0))]
     pub queue_spare_trigger: Option<f64>,
+    /// See `default.analyzers`; replaces the `default` list as a whole (an empty list keeps
+    /// this model on V1).
+    pub analyzers: Option<Vec<AnalyzerValues>>,
 }
 
 /// Container resources.

@@ -5,6 +5,9 @@
 //! base field by field for that model. Fields missing everywhere take the built-in defaults
 //! 0.80 / 5 / 0.10 / 3. `wva-model-scale-to-zero-config` works the same way with
 //! `enable_scale_to_zero` and `retention_period`.
+//!
+//! An entry's `analyzers` list selects the token-capacity analyzer (V2) for the models it
+//! applies to; without it they keep the saturation analyzer (V1). See [`AnalyzerEntry`].
 
 use crate::params::grammar;
 use serde::{Deserialize, Serialize};
@@ -44,6 +47,117 @@ pub struct SaturationEntry {
     /// one step, the replicas that bring both spare averages back to their triggers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_up_step: Option<ScaleUpStep>,
+    /// The token-capacity analyzers (V2). Present: the models this entry applies to are
+    /// decided by the token-capacity analyzer with these thresholds; absent: by the saturation
+    /// analyzer (V1). An override's list replaces the `default` entry's as a whole; an empty
+    /// list or one whose analyzers are all disabled selects V1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzers: Option<Vec<AnalyzerEntry>>,
+}
+
+/// The analyzer names an `analyzers` item may have.
+pub const ANALYZER_NAMES: [&str; 1] = ["saturation"];
+/// The default `scaleUpThreshold` of an analyzer.
+pub const DEFAULT_SCALE_UP_THRESHOLD: f64 = 0.85;
+/// The default `scaleDownBoundary` of an analyzer.
+pub const DEFAULT_SCALE_DOWN_BOUNDARY: f64 = 0.70;
+
+/// One item of an entry's `analyzers` list: a token-capacity analyzer and its thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AnalyzerEntry {
+    /// The analyzer: `saturation` (the token-capacity analyzer).
+    pub name: String,
+    /// Whether the analyzer runs (default true).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "enabled_flag"
+    )]
+    pub enabled: Option<bool>,
+    /// The analyzer's weight when analyzers of several kinds are combined; a number 0 or more
+    /// (default 1). Accepted and validated, but not used yet: `saturation` is the only kind,
+    /// and analyzers of one kind combine by the scale-up-if-any, scale-down-if-all rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Scale up when demand exceeds this fraction of the anticipated supply, in (0, 1]
+    /// (default 0.85).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up_threshold: Option<f64>,
+    /// Scale down while demand stays below this fraction of the remaining supply, in (0, 1)
+    /// and below `scaleUpThreshold` (default 0.70).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_boundary: Option<f64>,
+}
+
+/// A resolved, enabled analyzer of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyzerThresholds {
+    /// See [`AnalyzerEntry::scale_up_threshold`].
+    pub scale_up_threshold: f64,
+    /// See [`AnalyzerEntry::scale_down_boundary`].
+    pub scale_down_boundary: f64,
+}
+
+impl AnalyzerEntry {
+    /// Whether the analyzer runs.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    /// The thresholds with their defaults.
+    pub fn thresholds(&self) -> AnalyzerThresholds {
+        AnalyzerThresholds {
+            scale_up_threshold: self
+                .scale_up_threshold
+                .unwrap_or(DEFAULT_SCALE_UP_THRESHOLD),
+            scale_down_boundary: self
+                .scale_down_boundary
+                .unwrap_or(DEFAULT_SCALE_DOWN_BOUNDARY),
+        }
+    }
+
+    /// Checks the item at `analyzers[index]`; each problem names the item, the key, the
+    /// value and the fix.
+    fn validate(&self, index: usize, problems: &mut Vec<String>) {
+        let at = format!("analyzers[{index}]");
+        if !ANALYZER_NAMES.contains(&self.name.as_str()) {
+            let hint = match crate::suggest::closest(&self.name, ANALYZER_NAMES) {
+                Some(near) => format!("; did you mean {near:?}?"),
+                None => String::new(),
+            };
+            problems.push(format!(
+                "{at}.name is {:?}, expected one of: {}{hint}",
+                self.name,
+                ANALYZER_NAMES.join(", ")
+            ));
+        }
+        if let Some(score) = self.score
+            && !(score.is_finite() && score >= 0.0)
+        {
+            problems.push(format!(
+                "{at}.score is {score}, expected a number 0 or more (or omit it for 1)"
+            ));
+        }
+        let t = self.thresholds();
+        let (up, down) = (t.scale_up_threshold, t.scale_down_boundary);
+        let up_ok = up.is_finite() && up > 0.0 && up <= 1.0;
+        if !up_ok {
+            problems.push(format!(
+                "{at}.scaleUpThreshold is {up}, expected 0 < scaleUpThreshold <= 1 (a fraction of the supply; default {DEFAULT_SCALE_UP_THRESHOLD})"
+            ));
+        }
+        if !(down.is_finite() && down > 0.0 && down <= 1.0) {
+            problems.push(format!(
+                "{at}.scaleDownBoundary is {down}, expected 0 < scaleDownBoundary <= 1 (a fraction of the supply; default {DEFAULT_SCALE_DOWN_BOUNDARY})"
+            ));
+        } else if up_ok && down >= up {
+            problems.push(format!(
+                "{at}.scaleDownBoundary is {down}, expected below scaleUpThreshold ({up}); otherwise a scale-down would at once call for a scale-up"
+            ));
+        }
+    }
 }
 
 /// How many replicas one scale-up decision adds.
@@ -201,8 +315,18 @@ pub struct ScaleToZeroEntry {
     pub retention_period: Option<String>,
 }
 
-/// Reads a boolean with [`grammar::parse_bool`], from a YAML boolean, string or 1/0.
+/// Reads `enable_scale_to_zero` with [`read_bool`].
 fn boolean<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    read_bool(d, "enable_scale_to_zero")
+}
+
+/// Reads an analyzer's `enabled` with [`read_bool`].
+fn enabled_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    read_bool(d, "enabled")
+}
+
+/// Reads the boolean `key` with [`grammar::parse_bool`], from a YAML boolean, string or 1/0.
+fn read_bool<'de, D: serde::Deserializer<'de>>(d: D, key: &str) -> Result<Option<bool>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Written {
@@ -217,7 +341,7 @@ fn boolean<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Er
     };
     grammar::parse_bool(&text)
         .map(Some)
-        .map_err(|why| serde::de::Error::custom(format!("enable_scale_to_zero: {why}")))
+        .map_err(|why| serde::de::Error::custom(format!("{key}: {why}")))
 }
 
 /// The default retention period of scale-to-zero.
@@ -262,6 +386,15 @@ pub struct ParsedEntries<E> {
     pub errors: Vec<EntryError>,
 }
 
+/// The problems of an entry's `analyzers` list (none when it has no list).
+pub fn analyzer_problems(entry: &SaturationEntry) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, a) in entry.analyzers.iter().flatten().enumerate() {
+        a.validate(i, &mut problems);
+    }
+    problems
+}
+
 /// Parses every data key of a saturation-scaling ConfigMap. An entry is accepted only when it
 /// resolves to valid thresholds: `default` over the built-ins, and each override over the
 /// accepted `default` (see [`saturation_resolution_errors`]).
@@ -292,12 +425,15 @@ pub fn saturation_resolution_errors(
     let mut errors = Vec::new();
     let mut base = SaturationThresholds::default();
     if let Some(default) = entries.get(DEFAULT_KEY) {
-        match default.over(base).validate() {
-            Ok(()) => base = default.over(base),
-            Err(problems) => errors.push(EntryError {
+        let mut problems = default.over(base).validate().err().unwrap_or_default();
+        problems.extend(analyzer_problems(default));
+        if problems.is_empty() {
+            base = default.over(base);
+        } else {
+            errors.push(EntryError {
                 key: DEFAULT_KEY.to_string(),
                 message: problems.join("; "),
-            }),
+            });
         }
     }
     let over_default = if entries.contains_key(DEFAULT_KEY) && errors.is_empty() {
@@ -306,10 +442,16 @@ pub fn saturation_resolution_errors(
         ""
     };
     for (key, entry) in entries.iter().filter(|(k, _)| k.as_str() != DEFAULT_KEY) {
-        if let Err(problems) = entry.over(base).validate() {
+        let mut problems = entry.over(base).validate().err().unwrap_or_default();
+        if !problems.is_empty() {
+            let last = problems.len() - 1;
+            problems[last].push_str(over_default);
+        }
+        problems.extend(analyzer_problems(entry));
+        if !problems.is_empty() {
             errors.push(EntryError {
                 key: key.clone(),
-                message: format!("{}{over_default}", problems.join("; ")),
+                message: problems.join("; "),
             });
         }
     }
@@ -394,6 +536,25 @@ pub fn scale_up_step_for(
         .and_then(|e| e.scale_up_step)
         .or_else(|| entries.get(DEFAULT_KEY).and_then(|d| d.scale_up_step))
         .unwrap_or_default()
+}
+
+/// The enabled analyzers of `model_id` in `namespace`: the matching override's `analyzers`
+/// list when it has one, else the `default` entry's. `None` (the saturation analyzer, V1)
+/// when neither has a list or no analyzer of the list in force is enabled.
+pub fn analyzers_for(
+    entries: &BTreeMap<String, SaturationEntry>,
+    model_id: &str,
+    namespace: &str,
+) -> Option<Vec<AnalyzerThresholds>> {
+    let list = entry_for(entries, model_id, namespace)
+        .and_then(|e| e.analyzers.as_ref())
+        .or_else(|| entries.get(DEFAULT_KEY).and_then(|d| d.analyzers.as_ref()))?;
+    let enabled: Vec<AnalyzerThresholds> = list
+        .iter()
+        .filter(|a| a.is_enabled())
+        .map(AnalyzerEntry::thresholds)
+        .collect();
+    (!enabled.is_empty()).then_some(enabled)
 }
 
 /// An entry that may be scoped to one model (and namespace).
@@ -653,5 +814,80 @@ mod tests {
             "{:?}",
             parsed.errors
         );
+    }
+
+    #[test]
+    fn analyzers_select_v2_and_resolve_override_then_default() {
+        let parsed = parse_saturation(&data(&[
+            (
+                "default",
+                "analyzers:\n  - name: saturation\n    scaleUpThreshold: 0.9\n",
+            ),
+            ("a", "model_id: a\nanalyzers: []\n"),
+            (
+                "b",
+                "model_id: b\nanalyzers:\n  - name: saturation\n    enabled: \"off\"\n",
+            ),
+            ("c", "model_id: c\nkvSpareTrigger: 0.2\n"),
+        ]));
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let e = &parsed.entries;
+        let of_default = AnalyzerThresholds {
+            scale_up_threshold: 0.9,
+            scale_down_boundary: 0.7,
+        };
+        assert_eq!(analyzers_for(e, "c", "ns"), Some(vec![of_default]));
+        assert_eq!(analyzers_for(e, "other", "ns"), Some(vec![of_default]));
+        assert_eq!(analyzers_for(e, "a", "ns"), None, "an empty list is V1");
+        assert_eq!(analyzers_for(e, "b", "ns"), None, "all disabled is V1");
+        assert_eq!(analyzers_for(&BTreeMap::new(), "a", "ns"), None);
+        let builtin = parse_saturation(&data(&[("default", "analyzers:\n  - name: saturation\n")]));
+        assert_eq!(
+            analyzers_for(&builtin.entries, "x", "ns"),
+            Some(vec![AnalyzerThresholds {
+                scale_up_threshold: 0.85,
+                scale_down_boundary: 0.70,
+            }])
+        );
+    }
+
+    #[test]
+    fn bad_analyzers_are_rejected_naming_the_item_key_value_and_fix() {
+        assert_eq!(
+            only_rejection(&[("default", "analyzers:\n  - name: saturaton\n")]),
+            "default: analyzers[0].name is \"saturaton\", expected one of: saturation; did you mean \"saturation\"?"
+        );
+        assert_eq!(
+            only_rejection(&[(
+                "default",
+                "analyzers:\n  - name: saturation\n    scaleUpThreshold: 1.5\n"
+            )]),
+            "default: analyzers[0].scaleUpThreshold is 1.5, expected 0 < scaleUpThreshold <= 1 (a fraction of the supply; default 0.85)"
+        );
+        assert_eq!(
+            only_rejection(&[(
+                "llama",
+                "model_id: m\nanalyzers:\n  - name: saturation\n  - name: saturation\n    scaleUpThreshold: 0.6\n    scaleDownBoundary: 0.6\n"
+            )]),
+            "llama: analyzers[1].scaleDownBoundary is 0.6, expected below scaleUpThreshold (0.6); otherwise a scale-down would at once call for a scale-up"
+        );
+        assert_eq!(
+            only_rejection(&[(
+                "default",
+                "analyzers:\n  - name: saturation\n    scaleDownBoundary: 0\n    score: -1\n"
+            )]),
+            "default: analyzers[0].score is -1, expected a number 0 or more (or omit it for 1); \
+             analyzers[0].scaleDownBoundary is 0, expected 0 < scaleDownBoundary <= 1 (a fraction of the supply; default 0.7)"
+        );
+        let typo = only_rejection(&[(
+            "default",
+            "analyzers:\n  - name: saturation\n    scaleUpTreshold: 0.9\n",
+        )]);
+        assert!(typo.contains("scaleUpTreshold"), "{typo}");
+        let flag = only_rejection(&[(
+            "default",
+            "analyzers:\n  - name: saturation\n    enabled: perhaps\n",
+        )]);
+        assert!(flag.contains("enabled: expected true/false"), "{flag}");
     }
 }

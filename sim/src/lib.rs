@@ -22,10 +22,14 @@ pub mod run;
 pub mod scenario;
 
 use rng::Rng;
+use wva_api::saturation::{AnalyzerEntry, DEFAULT_KEY, SaturationEntry};
 use wva_engine::{ModelGroup, ReplicaSignals, SignalStatus, Snapshot, Variant};
 
 /// A snapshot of `models` models × `variants` variants × `replicas` replicas each, with
-/// signals drawn from `seed` (a mix of idle, loaded and saturated replicas).
+/// signals drawn from `seed` (a mix of idle, loaded and saturated replicas). Every replica
+/// also has the token-capacity inputs (KV size by accelerator, request sizes by replica, a
+/// prefix-cache hit rate of 0.2) and every other variant vLLM batch limits, so that the
+/// token-capacity analyzer (V2) runs its whole path once [`with_token_capacity`] selects it.
 pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed: u64) -> Snapshot {
     let mut rng = Rng::new(seed);
     let models = (0..models)
@@ -53,11 +57,16 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
                             pod: format!("model-{m}-v{v}-{r}"),
                             kv_cache_usage: Some(rng.next_f64()),
                             queue_length: Some((rng.next_f64() * 8.0).floor()),
-                            ..ReplicaSignals::default()
+                            kv_capacity_tokens: Some(
+                                [37_500.0, 100_000.0, 125_000.0, 50_000.0][v % 4],
+                            ),
+                            avg_input_tokens: Some(500.0 + 250.0 * (r % 4) as f64),
+                            avg_output_tokens: Some(200.0),
+                            prefix_cache_hit_rate: Some(0.2),
                         })
                         .collect(),
-                    max_num_batched_tokens: None,
-                    max_num_seqs: None,
+                    max_num_batched_tokens: (v % 2 == 0).then_some(8192),
+                    max_num_seqs: (v % 2 == 0).then_some(64),
                 })
                 .collect(),
         })
@@ -67,4 +76,21 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
         models,
         ..Snapshot::default()
     }
+}
+
+/// `snapshot` with a `default` saturation entry that selects the token-capacity analyzer (V2)
+/// with its default thresholds for every model.
+pub fn with_token_capacity(mut snapshot: Snapshot) -> Snapshot {
+    let analyzer = AnalyzerEntry {
+        name: "saturation".into(),
+        ..AnalyzerEntry::default()
+    };
+    snapshot.config.saturation.insert(
+        DEFAULT_KEY.into(),
+        SaturationEntry {
+            analyzers: Some(vec![analyzer]),
+            ..SaturationEntry::default()
+        },
+    );
+    snapshot
 }

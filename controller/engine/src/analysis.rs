@@ -63,7 +63,8 @@ pub(crate) struct VariantStats {
     pub queue_load: f64,
 }
 
-fn cmp_replica(a: &ReplicaSignals, b: &ReplicaSignals) -> Ordering {
+/// The canonical order of replicas: by pod, then by their signals.
+pub(crate) fn cmp_replica(a: &ReplicaSignals, b: &ReplicaSignals) -> Ordering {
     let num = |x: Option<f64>, y: Option<f64>| match (x, y) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (x, y) => x.is_some().cmp(&y.is_some()),

@@ -8,9 +8,11 @@
 
 mod accelerator;
 mod analysis;
+mod capacity;
 mod cycle;
 mod fallback;
 mod limiter;
+mod optimizer;
 mod plan;
 pub mod queueing;
 mod scaling;
@@ -20,8 +22,8 @@ mod wake;
 pub use accelerator::accelerator_type;
 
 pub use cycle::{
-    Action, Analysis, Cycle, Decision, FallbackSource, MetricsCondition, MetricsReason,
-    ModelReport, Note, Reason,
+    Action, Analysis, CapacityAnalysis, Cycle, Decision, FallbackSource, MetricsCondition,
+    MetricsReason, ModelReport, Note, Reason,
 };
 pub use snapshot::{
     DEFAULT_COST, EngineConfig, ModelGroup, PolicySource, ReplicaSignals, ScaleToZeroPolicy,

@@ -51,7 +51,8 @@ pub(crate) struct ModelPlan<'a> {
 }
 
 impl<'a> ModelPlan<'a> {
-    /// Plans `group`: the safety net, rest at zero, or the saturation analysis, then the
+    /// Plans `group`: the safety net, rest at zero, or the saturation analysis (V1) or the
+    /// token-capacity analysis (V2, when the model's saturation entry has `analyzers`), then the
     /// `minReplicas` / `maxReplicas` clamps.
     pub(crate) fn new(config: &EngineConfig, group: &'a ModelGroup, now: i64) -> ModelPlan<'a> {
         let (ns, model) = (group.namespace.as_str(), group.model_id.as_str());
@@ -114,12 +115,53 @@ impl<'a> ModelPlan<'a> {
                 MetricsReason::MetricsMissing,
                 plan.missing_message("no replica reports a usable saturation signal"),
             ),
-            SignalStatus::Ok => plan.analyze(),
+            SignalStatus::Ok => match config.analyzers(ns, model) {
+                Some(analyzers) => plan.analyze_capacity(&analyzers),
+                None => plan.analyze(),
+            },
         }
         for p in &mut plan.variants {
             clamp(p);
         }
         plan
+    }
+
+    /// Gives every variant whose reason is not `picked` the model-level outcome: `other`
+    /// followed by the names of the picked variants, or `none` when no variant was picked.
+    pub(crate) fn settle_others(
+        &mut self,
+        picked: Reason,
+        names: &[String],
+        other: (Reason, String),
+        none: (Reason, String),
+    ) {
+        let (reason, message) = if names.is_empty() {
+            none
+        } else {
+            (other.0, format!("{}{}", other.1, names.join(", ")))
+        };
+        for p in &mut self.variants {
+            if p.reason != picked {
+                p.set(p.target, reason, message.clone());
+            }
+        }
+    }
+
+    /// After a scale-up for `why` that grew the variants `grown`: the others say where the
+    /// model grows, or that no variant could.
+    pub(crate) fn settle_grown(&mut self, why: &str, grown: &[String]) {
+        self.settle_others(
+            Reason::ScaleUp,
+            grown,
+            (
+                Reason::ScaleUpOtherVariant,
+                format!("{why}; the model grows on "),
+            ),
+            (
+                Reason::ScaleUpBlocked,
+                format!("{why}, but every variant has pending replicas or is at maxReplicas"),
+            ),
+        );
     }
 
     pub(crate) fn missing_message(&self, what: &str) -> String {

@@ -40,9 +40,9 @@ fn spare_text(t: &SaturationThresholds, n: &ModelNumbers) -> String {
 }
 
 impl ModelPlan<'_> {
-    /// Classifies the replicas and scales up, down or not at all; a model in transition
-    /// keeps its earlier decision.
-    pub(crate) fn analyze(&mut self) {
+    /// The saturation numbers of the model (replica classification, spares, the V1 verdicts)
+    /// and why it is in transition, if it is; sets the metrics condition's message.
+    pub(crate) fn saturation_numbers(&mut self) -> (ModelNumbers, Analysis) {
         let t = self.report.thresholds;
         let stats: Vec<VariantStats> = self.variants.iter().map(|p| p.stats).collect();
         let numbers = ModelNumbers::of(&stats, &t);
@@ -55,8 +55,7 @@ impl ModelPlan<'_> {
             "Saturation metrics from {} of {current} replicas",
             numbers.reporting
         );
-        let transition = self.transition();
-        let mut analysis = Analysis {
+        let analysis = Analysis {
             reporting_replicas: numbers.reporting,
             non_saturated_replicas: numbers.free,
             saturated_replicas: numbers.saturated,
@@ -66,21 +65,33 @@ impl ModelPlan<'_> {
             should_scale_up: numbers.should_scale_up,
             scale_down_safe: numbers.scale_down_safe(),
             sized_replicas: numbers.sized_total,
-            transition: transition.clone(),
+            transition: self.transition(),
         };
-        if let Some(why) = transition {
-            self.report.notes.push(Note::InTransition);
-            for p in &mut self.variants {
-                let target = p
-                    .previous()
-                    .filter(|d| *d != p.v.current_replicas)
-                    .unwrap_or(p.v.current_replicas);
-                p.set(
-                    target,
-                    Reason::InTransition,
-                    format!("in transition: {why}"),
-                );
-            }
+        (numbers, analysis)
+    }
+
+    /// Keeps the earlier decision of every variant of a model in transition.
+    pub(crate) fn hold_in_transition(&mut self, why: &str) {
+        self.report.notes.push(Note::InTransition);
+        for p in &mut self.variants {
+            let target = p
+                .previous()
+                .filter(|d| *d != p.v.current_replicas)
+                .unwrap_or(p.v.current_replicas);
+            p.set(
+                target,
+                Reason::InTransition,
+                format!("in transition: {why}"),
+            );
+        }
+    }
+
+    /// Classifies the replicas and scales up, down or not at all; a model in transition
+    /// keeps its earlier decision.
+    pub(crate) fn analyze(&mut self) {
+        let (numbers, analysis) = self.saturation_numbers();
+        if let Some(why) = analysis.transition.as_deref() {
+            self.hold_in_transition(why);
         } else if numbers.should_scale_up {
             self.scale_up(&numbers);
         } else if numbers.scale_down_safe() {
@@ -107,7 +118,6 @@ impl ModelPlan<'_> {
                 p.set(p.v.current_replicas, reason, message.clone());
             }
         }
-        analysis.scale_down_safe = numbers.scale_down_safe();
         self.report.analysis = Some(analysis);
         self.enforce_scale_to_zero();
     }
@@ -172,24 +182,9 @@ impl ModelPlan<'_> {
                     from + add
                 ),
             );
-            grown.push(p.v.name.as_str());
+            grown.push(p.v.name.clone());
         }
-        let (reason, message) = if grown.is_empty() {
-            (
-                Reason::ScaleUpBlocked,
-                format!("{why}, but every variant has pending replicas or is at maxReplicas"),
-            )
-        } else {
-            (
-                Reason::ScaleUpOtherVariant,
-                format!("{why}; the model grows on {}", grown.join(", ")),
-            )
-        };
-        for p in &mut self.variants {
-            if p.reason != Reason::ScaleUp {
-                p.set(p.target, reason, message.clone());
-            }
-        }
+        self.settle_grown(&why, &grown);
     }
 
     /// Shrinks the most expensive variant above one replica and its minimum by one.

@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use wva_core::saturation::{
-    DEFAULT_KEY, DEFAULT_RETENTION_PERIOD, SaturationEntry, SaturationThresholds, ScaleToZeroEntry,
-    ScaleUpStep, entry_for, saturation_resolution_errors, scale_to_zero_resolution_errors,
-    scale_up_step_for, thresholds_for,
+    AnalyzerThresholds, DEFAULT_KEY, DEFAULT_RETENTION_PERIOD, SaturationEntry,
+    SaturationThresholds, ScaleToZeroEntry, ScaleUpStep, analyzers_for, entry_for,
+    saturation_resolution_errors, scale_to_zero_resolution_errors, scale_up_step_for,
+    thresholds_for,
 };
 
 /// The cost of a variant whose `variantCost` is missing or cannot be parsed.
@@ -124,6 +125,11 @@ impl EngineConfig {
     /// The thresholds of a model.
     pub fn thresholds(&self, namespace: &str, model_id: &str) -> SaturationThresholds {
         thresholds_for(self.saturation_entries(namespace), model_id, namespace)
+    }
+
+    /// The enabled token-capacity analyzers of a model; `None`: the saturation analyzer (V1).
+    pub fn analyzers(&self, namespace: &str, model_id: &str) -> Option<Vec<AnalyzerThresholds>> {
+        analyzers_for(self.saturation_entries(namespace), model_id, namespace)
     }
 
     /// The scale-up step of a model.
@@ -398,6 +404,10 @@ fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
         let checks = [
             ("kvCacheUsage", r.kv_cache_usage),
             ("queueLength", r.queue_length),
+            ("kvCapacityTokens", r.kv_capacity_tokens),
+            ("avgInputTokens", r.avg_input_tokens),
+            ("avgOutputTokens", r.avg_output_tokens),
+            ("prefixCacheHitRate", r.prefix_cache_hit_rate),
         ];
         for (field, value) in checks {
             if let Some(x) = value
@@ -407,6 +417,14 @@ fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
                     "{at}.replicas[{k}].{field} is {x}, expected a number 0 or more (omit it when missing)"
                 ));
             }
+        }
+        if let Some(x) = r.prefix_cache_hit_rate
+            && x.is_finite()
+            && x > 1.0
+        {
+            problems.push(format!(
+                "{at}.replicas[{k}].prefixCacheHitRate is {x}, expected a fraction from 0 to 1"
+            ));
         }
         if let Some(x) = r.kv_cache_usage
             && x.is_finite()

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use wva_core::saturation::{SaturationEntry, ScaleUpStep};
+use wva_core::saturation::{AnalyzerEntry, SaturationEntry, ScaleUpStep};
 use wva_engine::{ModelGroup, Reason, ReplicaSignals, SignalStatus, Snapshot, Variant, decide};
 
 fn signal(max: f64) -> impl Strategy<Value = Option<f64>> {
@@ -13,8 +13,20 @@ fn signal(max: f64) -> impl Strategy<Value = Option<f64>> {
     ]
 }
 
-fn replica() -> impl Strategy<Value = (Option<f64>, Option<f64>)> {
-    (signal(1.2), signal(20.0))
+/// The token-capacity inputs of a replica: KV size, average input and output tokens,
+/// prefix-cache hit rate; each may be missing.
+type TokenInputs = (Option<f64>, Option<(f64, f64)>, Option<f64>);
+
+fn token_inputs() -> impl Strategy<Value = TokenInputs> {
+    (
+        prop_oneof![Just(None), Just(Some(50_000.0)), Just(Some(100_000.0))],
+        prop::option::of((0.0f64..4000.0, 0.0f64..1000.0)),
+        prop::option::of(0.0f64..=1.0),
+    )
+}
+
+fn replica() -> impl Strategy<Value = (Option<f64>, Option<f64>, TokenInputs)> {
+    (signal(1.2), signal(20.0), token_inputs())
 }
 
 fn variant(index: usize) -> impl Strategy<Value = Variant> {
@@ -32,9 +44,21 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
             Just(None)
         ],
         1u32..3,
+        prop::option::of((1024u32..16384, 1u32..256)),
     )
         .prop_map(
-            move |(replicas, cost, skew, previous, min, max, pending, accelerator, gpus)| {
+            move |(
+                replicas,
+                cost,
+                skew,
+                previous,
+                min,
+                max,
+                pending,
+                accelerator,
+                gpus,
+                limits,
+            )| {
                 let reporting = replicas.len() as i32;
                 let (min, max) = match (min, max) {
                     (Some(lo), Some(hi)) if lo > hi => (Some(hi), Some(lo)),
@@ -54,15 +78,18 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                     replicas: replicas
                         .into_iter()
                         .enumerate()
-                        .map(|(i, (kv, q))| ReplicaSignals {
+                        .map(|(i, (kv, q, (total, size, hit)))| ReplicaSignals {
                             pod: format!("v{index}-{i}"),
                             kv_cache_usage: kv,
                             queue_length: q,
-                            ..ReplicaSignals::default()
+                            kv_capacity_tokens: total,
+                            avg_input_tokens: size.map(|s| s.0),
+                            avg_output_tokens: size.map(|s| s.1),
+                            prefix_cache_hit_rate: hit,
                         })
                         .collect(),
-                    max_num_batched_tokens: None,
-                    max_num_seqs: None,
+                    max_num_batched_tokens: limits.map(|l| l.0),
+                    max_num_seqs: limits.map(|l| l.1),
                 }
             },
         )
@@ -95,8 +122,9 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         any::<bool>(),
         any::<bool>(),
         prop::option::of((0u32..6, 0u32..6)),
+        prop_oneof![Just(None), Just(Some((0.85, 0.70))), Just(Some((0.6, 0.3)))],
     )
-        .prop_map(|(models, stz, limited, sized, free)| {
+        .prop_map(|(models, stz, limited, sized, free, v2)| {
             let mut snapshot = Snapshot {
                 now: 42,
                 models,
@@ -104,9 +132,17 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
             };
             snapshot.config.scale_to_zero_enabled = stz;
             snapshot.config.limited_mode = limited;
-            if sized {
+            if sized || v2.is_some() {
                 let entry = SaturationEntry {
-                    scale_up_step: Some(ScaleUpStep::Sized),
+                    scale_up_step: sized.then_some(ScaleUpStep::Sized),
+                    analyzers: v2.map(|(up, down)| {
+                        vec![AnalyzerEntry {
+                            name: "saturation".into(),
+                            scale_up_threshold: Some(up),
+                            scale_down_boundary: Some(down),
+                            ..AnalyzerEntry::default()
+                        }]
+                    }),
                     ..SaturationEntry::default()
                 };
                 snapshot.config.saturation.insert("default".into(), entry);
@@ -312,5 +348,137 @@ proptest! {
         };
         let d = &decide(&one_model(entry, current, 0.0, 0.0)).decisions[0];
         prop_assert!(d.desired_replicas > current, "{d:?}");
+    }
+}
+
+/// The KV size of every replica of [`v2_fleet`]: 50000 tokens, capacity 0.8 × 50000 = 40000.
+const V2_TOTAL: f64 = 50_000.0;
+const V2_CAPACITY: f64 = 40_000.0;
+
+/// A V2 model at rest (not in transition) with 1-3 variants of 1-4 replicas, every input
+/// present, KV sizes of 50000 tokens and no batch limits (so every replica has a capacity of
+/// 40000 tokens); light to heavy load; analyzer thresholds `(up, down)`.
+fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
+    let replica = (
+        0.0f64..0.9,
+        prop_oneof![3 => Just(0.0), 1 => 0.0f64..8.0],
+        100.0f64..2000.0,
+        10.0f64..500.0,
+    );
+    let variant = (
+        prop::collection::vec(replica, 1..5),
+        prop_oneof![Just(5.0), Just(10.0), Just(40.0)],
+        prop::option::of(0u32..3),
+    );
+    (
+        prop::collection::vec(variant, 1..4),
+        prop_oneof![Just((0.85, 0.70)), Just((0.6, 0.3)), Just((1.0, 0.9))],
+    )
+        .prop_map(|(variants, (up, down))| {
+            let variants = variants
+                .into_iter()
+                .enumerate()
+                .map(|(j, (replicas, cost, min))| Variant {
+                    name: format!("v{j}"),
+                    cost,
+                    accelerator: Some("H100".into()),
+                    gpus_per_replica: 1,
+                    current_replicas: replicas.len() as u32,
+                    ready_replicas: replicas.len() as u32,
+                    pending_replicas: 0,
+                    previous_desired: None,
+                    min_replicas: min,
+                    max_replicas: None,
+                    replicas: replicas
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (kv, queue, input, output))| ReplicaSignals {
+                            pod: format!("v{j}-{i}"),
+                            kv_cache_usage: Some(kv),
+                            queue_length: Some(queue),
+                            kv_capacity_tokens: Some(V2_TOTAL),
+                            avg_input_tokens: Some(input),
+                            avg_output_tokens: Some(output),
+                            prefix_cache_hit_rate: None,
+                        })
+                        .collect(),
+                    max_num_batched_tokens: None,
+                    max_num_seqs: None,
+                })
+                .collect();
+            let mut s = Snapshot {
+                now: 42,
+                models: vec![ModelGroup {
+                    namespace: "ns".into(),
+                    model_id: "m".into(),
+                    request_count: Some(100.0),
+                    variants,
+                    ..ModelGroup::default()
+                }],
+                ..Snapshot::default()
+            };
+            let entry = SaturationEntry {
+                analyzers: Some(vec![AnalyzerEntry {
+                    name: "saturation".into(),
+                    scale_up_threshold: Some(up),
+                    scale_down_boundary: Some(down),
+                    ..AnalyzerEntry::default()
+                }]),
+                ..SaturationEntry::default()
+            };
+            s.config.saturation.insert("default".into(), entry);
+            (s, down)
+        })
+}
+
+/// Drops one input of one replica: its KV usage, its queue, its KV size, or (with a queue)
+/// its request sizes.
+fn drop_input(s: &mut Snapshot, pick: usize, what: u8) {
+    let replicas: Vec<(usize, usize)> = s.models[0]
+        .variants
+        .iter()
+        .enumerate()
+        .flat_map(|(j, v)| (0..v.replicas.len()).map(move |i| (j, i)))
+        .collect();
+    let (j, i) = replicas[pick % replicas.len()];
+    let r = &mut s.models[0].variants[j].replicas[i];
+    match what % 4 {
+        0 => r.kv_cache_usage = None,
+        1 => r.queue_length = None,
+        2 => r.kv_capacity_tokens = None,
+        _ => {
+            r.queue_length = Some(1.0);
+            r.avg_input_tokens = None;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// V2 never scales down while the demand is at or above the scale-down boundary of the
+    /// supply, and a scale-down leaves at least `demand / scaleDownBoundary` of supply.
+    #[test]
+    fn v2_no_scale_down_while_demand_exceeds_the_boundary((s, down) in v2_fleet()) {
+        let cycle = decide(&s);
+        let c = cycle.models[0].capacity.clone().expect("a V2 model has a capacity analysis");
+        let shrinks = cycle.decisions.iter().any(|d| d.desired_replicas < d.current_replicas);
+        if c.demand >= down * c.supply {
+            prop_assert!(!shrinks, "{c:?} {cycle:#?}");
+        }
+        if shrinks {
+            let left: u32 = cycle.decisions.iter().map(|d| d.desired_replicas).sum();
+            prop_assert!(f64::from(left) * V2_CAPACITY >= c.demand / down, "{c:?} {cycle:#?}");
+            prop_assert!(left >= 1);
+        }
+    }
+
+    /// Dropping any one input of a V2 model never lowers a target below the current replicas.
+    #[test]
+    fn v2_missing_inputs_never_shrink((mut s, _) in v2_fleet(), pick in any::<usize>(), what in any::<u8>()) {
+        drop_input(&mut s, pick, what);
+        for d in decide(&s).decisions {
+            prop_assert!(d.desired_replicas >= d.current_replicas, "{d:?}");
+        }
     }
 }

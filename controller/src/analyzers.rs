@@ -6,14 +6,13 @@ use std::collections::BTreeSet;
 use wva_api::saturation::SaturationEntry;
 use wva_engine::EngineConfig;
 
-/// Whether `entry` selects the token-capacity analyzer: an entry with `analyzers` does.
-///
-/// pending = "the `analyzers` key of saturation entries (issue 14, engine part)": until
-/// `SaturationEntry` has it no entry selects V2, so nothing new is queried. Once it lands,
-/// this becomes `entry.analyzers.is_some()` (or whatever marks an entry as V2).
+/// Whether `entry` selects the token-capacity analyzer: it has an `analyzers` list with an
+/// enabled analyzer (an empty or all-disabled list keeps its models on V1).
 pub fn selects_token_capacity(entry: &SaturationEntry) -> bool {
-    let _ = entry;
-    false
+    entry
+        .analyzers
+        .as_ref()
+        .is_some_and(|list| list.iter().any(|a| a.is_enabled()))
 }
 
 /// Whether any saturation entry in force in one of `namespaces` (the global map, or a
@@ -38,17 +37,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_entry_selects_the_token_capacity_analyzer_before_the_analyzers_key_exists() {
-        let entry = SaturationEntry {
+    fn an_entry_with_an_enabled_analyzer_selects_the_token_capacity_analyzer() {
+        let v1 = SaturationEntry {
             kv_cache_threshold: Some(0.8),
             ..SaturationEntry::default()
         };
+        let v2: SaturationEntry =
+            serde_saphyr::from_str("analyzers:\n  - name: saturation\n").expect("entry");
+        let off: SaturationEntry = serde_saphyr::from_str(
+            "analyzers:\n  - name: saturation\n    enabled: false\n",
+        )
+        .expect("entry");
         let mut config = EngineConfig::default();
-        config.saturation.insert("default".into(), entry.clone());
+        config.saturation.insert("default".into(), v1.clone());
         config
             .namespace_saturation
-            .insert("team-a".into(), [("default".to_string(), entry)].into());
+            .insert("team-a".into(), [("default".to_string(), off)].into());
         assert!(!token_capacity_in_force(&config, ["team-a", "team-b"]));
         assert!(!token_capacity_in_force(&config, []));
+        config
+            .namespace_saturation
+            .insert("team-c".into(), [("default".to_string(), v2)].into());
+        assert!(token_capacity_in_force(&config, ["team-c"]));
+        assert!(!token_capacity_in_force(&config, ["team-b"]));
     }
 }

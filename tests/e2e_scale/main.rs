@@ -264,7 +264,6 @@ async fn cycle_cost_does_not_grow_with_vas_and_pods() {
 /// The scale scenario with the token-capacity analyzer (V2) configured: the same constant
 /// cost, with its four queries per cycle, and its gauges for the models that report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "enable once saturation entries accept `analyzers` (issue 14, engine part) and controller/src/analyzers.rs reads it: until then no entry selects V2 and the ConfigMap is rejected"]
 async fn cycle_cost_does_not_grow_with_vas_and_pods_under_the_token_capacity_analyzer() {
     let (Some((small, _)), Some((large, metrics))) = (
         measure(10, Analyzer::TokenCapacity).await,

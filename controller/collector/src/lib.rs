@@ -22,8 +22,8 @@ mod tls;
 
 pub use client::{authorization_value, error_chain};
 pub use collect::{
-    CycleQueries, CycleStats, ModelKey, PodIndex, PodSignals, PodTarget, RequestCounts, Scope,
-    Signals, VariantKey,
+    CycleQueries, CycleStats, ModelKey, PodIndex, PodSignals, PodTarget, QueryTiming,
+    RequestCounts, Scope, Signals, VariantKey,
 };
 pub use error::{CollectorError, QueryError, QueryFailure};
 pub use gateway::GatewayQueues;
@@ -116,14 +116,14 @@ impl Collector {
         let queries = CycleQueries::for_scope(scope);
         let retries = self.client.settings().query_retries;
         let requests_before = self.client.requests();
-        let (kv, queue, counts) = futures::join!(
-            self.client.query_body(&queries.kv_cache_usage, retries),
-            self.client.query_body(&queries.queue_length, retries),
+        let ((kv, kv_time), (queue, queue_time), counts) = futures::join!(
+            timed(self.client.query_body(&queries.kv_cache_usage, retries)),
+            timed(self.client.query_body(&queries.queue_length, retries)),
             join_all(
                 queries
                     .request_counts
                     .iter()
-                    .map(|(_, query)| self.client.query_body(query, retries))
+                    .map(|(_, query)| timed(self.client.query_body(query, retries)))
             ),
         );
         let mut stats = CycleStats {
@@ -147,14 +147,31 @@ impl Collector {
             &mut variants,
             &mut stats,
         );
+        let mut timings = vec![
+            QueryTiming {
+                signal: signal::KV_CACHE_USAGE,
+                duration: kv_time,
+                failed: kv_error.is_some(),
+            },
+            QueryTiming {
+                signal: signal::QUEUE_LENGTH,
+                duration: queue_time,
+                failed: queue_error.is_some(),
+            },
+        ];
         let request_counts = queries
             .request_counts
             .iter()
             .zip(counts)
-            .map(|((retention, query), answer)| {
+            .map(|((retention, query), (answer, duration))| {
                 let counts = answer.and_then(|(body, attempts)| {
                     request_counts(&body, scope, &mut stats)
                         .map_err(|failure| self.client.error(query, attempts, failure))
+                });
+                timings.push(QueryTiming {
+                    signal: signal::REQUEST_COUNT,
+                    duration,
+                    failed: counts.is_err(),
                 });
                 (*retention, counts)
             })
@@ -175,6 +192,7 @@ impl Collector {
             queue_error,
             request_counts,
             stats,
+            timings,
         }
     }
 
@@ -199,4 +217,21 @@ impl Collector {
             .err()
             .map(|failure| self.client.error(query, attempts, failure))
     }
+}
+
+/// The signal names of [`QueryTiming::signal`].
+pub mod signal {
+    /// The per-pod KV-cache usage query.
+    pub const KV_CACHE_USAGE: &str = "kv_cache_usage";
+    /// The per-pod waiting-queue query.
+    pub const QUEUE_LENGTH: &str = "queue_length";
+    /// A request-count query (one per retention period).
+    pub const REQUEST_COUNT: &str = "request_count";
+}
+
+/// Runs `future` and measures how long it took.
+async fn timed<F: std::future::Future>(future: F) -> (F::Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let output = future.await;
+    (output, started.elapsed())
 }

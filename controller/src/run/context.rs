@@ -11,6 +11,7 @@ use crate::k8s::caches::Caches;
 use crate::k8s::status::WrittenStatuses;
 use crate::keys::VaRef;
 use crate::scope::Scope;
+use crate::telemetry::cycle_metrics::CycleSeries;
 use crate::telemetry::emit::Series;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
@@ -76,6 +77,8 @@ pub struct State {
     pub written: WrittenStatuses,
     /// The metric series exported per VA.
     pub series: Series,
+    /// The cycle-level, per-model and per-VA-target series exported.
+    pub cycle_series: CycleSeries,
     /// Saturation and scale-to-zero entries in force per ConfigMap.
     pub configmaps: ConfigMapState,
     /// VAs that already had their `AcceleratorNotResolved` warning.
@@ -98,6 +101,7 @@ impl State {
             decisions: HashMap::new(),
             written: WrittenStatuses::default(),
             series: Series::default(),
+            cycle_series: CycleSeries::default(),
             configmaps: ConfigMapState::default(),
             warned_accelerator: HashSet::new(),
             last_free_gpus: None,

@@ -19,6 +19,8 @@ pub struct Series {
     counted: HashMap<VaRef, Vec<(&'static str, String)>>,
     /// VA → fallback sources of the safety-net counter.
     fallbacks: HashMap<VaRef, Vec<String>>,
+    /// VA → (model ID, accelerator) label pairs of the GPU-limited counter.
+    limited: HashMap<VaRef, Vec<(String, String)>>,
 }
 
 impl Series {
@@ -61,6 +63,22 @@ impl Series {
         {
             delete_gauges(metrics, &key, &old);
         }
+        if decision.limited {
+            metrics
+                .wva_gpu_limited_decisions_total
+                .with_label_values(&[
+                    &decision.variant,
+                    &decision.namespace,
+                    &decision.model_id,
+                    accelerator,
+                ])
+                .inc();
+            let pair = (decision.model_id.clone(), accelerator.to_string());
+            let limited = self.limited.entry(key.clone()).or_default();
+            if !limited.contains(&pair) {
+                limited.push(pair);
+            }
+        }
         if let Some(scaling) = scaling {
             let pair = (
                 scaling.direction.metric_label(),
@@ -102,6 +120,13 @@ impl Series {
                 metrics
                     .wva_replica_scaling_total
                     .remove_label_values(&[variant, namespace, direction, &reason]),
+            );
+        }
+        for (model, accelerator) in self.limited.remove(va).unwrap_or_default() {
+            drop(
+                metrics
+                    .wva_gpu_limited_decisions_total
+                    .remove_label_values(&[variant, namespace, &model, &accelerator]),
             );
         }
         for source in self.fallbacks.remove(va).unwrap_or_default() {
@@ -173,6 +198,10 @@ mod tests {
             "old accelerator series deleted: {out}"
         );
         assert!(out.contains(r#"wva_desired_ratio{accelerator_type="A100",namespace="llm-d",variant_name="llama-8b"} 3"#), "{out}");
+        let mut limited = decision("A100", 3, 0);
+        limited.limited = true;
+        publish(&mut series, &limited, Some(3));
+        assert!(text(&registry).contains(r#"wva_gpu_limited_decisions_total{accelerator_type="A100",model_id="m",namespace="llm-d",variant_name="llama-8b"} 1"#));
         let mut fallback = decision("A100", 3, 3);
         fallback.safety_net = true;
         fallback.fallback_source = Some(wva_engine::FallbackSource::PreviousDesired);

@@ -1,5 +1,6 @@
 //! Logs, health probes, the metrics endpoint and metric publication.
 
+pub mod cycle_metrics;
 pub mod emit;
 pub mod health;
 pub mod logging;

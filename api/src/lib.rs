@@ -16,6 +16,7 @@
 
 extern crate self as wva_api;
 
+pub mod alerts;
 pub mod config;
 pub mod crd;
 pub mod helm_parameters;

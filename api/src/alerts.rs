@@ -183,14 +183,7 @@ pub fn rules_yaml() -> Result<String, RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{MetricSet, WvaMetrics};
-
-    /// Metric names an expression reads (`wva_` tokens, histogram suffixes stripped).
-    fn metrics_of(expr: &str) -> Vec<&str> {
-        expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|t| t.starts_with("wva_"))
-            .collect()
-    }
+    use crate::metrics::{MetricSet, WvaMetrics, metrics_read_by};
 
     #[test]
     fn alerts_read_only_declared_metrics_and_are_unique_and_described() {
@@ -198,7 +191,7 @@ mod tests {
         let mut names = std::collections::BTreeSet::new();
         for alert in ALERTS {
             assert!(names.insert(alert.name), "{} declared twice", alert.name);
-            let read = metrics_of(alert.expr);
+            let read = metrics_read_by(alert.expr, WvaMetrics::SPECS);
             assert!(!read.is_empty(), "{} reads no WVA metric", alert.name);
             for metric in read {
                 assert!(

@@ -155,3 +155,22 @@ pub struct WvaMetrics {
     #[metric(labels("variant_name", "namespace", "model_id"))]
     pub wva_variant_target_resolved: IntGaugeVec,
 }
+
+/// The `wva_` metric names a PromQL expression reads, with the `_bucket`, `_sum` and `_count`
+/// suffixes of histogram series removed when the base name is declared in `specs`.
+pub fn metrics_read_by<'e>(expr: &'e str, specs: &[MetricSpec]) -> Vec<&'e str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|token| token.starts_with("wva_"))
+        .map(|token| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|suffix| token.strip_suffix(suffix))
+                .find(|base| {
+                    specs
+                        .iter()
+                        .any(|s| s.name == *base && s.kind == "histogram")
+                })
+                .unwrap_or(token)
+        })
+        .collect()
+}

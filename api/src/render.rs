@@ -118,6 +118,10 @@ pub const ARTEFACTS: &[Artefact] = &[
         path: "charts/workload-variant-autoscaler/files/wva-alerts.rules.yaml",
         render: crate::alerts::rules_yaml,
     },
+    Artefact {
+        path: "charts/workload-variant-autoscaler/files/wva-dashboard.json",
+        render: crate::dashboard::dashboard_json,
+    },
 ];
 
 /// Every parameter row: static parameters first, then dynamic ones.

@@ -251,6 +251,55 @@ pub fn dashboard_json() -> Result<String, RenderError> {
     to_json_pretty("the Grafana dashboard", &dashboard()).map(|text| text + "\n")
 }
 
+/// Pixels per grid column and per grid row of the layout picture.
+const CELL: (u32, u32) = (40, 12);
+
+/// The panel layout as an SVG picture: one labelled box per panel at its `gridPos`, drawn from
+/// the same positions as the dashboard (`generated/docs/dashboard-layout.svg`).
+pub fn layout_svg() -> Result<String, RenderError> {
+    let dashboard = dashboard();
+    let panels = dashboard["panels"].as_array().cloned().unwrap_or_default();
+    let rows = u32::try_from(LAYOUT.len()).unwrap_or(0);
+    let (width, height) = (GRID_WIDTH * CELL.0, rows * PANEL_HEIGHT * CELL.1);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"14\">\n\
+         <!-- {} -->\n<rect width=\"{width}\" height=\"{height}\" fill=\"#181b1f\"/>\n",
+        crate::render::HEADER
+    );
+    for panel in &panels {
+        let grid = &panel["gridPos"];
+        let at = |key: &str, scale: u32| grid[key].as_u64().unwrap_or(0) * u64::from(scale);
+        let (x, y, w, h) = (
+            at("x", CELL.0),
+            at("y", CELL.1),
+            at("w", CELL.0),
+            at("h", CELL.1),
+        );
+        let title = panel["title"].as_str().unwrap_or_default();
+        out.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"4\" fill=\"#22252b\" stroke=\"#5794f2\"/>\n\
+             <text x=\"{}\" y=\"{}\" fill=\"#d8d9da\">{}</text>\n",
+            x + 3,
+            y + 3,
+            w.saturating_sub(6),
+            h.saturating_sub(6),
+            x + 12,
+            y + 26,
+            escape(title),
+        ));
+    }
+    out.push_str("</svg>\n");
+    Ok(out)
+}
+
+/// `text` escaped for XML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,6 +122,10 @@ pub const ARTEFACTS: &[Artefact] = &[
         path: "charts/workload-variant-autoscaler/files/wva-dashboard.json",
         render: crate::dashboard::dashboard_json,
     },
+    Artefact {
+        path: "generated/docs/dashboard-layout.svg",
+        render: crate::dashboard::layout_svg,
+    },
 ];
 
 /// Every parameter row: static parameters first, then dynamic ones.

@@ -243,3 +243,13 @@ pub fn decision(current: u32, desired: u32) -> Decision {
         },
     }
 }
+
+/// Everything `registry` holds, in the Prometheus text format `/metrics` serves.
+pub fn metrics_text(registry: &prometheus::Registry) -> String {
+    use prometheus::Encoder;
+    let mut out = Vec::new();
+    prometheus::TextEncoder::new()
+        .encode(&registry.gather(), &mut out)
+        .expect("encodes");
+    String::from_utf8(out).expect("utf8")
+}

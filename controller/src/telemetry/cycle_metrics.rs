@@ -253,18 +253,11 @@ fn delete_model(metrics: &WvaMetrics, model: &str, namespace: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::{Encoder, Registry, TextEncoder};
+    use crate::testing::metrics_text as text;
+    use prometheus::Registry;
     use std::time::Duration;
     use wva_api::metrics::MetricSet;
     use wva_engine::{Analysis, MetricsCondition, ModelReport, PolicySource, ScaleToZeroPolicy};
-
-    fn text(registry: &Registry) -> String {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&registry.gather(), &mut out)
-            .expect("encodes");
-        String::from_utf8(out).expect("utf8")
-    }
 
     fn report(analysis: Option<Analysis>) -> ModelReport {
         ModelReport {

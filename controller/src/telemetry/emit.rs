@@ -158,7 +158,8 @@ fn delete_gauges(metrics: &WvaMetrics, va: &VaRef, accelerator: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::{Encoder, Registry, TextEncoder};
+    use crate::testing::metrics_text as text;
+    use prometheus::Registry;
     use wva_api::metrics::MetricSet;
 
     fn decision(accelerator: &str, desired: u32, current: u32) -> Decision {
@@ -167,14 +168,6 @@ mod tests {
             model_id: "m".into(),
             ..crate::testing::decision(current, desired)
         }
-    }
-
-    fn text(registry: &Registry) -> String {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&registry.gather(), &mut out)
-            .expect("encodes");
-        String::from_utf8(out).expect("utf8")
     }
 
     #[test]

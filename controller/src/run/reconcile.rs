@@ -238,6 +238,15 @@ mod tests {
             target_not_found()
         );
         assert_eq!(f.events().len(), 1, "the warning follows the write");
+        assert_eq!(
+            f.ctx
+                .metrics
+                .wva_errors_total
+                .with_label_values(&["status_write"])
+                .get(),
+            2,
+            "both failed writes counted"
+        );
     }
 
     #[tokio::test]

@@ -94,12 +94,12 @@ pub const ALERTS: &[Alert] = &[
     },
     Alert {
         name: "WVAReplicaScalingThrashing",
-        expr: "(sum by (exported_namespace, namespace, variant_name) (increase(wva_replica_scaling_total{direction=\"scale-up\"}[30m])) >= 2 and sum by (exported_namespace, namespace, variant_name) (increase(wva_replica_scaling_total{direction=\"scale-down\"}[30m])) >= 2) * on (exported_namespace, namespace, variant_name) group_left (model_id) (0 * max by (exported_namespace, namespace, variant_name, model_id) (wva_variant_target_resolved) + 1)",
+        expr: "sum by (exported_namespace, namespace, variant_name) (increase(wva_replica_scaling_total{direction=\"scale-up\"}[30m])) >= 2 and sum by (exported_namespace, namespace, variant_name) (increase(wva_replica_scaling_total{direction=\"scale-down\"}[30m])) >= 2",
         for_: "0m",
         severity: "warning",
         summary: "A variant scaled up and down repeatedly within 30 minutes",
         description: concat!(
-            "Variant {{ $labels.variant_name }} of model {{ $labels.model_id }} in namespace ",
+            "Variant {{ $labels.variant_name }} (the VariantAutoscaling of that name; its spec.modelID is the model) in namespace ",
             model_namespace!(),
             " scaled up at least twice and down at least twice within 30 minutes."
         ),
@@ -118,14 +118,14 @@ pub const ALERTS: &[Alert] = &[
     },
     Alert {
         name: "WVAVariantTargetMissing",
-        expr: "max by (exported_namespace, namespace, variant_name, model_id) (wva_variant_target_resolved) == 0",
+        expr: "max by (exported_namespace, namespace, model_id) (wva_model_missing_targets) > 0",
         for_: "10m",
         severity: "warning",
         summary: "A VariantAutoscaling points at a missing Deployment",
         description: concat!(
-            "VariantAutoscaling {{ $labels.variant_name }} of model {{ $labels.model_id }} in namespace ",
+            "{{ $value }} VariantAutoscaling(s) of model {{ $labels.model_id }} in namespace ",
             model_namespace!(),
-            " has pointed at a missing Deployment for 10 minutes: it is not scaled."
+            " have pointed at a missing Deployment for 10 minutes: they are not scaled."
         ),
     },
 ];

@@ -151,9 +151,9 @@ pub struct WvaMetrics {
     #[metric(labels("model_id", "namespace"))]
     pub wva_model_saturated_replicas: IntGaugeVec,
 
-    /// 1 when the VA's scale target Deployment exists, 0 when it is missing
-    #[metric(labels("variant_name", "namespace", "model_id"))]
-    pub wva_variant_target_resolved: IntGaugeVec,
+    /// VariantAutoscalings of the model whose scale target Deployment is missing (0 when every one exists); per model, so that no series names a VA whose Deployment is gone
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_model_missing_targets: IntGaugeVec,
 }
 
 /// The `wva_` metric names a PromQL expression reads, with the `_bucket`, `_sum` and `_count`

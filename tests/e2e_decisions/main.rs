@@ -68,7 +68,7 @@ async fn scale_up_goes_to_the_cheaper_variant() {
             "A100",
         )
         .await;
-    // A VA of another model whose Deployment does not exist: its target gauge says so.
+    // A VA of another model whose Deployment does not exist: its model's count says so.
     cluster
         .create_va("orphan-autoscaler", "orphan", "acme/orphan", "10.0", "H100")
         .await;
@@ -170,7 +170,7 @@ async fn scale_up_goes_to_the_cheaper_variant() {
         "wva_model_saturated_at_max",
         "wva_model_spare_capacity",
         "wva_model_saturated_replicas",
-        "wva_variant_target_resolved",
+        "wva_model_missing_targets",
     ] {
         documented_series(&metrics, name);
     }
@@ -190,10 +190,10 @@ async fn scale_up_goes_to_the_cheaper_variant() {
         r#"wva_model_safety_net{{model_id="{model}",namespace="{ns}"}} 0"#
     ));
     has(format!(
-        r#"wva_variant_target_resolved{{model_id="{model}",namespace="{ns}",variant_name="llama-70b-standard"}} 1"#
+        r#"wva_model_missing_targets{{model_id="{model}",namespace="{ns}"}} 0"#
     ));
     has(format!(
-        r#"wva_variant_target_resolved{{model_id="acme/orphan",namespace="{ns}",variant_name="orphan-autoscaler"}} 0"#
+        r#"wva_model_missing_targets{{model_id="acme/orphan",namespace="{ns}"}} 1"#
     ));
     for signal in ["kv_cache_usage", "queue_length"] {
         assert!(

@@ -112,7 +112,7 @@ pub async fn run(ctx: &Context, state: &mut State) {
     );
 }
 
-/// The per-cycle, per-model and per-VA-target gauges of `cycle`.
+/// The per-cycle and per-model gauges of `cycle`.
 fn publish_cycle_metrics(
     ctx: &Context,
     state: &mut State,
@@ -139,11 +139,11 @@ fn publish_cycle_metrics(
     state
         .cycle_series
         .publish_models(metrics, cycle, &max_replicas);
-    state.cycle_series.publish_targets(
+    state.cycle_series.publish_missing_targets(
         metrics,
         members.iter().map(|m| {
             (
-                keys::of(m.va),
+                m.namespace(),
                 m.va.spec.model_id.as_str(),
                 m.deployment.is_some(),
             )

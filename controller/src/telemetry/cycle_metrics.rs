@@ -34,12 +34,12 @@ pub fn config_labels(config: &EngineConfig) -> [String; 3] {
 /// A model: (namespace, model ID).
 type ModelRef = (String, String);
 
-/// The series published per model, per VA target, per accelerator type and for the
-/// configuration, so that stale ones can be deleted.
+/// The series published per model, per accelerator type and for the configuration, so that
+/// stale ones can be deleted.
 #[derive(Debug, Default)]
 pub struct CycleSeries {
     models: HashSet<ModelRef>,
-    targets: HashMap<VaRef, String>,
+    targets: BTreeSet<ModelRef>,
     accelerators: BTreeSet<String>,
     config: Option<[String; 3]>,
 }
@@ -101,36 +101,35 @@ impl CycleSeries {
         self.accelerators = now;
     }
 
-    /// Sets `wva_variant_target_resolved` for every VA of the cycle (VA, model ID, target
-    /// found) and deletes the series of VAs that are gone.
-    pub fn publish_targets<'a>(
+    /// Sets `wva_model_missing_targets` for every model with a VA in the cycle, from each
+    /// VA's (namespace, model ID, target found), and deletes the series of models without VAs.
+    pub fn publish_missing_targets<'a>(
         &mut self,
         metrics: &WvaMetrics,
-        vas: impl IntoIterator<Item = (VaRef, &'a str, bool)>,
+        vas: impl IntoIterator<Item = (&'a str, &'a str, bool)>,
     ) {
-        let mut now = HashMap::new();
-        for (va, model, found) in vas {
-            if let Some(old) = self.targets.remove(&va).filter(|old| old != model) {
-                drop(metrics.wva_variant_target_resolved.remove_label_values(&[
-                    &va.name,
-                    keys::namespace(&va),
-                    &old,
-                ]));
-            }
+        let mut missing: BTreeMap<ModelRef, i64> = BTreeMap::new();
+        for (namespace, model, found) in vas {
+            *missing
+                .entry((namespace.to_string(), model.to_string()))
+                .or_default() += i64::from(!found);
+        }
+        for ((namespace, model), count) in &missing {
             metrics
-                .wva_variant_target_resolved
-                .with_label_values(&[&va.name, keys::namespace(&va), model])
-                .set(i64::from(found));
-            now.insert(va, model.to_string());
+                .wva_model_missing_targets
+                .with_label_values(&[model, namespace])
+                .set(*count);
         }
-        for (va, model) in self.targets.drain() {
-            drop(metrics.wva_variant_target_resolved.remove_label_values(&[
-                &va.name,
-                keys::namespace(&va),
-                &model,
-            ]));
+        for (namespace, model) in &self.targets {
+            if !missing.contains_key(&(namespace.clone(), model.clone())) {
+                drop(
+                    metrics
+                        .wva_model_missing_targets
+                        .remove_label_values(&[model, namespace]),
+                );
+            }
         }
-        self.targets = now;
+        self.targets = missing.into_keys().collect();
     }
 
     /// Sets the per-model gauges from `cycle` and deletes those of models that are gone.
@@ -361,8 +360,14 @@ mod tests {
         let registry = Registry::new();
         let metrics = WvaMetrics::register(&registry, None).expect("registers");
         let mut series = CycleSeries::default();
-        let va: VaRef = kube::runtime::reflector::ObjectRef::new("llama-8b").within("llm-d");
-        series.publish_targets(&metrics, [(va.clone(), "meta/llama", false)]);
+        series.publish_missing_targets(
+            &metrics,
+            [
+                ("llm-d", "meta/llama", false),
+                ("llm-d", "meta/llama", true),
+                ("llm-d", "acme/chat", true),
+            ],
+        );
         series.publish_free_gpus(&metrics, Some(&[("H100".to_string(), 0)].into()));
         series.publish_config(
             &metrics,
@@ -370,20 +375,21 @@ mod tests {
         );
         let out = text(&registry);
         for line in [
-            r#"wva_variant_target_resolved{model_id="meta/llama",namespace="llm-d",variant_name="llama-8b"} 0"#,
+            r#"wva_model_missing_targets{model_id="meta/llama",namespace="llm-d"} 1"#,
+            r#"wva_model_missing_targets{model_id="acme/chat",namespace="llm-d"} 0"#,
             r#"wva_free_gpus{accelerator_type="H100"} 0"#,
             r#"wva_config_info{analyzer="saturation",limited_mode="false",scale_to_zero="true"} 1"#,
         ] {
             assert!(out.contains(line), "{line} in {out}");
         }
-        series.publish_targets(&metrics, std::iter::empty());
+        series.publish_missing_targets(&metrics, std::iter::empty());
         series.publish_free_gpus(&metrics, None);
         series.publish_config(
             &metrics,
             ["saturation".into(), "false".into(), "false".into()],
         );
         let out = text(&registry);
-        assert!(!out.contains("wva_variant_target_resolved{"), "{out}");
+        assert!(!out.contains("wva_model_missing_targets{"), "{out}");
         assert!(!out.contains("wva_free_gpus{"), "{out}");
         assert!(!out.contains(r#"scale_to_zero="true""#), "{out}");
     }

@@ -141,13 +141,16 @@ impl CycleSeries {
         max_replicas: &HashMap<VaRef, u32>,
     ) {
         let mut now = HashSet::new();
+        let mut by_model: HashMap<(&str, &str), Vec<&Decision>> = HashMap::new();
+        for decision in &cycle.decisions {
+            by_model
+                .entry((&decision.namespace, &decision.model_id))
+                .or_default()
+                .push(decision);
+        }
         for report in &cycle.models {
             let (namespace, model) = (report.namespace.as_str(), report.model_id.as_str());
-            let decisions: Vec<&Decision> = cycle
-                .decisions
-                .iter()
-                .filter(|d| d.namespace == namespace && d.model_id == model)
-                .collect();
+            let decisions = by_model.remove(&(namespace, model)).unwrap_or_default();
             let state = freshness(&decisions);
             for candidate in FRESHNESS_STATES {
                 metrics

@@ -224,8 +224,9 @@ fn to_yaml_stream(docs: &[&Value]) -> String {
 }
 
 /// Every object validated: built-in kinds by kubernetes-validate --strict, VariantAutoscaling
-/// against the generated CRD's schema. ServiceMonitor (a Prometheus Operator CRD whose schema is
-/// not available offline) is the only kind skipped; its shape is asserted by the tests below.
+/// against the generated CRD's schema. ServiceMonitor and PrometheusRule (Prometheus Operator
+/// CRDs whose schemas are not available offline) are the only kinds skipped; their shapes are
+/// asserted by the tests below (the PrometheusRule's rules also by `promtool check rules`).
 fn validate(name: &str, rendered: &Rendered) {
     let dir = scratch(&format!("{name}-validate"));
     let (custom, builtin): (Vec<&Value>, Vec<&Value>) = rendered.docs.iter().partition(|d| {
@@ -236,11 +237,11 @@ fn validate(name: &str, rendered: &Rendered) {
     });
     let (monitors, builtin): (Vec<&Value>, Vec<&Value>) = builtin
         .into_iter()
-        .partition(|d| d["kind"] == "ServiceMonitor");
+        .partition(|d| d["kind"] == "ServiceMonitor" || d["kind"] == "PrometheusRule");
     if !monitors.is_empty() {
         eprintln!(
-            "{name}: skipping kubernetes-validate for {} ServiceMonitor object(s): the \
-             monitoring.coreos.com/v1 schema is not bundled with kubernetes-validate",
+            "{name}: skipping kubernetes-validate for {} ServiceMonitor/PrometheusRule object(s): \
+             the monitoring.coreos.com/v1 schemas are not bundled with kubernetes-validate",
             monitors.len()
         );
     }
@@ -1115,6 +1116,114 @@ fn service_monitors_follow_the_cluster_or_the_switch() {
     assert_eq!(count("sm-off", true, &["--set", off]), 0);
     let on = "wva.metrics.serviceMonitor.enabled=true,vllmService.serviceMonitor=true";
     assert_eq!(count("sm-on", false, &["--set", on]), 2);
+}
+
+/// The PrometheusRule: only when enabled and the cluster serves the API; its spec is the
+/// generated rules file (one rule per declared alert), which `promtool check rules` accepts, and
+/// it carries the ServiceMonitor labels so the same Prometheus selects it.
+#[test]
+fn prometheus_rule_renders_when_enabled_and_served_and_its_rules_check() {
+    const SERVES_RULES: [&str; 2] = ["--api-versions", "monitoring.coreos.com/v1/PrometheusRule"];
+    let on = ["--set", "wva.metrics.prometheusRule.enabled=true"];
+    let rules = |name: &str, args: &[&str]| template(name, args).of_kind("PrometheusRule").len();
+    assert_eq!(rules("rule-default", &SERVES_RULES), 0, "off by default");
+    assert_eq!(rules("rule-not-served", &on), 0, "CRD not served");
+    let args = [
+        &on[..],
+        &SERVES_RULES[..],
+        &[
+            "--set",
+            "wva.prometheus.serviceMonitorLabels.release=kube-prometheus-stack",
+        ],
+    ]
+    .concat();
+    let r = template("rule-on", &args);
+    validate("rule-on", &r);
+    let rule = r
+        .of_kind("PrometheusRule")
+        .into_iter()
+        .next()
+        .expect("a PrometheusRule");
+    assert_eq!(
+        rule["metadata"]["name"],
+        "wva-workload-variant-autoscaler-alerts"
+    );
+    assert_eq!(rule["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(
+        rule["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    let file =
+        std::fs::read_to_string(chart_dir().join(wva_api::alerts::RULES_FILE)).expect("rules file");
+    let from_file: Value = serde_saphyr::from_str(&file).expect("rules file is YAML");
+    assert_eq!(rule["spec"], from_file, "the spec is the rules file");
+    let names: Vec<&str> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["alert"].as_str().expect("alert"))
+        .collect();
+    let declared: Vec<&str> = wva_api::alerts::ALERTS.iter().map(|a| a.name).collect();
+    assert_eq!(names, declared);
+    let dir = scratch("rule-check");
+    let spec = dir.join("rules.yaml");
+    std::fs::write(&spec, serde_json::to_string(&rule["spec"]).expect("json")).expect("write");
+    let promtool = wva_testkit::promtool_binary().unwrap_or_else(|e| panic!("{e}"));
+    let out = run(Command::new(promtool).args(["check", "rules"]).arg(&spec));
+    assert!(
+        out.status.success(),
+        "promtool check rules: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// The dashboard ConfigMap: only when enabled, with the sidecar label, in the release namespace
+/// or the one asked for, holding the generated dashboard.
+#[test]
+fn grafana_dashboard_config_map_renders_when_enabled() {
+    let dashboards = |r: &Rendered| -> Vec<Value> {
+        r.of_kind("ConfigMap")
+            .into_iter()
+            .filter(|cm| cm["metadata"]["labels"]["grafana_dashboard"] == "1")
+            .cloned()
+            .collect()
+    };
+    assert!(
+        dashboards(&template("dashboard-default", &[])).is_empty(),
+        "off by default"
+    );
+    let r = template(
+        "dashboard-on",
+        &["--set", "wva.metrics.grafanaDashboard.enabled=true"],
+    );
+    validate("dashboard-on", &r);
+    let found = dashboards(&r);
+    assert_eq!(found.len(), 1, "one dashboard ConfigMap");
+    let cm = &found[0];
+    assert_eq!(
+        cm["metadata"]["name"],
+        "wva-workload-variant-autoscaler-dashboard"
+    );
+    assert_eq!(cm["metadata"]["namespace"], NAMESPACE);
+    let json: Value = serde_json::from_str(
+        cm["data"]["wva-dashboard.json"]
+            .as_str()
+            .expect("wva-dashboard.json"),
+    )
+    .expect("the dashboard is JSON");
+    assert_eq!(json, wva_api::dashboard::dashboard());
+    let elsewhere = template(
+        "dashboard-ns",
+        &[
+            "--set",
+            "wva.metrics.grafanaDashboard.enabled=true,wva.metrics.grafanaDashboard.namespace=monitoring",
+        ],
+    );
+    assert_eq!(
+        dashboards(&elsewhere)[0]["metadata"]["namespace"],
+        "monitoring"
+    );
 }
 
 /// `values-openshift.yaml` with the chart README's OpenShift command renders what that README

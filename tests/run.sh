@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Real Prometheus for the collector and end-to-end tests (Debian package, started by the tests).
-if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then
+# Real Prometheus for the collector and end-to-end tests (Debian package, started by the tests);
+# its promtool tests the alerting rules (tests/alerts.rs).
+if { ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; } \
+  || { ! command -v promtool >/dev/null 2>&1 && [ ! -x /usr/bin/promtool ]; }; then
   echo "==> installing prometheus (apt)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null

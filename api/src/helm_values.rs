@@ -263,6 +263,33 @@ pub struct MetricsValues {
     pub secure: bool,
     /// The ServiceMonitor (Prometheus Operator CRD) that scrapes the controller.
     pub service_monitor: ServiceMonitorValues,
+    /// The alerting rules as a PrometheusRule (Prometheus Operator CRD).
+    pub prometheus_rule: PrometheusRuleValues,
+    /// The Grafana dashboard as a ConfigMap for the Grafana dashboard sidecar.
+    pub grafana_dashboard: GrafanaDashboardValues,
+}
+
+/// The PrometheusRule of the alerting rules.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusRuleValues {
+    /// Render the PrometheusRule `<fullname>-alerts` with the rules of
+    /// `files/wva-alerts.rules.yaml` (runbooks in docs/troubleshooting.md); it is rendered
+    /// only when the cluster serves `monitoring.coreos.com/v1` PrometheusRule. It carries
+    /// `wva.prometheus.serviceMonitorLabels`, so the Prometheus that selects the ServiceMonitor
+    /// selects it too.
+    pub enabled: bool,
+}
+
+/// The Grafana dashboard ConfigMap.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct GrafanaDashboardValues {
+    /// Render the ConfigMap `<fullname>-dashboard` with `files/wva-dashboard.json` and the
+    /// label `grafana_dashboard: "1"` that the Grafana sidecar watches.
+    pub enabled: bool,
+    /// Namespace of the ConfigMap (where the sidecar looks); empty is the release namespace.
+    pub namespace: String,
 }
 
 impl Default for MetricsValues {
@@ -272,6 +299,8 @@ impl Default for MetricsValues {
             port: 8443,
             secure: true,
             service_monitor: ServiceMonitorValues::default(),
+            prometheus_rule: PrometheusRuleValues::default(),
+            grafana_dashboard: GrafanaDashboardValues::default(),
         }
     }
 }

@@ -16,8 +16,10 @@
 
 extern crate self as wva_api;
 
+pub mod alerts;
 pub mod config;
 pub mod crd;
+pub mod dashboard;
 pub mod helm_parameters;
 pub mod helm_values;
 pub mod metrics;

@@ -7,7 +7,7 @@
 pub use prometheus;
 
 use crate::MetricSet;
-use prometheus::{GaugeVec, Histogram, IntCounterVec};
+use prometheus::{Gauge, GaugeVec, Histogram, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -107,4 +107,82 @@ pub struct WvaMetrics {
     /// Demand over supply of each model under the token-capacity analyzer (V2), 0 when there is no supply; absent like wva_required_capacity
     #[metric(labels("model_id", "namespace"))]
     pub wva_saturation_utilization: GaugeVec,
+
+    /// Models the last engine cycle decided
+    pub wva_cycle_models: IntGauge,
+
+    /// Variants (VariantAutoscalings) the last engine cycle decided
+    pub wva_cycle_variants: IntGauge,
+
+    /// Duration of one Prometheus query of an engine cycle, by signal (`kv_cache_usage`, `queue_length`, `request_count`), retries included; failed queries are counted by `wva_prometheus_queries_total{result="error"}`
+    #[metric(
+        labels("signal"),
+        buckets(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+    )]
+    pub wva_prometheus_query_duration_seconds: HistogramVec,
+
+    /// Decisions the GPU limiter of limited mode cut (it granted fewer replicas than the scale-up asked for)
+    #[metric(labels("variant_name", "namespace", "model_id", "accelerator_type"))]
+    pub wva_gpu_limited_decisions_total: IntCounterVec,
+
+    /// Controller errors by kind (`status_write`, ...), each counted when it is handled
+    #[metric(labels("kind"))]
+    pub wva_errors_total: IntCounterVec,
+
+    /// Unix time (seconds) at which the last engine cycle completed
+    pub wva_last_successful_cycle_timestamp_seconds: Gauge,
+
+    /// The engine interval in force (GLOBAL_OPT_INTERVAL), in seconds
+    pub wva_engine_interval_seconds: Gauge,
+
+    /// Free GPUs per accelerator type in the last cycle's inventory (limited mode only)
+    #[metric(labels("accelerator_type"))]
+    pub wva_free_gpus: IntGaugeVec,
+
+    /// Always 1; the labels are the effective settings: `analyzer`, `scale_to_zero` and `limited_mode` (`true` or `false`)
+    #[metric(labels("analyzer", "scale_to_zero", "limited_mode"))]
+    pub wva_config_info: IntGaugeVec,
+
+    /// Freshness of a model's saturation signals in the last cycle: 1 for its `state` (`fresh`: read; `stale`: the query failed, the previous decision holds; `missing`: no replica reports), 0 for the others
+    #[metric(labels("model_id", "namespace", "state"))]
+    pub wva_model_metrics_freshness: IntGaugeVec,
+
+    /// 1 when the safety net decided the model in the last cycle (signals missing or collection failed), else 0
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_model_safety_net: IntGaugeVec,
+
+    /// 1 when the model needed more capacity in the last cycle but every variant was at its maxReplicas, else 0
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_model_saturated_at_max: IntGaugeVec,
+
+    /// Average spare capacity of the model's non-saturated replicas by signal (`kv_cache`: fraction of the KV cache, `queue`: requests), from the last saturation analysis
+    #[metric(labels("model_id", "namespace", "signal"))]
+    pub wva_model_spare_capacity: GaugeVec,
+
+    /// Replicas of the model with a signal at or above its saturation threshold, from the last saturation analysis
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_model_saturated_replicas: IntGaugeVec,
+
+    /// VariantAutoscalings of the model whose scale target Deployment is missing (0 when every one exists); per model, so that no series names a VA whose Deployment is gone
+    #[metric(labels("model_id", "namespace"))]
+    pub wva_model_missing_targets: IntGaugeVec,
+}
+
+/// The `wva_` metric names a PromQL expression reads, with the `_bucket`, `_sum` and `_count`
+/// suffixes of histogram series removed when the base name is declared in `specs`.
+pub fn metrics_read_by<'e>(expr: &'e str, specs: &[MetricSpec]) -> Vec<&'e str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|token| token.starts_with("wva_"))
+        .map(|token| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|suffix| token.strip_suffix(suffix))
+                .find(|base| {
+                    specs
+                        .iter()
+                        .any(|s| s.name == *base && s.kind == "histogram")
+                })
+                .unwrap_or(token)
+        })
+        .collect()
 }

@@ -44,10 +44,9 @@ mod tests {
         };
         let v2: SaturationEntry =
             serde_saphyr::from_str("analyzers:\n  - name: saturation\n").expect("entry");
-        let off: SaturationEntry = serde_saphyr::from_str(
-            "analyzers:\n  - name: saturation\n    enabled: false\n",
-        )
-        .expect("entry");
+        let off: SaturationEntry =
+            serde_saphyr::from_str("analyzers:\n  - name: saturation\n    enabled: false\n")
+                .expect("entry");
         let mut config = EngineConfig::default();
         config.saturation.insert("default".into(), v1.clone());
         config

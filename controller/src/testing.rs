@@ -244,7 +244,7 @@ pub fn decision(current: u32, desired: u32) -> Decision {
     }
 }
 
-/// The text exposition of everything registered in `registry`.
+/// Everything `registry` holds, in the Prometheus text format `/metrics` serves.
 pub fn metrics_text(registry: &prometheus::Registry) -> String {
     use prometheus::Encoder;
     let mut out = Vec::new();

@@ -11,7 +11,7 @@ mod harness;
 mod ops;
 
 use harness::{Cluster, Fleet, Wva, condition};
-use ops::{desired_replicas, gauge, log_lines, wait_log_lines};
+use ops::{desired_replicas, documented_series, gauge, log_lines, wait_log_lines};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wva_api::crd::VariantAutoscaling;
@@ -67,6 +67,10 @@ async fn scale_up_goes_to_the_cheaper_variant() {
             "40.0",
             "A100",
         )
+        .await;
+    // A VA of another model whose Deployment does not exist: its model's count says so.
+    cluster
+        .create_va("orphan-autoscaler", "orphan", "acme/orphan", "10.0", "H100")
         .await;
     let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
     let premium = |m: &str| desired_replicas(m, &ns, "llama-70b-premium");
@@ -152,6 +156,63 @@ async fn scale_up_goes_to_the_cheaper_variant() {
                 && l.contains(r#"variant_name="llama-70b-premium""#)),
         "{metrics}"
     );
+
+    // The operational metrics, each with its documented labels.
+    for name in [
+        "wva_cycle_models",
+        "wva_cycle_variants",
+        "wva_prometheus_query_duration_seconds",
+        "wva_last_successful_cycle_timestamp_seconds",
+        "wva_engine_interval_seconds",
+        "wva_config_info",
+        "wva_model_metrics_freshness",
+        "wva_model_safety_net",
+        "wva_model_saturated_at_max",
+        "wva_model_spare_capacity",
+        "wva_model_saturated_replicas",
+        "wva_model_missing_targets",
+    ] {
+        documented_series(&metrics, name);
+    }
+    let has = |line: String| {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    };
+    has("wva_cycle_models 1".into());
+    has("wva_cycle_variants 2".into());
+    has(
+        r#"wva_config_info{analyzer="saturation",limited_mode="false",scale_to_zero="false"} 1"#
+            .into(),
+    );
+    has(format!(
+        r#"wva_model_metrics_freshness{{model_id="{model}",namespace="{ns}",state="fresh"}} 1"#
+    ));
+    has(format!(
+        r#"wva_model_safety_net{{model_id="{model}",namespace="{ns}"}} 0"#
+    ));
+    has(format!(
+        r#"wva_model_missing_targets{{model_id="{model}",namespace="{ns}"}} 0"#
+    ));
+    has(format!(
+        r#"wva_model_missing_targets{{model_id="acme/orphan",namespace="{ns}"}} 1"#
+    ));
+    for signal in ["kv_cache_usage", "queue_length"] {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(&format!(
+                r#"wva_prometheus_query_duration_seconds_count{{signal="{signal}"}}"#
+            ))),
+            "{signal} queries timed: {metrics}"
+        );
+    }
+    let last_cycle: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wva_last_successful_cycle_timestamp_seconds "))
+        .and_then(|v| v.parse().ok())
+        .expect("last cycle timestamp");
+    let now = jiff::Timestamp::now().as_second() as f64;
+    assert!(
+        last_cycle > now - 3600.0 && last_cycle <= now + 1.0,
+        "last cycle {last_cycle}, now {now}"
+    );
 }
 
 /// Scenario 5: Prometheus stops while a scale-up is not yet applied. The safety net keeps
@@ -232,6 +293,15 @@ async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
         )
         .await;
     assert_eq!(event.type_, "Warning");
+    let model = "meta/llama-3.1-8b";
+    let stale = format!(
+        r#"wva_model_metrics_freshness{{model_id="{model}",namespace="{ns}",state="stale"}} 1"#
+    );
+    let on_net = format!(r#"wva_model_safety_net{{model_id="{model}",namespace="{ns}"}} 1"#);
+    wva.wait_metrics("the model is stale and on the safety net", |m| {
+        m.contains(&stale) && m.contains(&on_net)
+    })
+    .await;
     // Cycle after cycle during the outage the previous desired is re-emitted, never the 2
     // current replicas.
     let seen = log_lines(&wva, &safety_net).len();
@@ -279,6 +349,15 @@ async fn prometheus_outage_keeps_the_previous_desired_then_decisions_resume() {
         Some("True".into())
     );
     assert_eq!(alloc(&va), Some(3));
+    let restored = cluster
+        .wait_event("MetricsRestored", "llama-8b-autoscaler", "")
+        .await;
+    assert_eq!(restored.type_, "Normal");
+    let fresh = format!(
+        r#"wva_model_metrics_freshness{{model_id="{model}",namespace="{ns}",state="fresh"}} 1"#
+    );
+    wva.wait_metrics("the model is fresh again", |m| m.contains(&fresh))
+        .await;
     // Decisions resume: the HPA applies 3, the load stays, the next decision asks for 4.
     cluster.scale_deployment("llama-8b", &pods[..3]).await;
     fleet.synced().await;
@@ -418,6 +497,13 @@ async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when
     assert!(
         event.note.contains("no requests in the last 5s"),
         "{event:?}"
+    );
+    let to_zero = cluster
+        .wait_event("ScaledToZero", "chat-autoscaler", "Scaled to zero replicas")
+        .await;
+    assert!(
+        to_zero.note.contains("no requests in the last 5s"),
+        "{to_zero:?}"
     );
     let va = cluster
         .wait_va("chat-autoscaler", "numReplicas 0", |va| {

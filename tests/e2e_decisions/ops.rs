@@ -87,3 +87,47 @@ fn reads_one_gauge() {
     assert_eq!(desired_replicas(metrics, "ns", "b"), Some(1.0));
     assert_eq!(desired_replicas(metrics, "other", "a"), None);
 }
+
+/// Asserts that `/metrics` has a series of the declared metric `name` and that every series of
+/// it carries exactly the labels `generated/docs/metrics.md` documents (plus `le` on histogram
+/// buckets); returns the series lines.
+pub fn documented_series<'m>(metrics: &'m str, name: &str) -> Vec<&'m str> {
+    use wva_api::metrics::{MetricSet, WvaMetrics};
+    let spec = WvaMetrics::SPECS
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{name} is not declared"));
+    let series_name = if spec.kind == "histogram" {
+        format!("{name}_bucket")
+    } else {
+        name.to_string()
+    };
+    let lines: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(&series_name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .collect();
+    assert!(!lines.is_empty(), "no {series_name} series in:\n{metrics}");
+    let mut expected: Vec<&str> = spec.labels.to_vec();
+    if spec.kind == "histogram" {
+        expected.push("le");
+    }
+    expected.sort_unstable();
+    for line in &lines {
+        let mut labels: Vec<&str> = line
+            .split_once('{')
+            .and_then(|(_, rest)| rest.rsplit_once('}'))
+            .map(|(labels, _)| {
+                labels
+                    .split("\",")
+                    .filter_map(|pair| pair.split_once('=').map(|(k, _)| k))
+                    .collect()
+            })
+            .unwrap_or_default();
+        labels.sort_unstable();
+        assert_eq!(labels, expected, "labels of {line}");
+    }
+    lines
+}

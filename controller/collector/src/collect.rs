@@ -148,6 +148,19 @@ pub struct Signals {
     pub token_queries: BTreeMap<TokenSignal, Option<QueryError>>,
     /// Counters of the cycle.
     pub stats: CycleStats,
+    /// How long each query of the cycle took, retries included, and whether it failed.
+    pub timings: Vec<QueryTiming>,
+}
+
+/// The duration and outcome of one query of a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryTiming {
+    /// The signal the query reads: `kv_cache_usage`, `queue_length` or `request_count`.
+    pub signal: &'static str,
+    /// Wall time from the first request to the last answer (retries included).
+    pub duration: Duration,
+    /// The query failed (after its retries) or its answer could not be read.
+    pub failed: bool,
 }
 
 /// Counters of one cycle.

@@ -24,8 +24,8 @@ mod tokens;
 
 pub use client::{authorization_value, error_chain};
 pub use collect::{
-    CycleQueries, CycleStats, ModelKey, PodIndex, PodSignals, PodTarget, RequestCounts, Scope,
-    Signals, VariantKey,
+    CycleQueries, CycleStats, ModelKey, PodIndex, PodSignals, PodTarget, QueryTiming,
+    RequestCounts, Scope, Signals, VariantKey,
 };
 pub use error::{CollectorError, QueryError, QueryFailure};
 pub use gateway::GatewayQueues;
@@ -119,20 +119,20 @@ impl Collector {
         let queries = CycleQueries::for_scope(scope);
         let retries = self.client.settings().query_retries;
         let requests_before = self.client.requests();
-        let (kv, queue, counts, tokens) = futures::join!(
-            self.client.query_body(&queries.kv_cache_usage, retries),
-            self.client.query_body(&queries.queue_length, retries),
+        let ((kv, kv_time), (queue, queue_time), counts, tokens) = futures::join!(
+            timed(self.client.query_body(&queries.kv_cache_usage, retries)),
+            timed(self.client.query_body(&queries.queue_length, retries)),
             join_all(
                 queries
                     .request_counts
                     .iter()
-                    .map(|(_, query)| self.client.query_body(query, retries))
+                    .map(|(_, query)| timed(self.client.query_body(query, retries)))
             ),
             join_all(
                 queries
                     .token_capacity
                     .iter()
-                    .map(|(_, query)| self.client.query_body(query, retries))
+                    .map(|(_, query)| timed(self.client.query_body(query, retries)))
             ),
         );
         let mut stats = CycleStats {
@@ -156,14 +156,31 @@ impl Collector {
             &mut variants,
             &mut stats,
         );
+        let mut timings = vec![
+            QueryTiming {
+                signal: signal::KV_CACHE_USAGE,
+                duration: kv_time,
+                failed: kv_error.is_some(),
+            },
+            QueryTiming {
+                signal: signal::QUEUE_LENGTH,
+                duration: queue_time,
+                failed: queue_error.is_some(),
+            },
+        ];
         let request_counts = queries
             .request_counts
             .iter()
             .zip(counts)
-            .map(|((retention, query), answer)| {
+            .map(|((retention, query), (answer, duration))| {
                 let counts = answer.and_then(|(body, attempts)| {
                     request_counts(&body, scope, &mut stats)
                         .map_err(|failure| self.client.error(query, attempts, failure))
+                });
+                timings.push(QueryTiming {
+                    signal: signal::REQUEST_COUNT,
+                    duration,
+                    failed: counts.is_err(),
                 });
                 (*retention, counts)
             })
@@ -172,7 +189,7 @@ impl Collector {
             .token_capacity
             .iter()
             .zip(tokens)
-            .map(|((signal, query), answer)| {
+            .map(|((signal, query), (answer, duration))| {
                 let error = self.pod_answer(
                     answer,
                     query,
@@ -181,6 +198,11 @@ impl Collector {
                     &mut variants,
                     &mut stats,
                 );
+                timings.push(QueryTiming {
+                    signal: signal.name(),
+                    duration,
+                    failed: error.is_some(),
+                });
                 (*signal, error)
             })
             .collect();
@@ -201,6 +223,7 @@ impl Collector {
             request_counts,
             token_queries,
             stats,
+            timings,
         }
     }
 
@@ -225,4 +248,21 @@ impl Collector {
             .err()
             .map(|failure| self.client.error(query, attempts, failure))
     }
+}
+
+/// The signal names of [`QueryTiming::signal`].
+pub mod signal {
+    /// The per-pod KV-cache usage query.
+    pub const KV_CACHE_USAGE: &str = "kv_cache_usage";
+    /// The per-pod waiting-queue query.
+    pub const QUEUE_LENGTH: &str = "queue_length";
+    /// A request-count query (one per retention period).
+    pub const REQUEST_COUNT: &str = "request_count";
+}
+
+/// Runs `future` and measures how long it took.
+async fn timed<F: std::future::Future>(future: F) -> (F::Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let output = future.await;
+    (output, started.elapsed())
 }

@@ -12,6 +12,7 @@ use crate::k8s::status::WrittenStatuses;
 use crate::keys::VaRef;
 use crate::scope::Scope;
 use crate::telemetry::capacity::CapacitySeries;
+use crate::telemetry::cycle_metrics::CycleSeries;
 use crate::telemetry::emit::Series;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
@@ -79,6 +80,8 @@ pub struct State {
     pub series: Series,
     /// The models whose capacity gauges (token-capacity analyzer) are exported.
     pub capacity: CapacitySeries,
+    /// The cycle-level, per-model and per-VA-target series exported.
+    pub cycle_series: CycleSeries,
     /// Saturation and scale-to-zero entries in force per ConfigMap.
     pub configmaps: ConfigMapState,
     /// VAs that already had their `AcceleratorNotResolved` warning.
@@ -102,6 +105,7 @@ impl State {
             written: WrittenStatuses::default(),
             series: Series::default(),
             capacity: CapacitySeries::default(),
+            cycle_series: CycleSeries::default(),
             configmaps: ConfigMapState::default(),
             warned_accelerator: HashSet::new(),
             last_free_gpus: None,

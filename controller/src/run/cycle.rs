@@ -12,6 +12,7 @@ use crate::gpus;
 use crate::k8s::status::Target;
 use crate::keys::{self, DeploymentRef, VaRef};
 use crate::telemetry::capacity::CapacityFigures;
+use crate::telemetry::cycle_metrics::{self, CycleSeries};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Resource;
@@ -19,13 +20,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 use wva_api::crd::VariantAutoscaling;
-use wva_engine::{Decision, EngineConfig, ModelReport};
+use wva_engine::{Cycle, Decision, EngineConfig, ModelReport};
 
 /// Runs one engine cycle.
 pub async fn run(ctx: &Context, state: &mut State) {
     let started = Instant::now();
     let vas = in_scope_vas(ctx);
     let engine_config = engine_config(ctx, state, &vas).await;
+    state
+        .cycle_series
+        .publish_config(&ctx.metrics, cycle_metrics::config_labels(&engine_config));
     let deployments_state = ctx.caches.deployments.state();
     let deployments: HashMap<DeploymentRef, &Deployment> = deployments_state
         .iter()
@@ -42,25 +46,12 @@ pub async fn run(ctx: &Context, state: &mut State) {
         ctx.scope.watch_namespace.as_deref(),
     );
     let signals = ctx.collector.collect(&plan.scope, &plan.pods).await;
-    let token_queries = signals
-        .token_queries
-        .iter()
-        .map(|(signal, error)| (signal.name(), error));
-    for (signal, error) in [
-        ("kv_cache_usage", &signals.kv_error),
-        ("queue_length", &signals.queue_error),
-    ]
-    .into_iter()
-    .chain(token_queries)
-    {
-        let result = if error.is_some() { "error" } else { "success" };
-        ctx.metrics
-            .wva_prometheus_queries_total
-            .with_label_values(&[signal, result])
-            .inc();
-    }
+    CycleSeries::observe_queries(&ctx.metrics, &signals.timings);
     let now = jiff::Timestamp::now().as_second();
     let free_gpus = free_gpus(ctx, state);
+    state
+        .cycle_series
+        .publish_free_gpus(&ctx.metrics, free_gpus.as_ref());
     let mut snapshot = assemble::snapshot(&plan, &signals, engine_config, now, free_gpus);
     assemble::use_newest_status(&mut snapshot, &plan.members, &mut state.written);
     for model in &mut snapshot.models {
@@ -114,15 +105,63 @@ pub async fn run(ctx: &Context, state: &mut State) {
     for key in stale {
         state.series.forget(&ctx.metrics, &key);
     }
+    publish_cycle_metrics(ctx, state, &plan.members, &cycle);
     ctx.metrics
         .wva_engine_cycle_duration_seconds
         .observe(started.elapsed().as_secs_f64());
+    ctx.metrics
+        .wva_last_successful_cycle_timestamp_seconds
+        .set(jiff::Timestamp::now().as_millisecond() as f64 / 1000.0);
     tracing::info!(
         models = cycle.models.len(),
         decisions = cycle.decisions.len(),
         queries = signals.stats.queries,
         "Optimization completed successfully"
     );
+}
+
+/// The per-cycle and per-model gauges of `cycle`.
+fn publish_cycle_metrics(
+    ctx: &Context,
+    state: &mut State,
+    members: &[assemble::Member<'_>],
+    cycle: &Cycle,
+) {
+    let metrics = &ctx.metrics;
+    metrics.wva_cycle_models.set(count(cycle.models.len()));
+    metrics.wva_cycle_variants.set(count(cycle.decisions.len()));
+    metrics.wva_engine_interval_seconds.set(
+        state
+            .config
+            .dynamic_config
+            .global_opt_interval
+            .as_secs_f64(),
+    );
+    let max_replicas: HashMap<VaRef, u32> = members
+        .iter()
+        .filter_map(|m| {
+            let max = u32::try_from(m.va.spec.max_replicas?).ok()?;
+            Some((keys::of(m.va), max))
+        })
+        .collect();
+    state
+        .cycle_series
+        .publish_models(metrics, cycle, &max_replicas);
+    state.cycle_series.publish_missing_targets(
+        metrics,
+        members.iter().map(|m| {
+            (
+                m.namespace(),
+                m.va.spec.model_id.as_str(),
+                m.deployment.is_some(),
+            )
+        }),
+    );
+}
+
+/// A length as a gauge value.
+fn count(len: usize) -> i64 {
+    i64::try_from(len).unwrap_or(i64::MAX)
 }
 
 /// The VAs this controller manages, from the cache.
@@ -151,6 +190,7 @@ pub async fn publish(
         decision,
         effects::previous_desired(state.written.latest(va).as_ref()),
         state.warned_accelerator.contains(&key),
+        state.decisions.get(&key).is_some_and(|d| d.limited),
     );
     state.series.publish(&ctx.metrics, decision, scaling);
     if safety_net {

@@ -107,11 +107,14 @@ pub struct DecisionEffects {
 }
 
 /// The effects of `decision` for a VA whose status last published `previous_desired`.
-/// `accelerator_warned`: the VA already had its `AcceleratorNotResolved` warning.
+/// `accelerator_warned`: the VA already had its `AcceleratorNotResolved` warning;
+/// `previously_limited`: the VA's previous decision was already cut by the GPU limiter (its
+/// `ResourceConstrained` warning was published then).
 pub fn decision_effects(
     decision: &Decision,
     previous_desired: Option<u32>,
     accelerator_warned: bool,
+    previously_limited: bool,
 ) -> DecisionEffects {
     let scaling = Scaling::of(decision, previous_desired);
     let mut events = Vec::new();
@@ -125,6 +128,23 @@ pub fn decision_effects(
         ));
     }
     events.extend(scaling.map(|s| s.event(decision)));
+    if decision.reason == wva_engine::Reason::ScaleToZero
+        && scaling.is_some_and(|s| s.direction == Direction::Down)
+    {
+        events.push(Event::new(
+            Reason::ScaledToZero,
+            format!("Scaled to zero replicas: {}", decision.message),
+        ));
+    }
+    if decision.limited && !previously_limited {
+        events.push(Event::new(
+            Reason::ResourceConstrained,
+            format!(
+                "Scale-up of {} limited by free GPUs: {}",
+                decision.variant, decision.message
+            ),
+        ));
+    }
     DecisionEffects {
         scaling,
         safety_net: decision.safety_net,
@@ -176,16 +196,24 @@ pub fn status_effects(
             ),
         ));
     }
-    if became_false(conditions::METRICS_AVAILABLE)
-        && let Some(condition) = desired
-            .conditions
-            .iter()
-            .find(|c| c.type_ == conditions::METRICS_AVAILABLE)
-    {
-        events.push(Event::new(
-            Reason::MetricsUnavailable,
-            condition.message.clone(),
-        ));
+    let metrics_condition = desired
+        .conditions
+        .iter()
+        .find(|c| c.type_ == conditions::METRICS_AVAILABLE);
+    if let Some(condition) = metrics_condition {
+        if became_false(conditions::METRICS_AVAILABLE) {
+            events.push(Event::new(
+                Reason::MetricsUnavailable,
+                condition.message.clone(),
+            ));
+        } else if condition.status == "True"
+            && condition_is(previous, conditions::METRICS_AVAILABLE, "False")
+        {
+            events.push(Event::new(
+                Reason::MetricsRestored,
+                condition.message.clone(),
+            ));
+        }
     }
     Some(StatusEffects {
         status: desired,
@@ -233,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_scale_up_is_counted_and_announced_and_a_missing_accelerator_warned_once() {
-        let effects = decision_effects(&decision(1, 2), Some(1), false);
+        let effects = decision_effects(&decision(1, 2), Some(1), false, false);
         assert_eq!(effects.scaling.map(|s| s.direction), Some(Direction::Up));
         assert!(!effects.safety_net);
         assert_eq!(
@@ -245,13 +273,17 @@ mod tests {
         );
         let mut unknown = decision(2, 2);
         unknown.accelerator = None;
-        let first = decision_effects(&unknown, Some(2), false);
+        let first = decision_effects(&unknown, Some(2), false, false);
         assert_eq!(first.scaling, None);
         assert_eq!(
             first.events.iter().map(|e| e.reason).collect::<Vec<_>>(),
             [Reason::AcceleratorNotResolved]
         );
-        assert!(decision_effects(&unknown, Some(2), true).events.is_empty());
+        assert!(
+            decision_effects(&unknown, Some(2), true, false)
+                .events
+                .is_empty()
+        );
         assert_eq!(
             Reason::AcceleratorNotResolved.event_type(),
             kube::runtime::events::EventType::Warning
@@ -263,7 +295,87 @@ mod tests {
         let mut net = decision(2, 2);
         net.safety_net = true;
         net.fallback_source = Some(FallbackSource::CurrentReplicas);
-        assert!(decision_effects(&net, Some(2), false).safety_net);
+        assert!(decision_effects(&net, Some(2), false, false).safety_net);
+    }
+
+    #[test]
+    fn scale_to_zero_and_a_limited_scale_up_have_their_own_events() {
+        let mut zero = decision(2, 0);
+        zero.reason = wva_engine::Reason::ScaleToZero;
+        zero.message = "no requests in the last 5m".into();
+        let reasons = |effects: DecisionEffects| -> Vec<Reason> {
+            effects.events.iter().map(|e| e.reason).collect()
+        };
+        assert_eq!(
+            reasons(decision_effects(&zero, Some(2), false, false)),
+            [Reason::ScaledDown, Reason::ScaledToZero]
+        );
+        assert_eq!(
+            reasons(decision_effects(&zero, Some(0), false, false)),
+            [],
+            "already at zero: nothing to announce"
+        );
+        let mut limited = decision(1, 2);
+        limited.limited = true;
+        let first = decision_effects(&limited, Some(1), false, false);
+        assert_eq!(first.events[1].reason, Reason::ResourceConstrained);
+        assert!(
+            first.events[1]
+                .note
+                .starts_with("Scale-up of llama-8b limited by free GPUs: "),
+            "{:?}",
+            first.events
+        );
+        assert_eq!(
+            Reason::ResourceConstrained.event_type(),
+            kube::runtime::events::EventType::Warning
+        );
+        assert_eq!(
+            reasons(decision_effects(&limited, Some(2), false, true)),
+            [],
+            "still limited: warned once"
+        );
+    }
+
+    #[test]
+    fn metrics_restored_follows_metrics_available_turning_true_again() {
+        let va = va();
+        let mut failing = decision(1, 1);
+        failing.metrics_available = MetricsCondition {
+            status: false,
+            reason: MetricsReason::PrometheusError,
+            message: "Prometheus is down".into(),
+        };
+        let down = status_effects(&va, None, Target::Found("llama"), Some(&failing), &time(1))
+            .expect("first status");
+        let restored = status_effects(
+            &va,
+            Some(&down.status),
+            Target::Found("llama"),
+            Some(&decision(1, 1)),
+            &time(2),
+        )
+        .expect("changed");
+        assert_eq!(
+            restored.events.iter().map(|e| e.reason).collect::<Vec<_>>(),
+            [Reason::MetricsRestored]
+        );
+        assert_eq!(
+            Reason::MetricsRestored.event_type(),
+            kube::runtime::events::EventType::Normal
+        );
+        let first_ok = status_effects(
+            &va,
+            None,
+            Target::Found("llama"),
+            Some(&decision(1, 1)),
+            &time(3),
+        )
+        .expect("first status");
+        assert!(
+            first_ok.events.is_empty(),
+            "True from the start: nothing restored"
+        );
     }
 
     #[test]

@@ -20,6 +20,14 @@ pub enum Reason {
     /// A model at zero got one replica because requests wait at the gateway (Normal, on the
     /// VA of the variant started).
     ScaledFromZero,
+    /// Scale-to-zero applied: no requests over the retention period took the variant to zero
+    /// (Normal, on the VA, after its `ScaledDown`).
+    ScaledToZero,
+    /// `MetricsAvailable` turned True again after False (Normal, on the VA).
+    MetricsRestored,
+    /// The GPU limiter of limited mode granted fewer replicas than the scale-up asked for
+    /// (Warning, on the VA, when a decision becomes limited).
+    ResourceConstrained,
     /// No accelerator is known for the VA (Warning, once per VA).
     AcceleratorNotResolved,
     /// `TargetResolved` turned False: the Deployment is missing (Warning, on the VA).
@@ -41,6 +49,9 @@ impl Reason {
             Reason::ScaledUp => "ScaledUp",
             Reason::ScaledDown => "ScaledDown",
             Reason::ScaledFromZero => "ScaledFromZero",
+            Reason::ScaledToZero => "ScaledToZero",
+            Reason::MetricsRestored => "MetricsRestored",
+            Reason::ResourceConstrained => "ResourceConstrained",
             Reason::AcceleratorNotResolved => "AcceleratorNotResolved",
             Reason::TargetNotFound => "TargetNotFound",
             Reason::MetricsUnavailable => "MetricsUnavailable",
@@ -50,10 +61,14 @@ impl Reason {
         }
     }
 
-    /// Normal for scaling, Warning for everything a user should look at.
+    /// Normal for scaling and recovery, Warning for everything a user should look at.
     pub fn event_type(self) -> EventType {
         match self {
-            Reason::ScaledUp | Reason::ScaledDown | Reason::ScaledFromZero => EventType::Normal,
+            Reason::ScaledUp
+            | Reason::ScaledDown
+            | Reason::ScaledFromZero
+            | Reason::ScaledToZero
+            | Reason::MetricsRestored => EventType::Normal,
             _ => EventType::Warning,
         }
     }

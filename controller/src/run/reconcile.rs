@@ -81,7 +81,7 @@ pub async fn sync_status(
                 ctx.events.publish(&regarding, event).await;
             }
         }
-        Err(error) => requeue(state, key, &error),
+        Err(error) => requeue(ctx, state, key, &error),
     }
 }
 
@@ -102,8 +102,12 @@ async fn write(
         })
 }
 
-/// The error policy: logs `error` and requeues `va` with backoff.
-fn requeue(state: &mut State, va: VaRef, error: &Error) {
+/// The error policy: counts and logs `error` and requeues `va` with backoff.
+fn requeue(ctx: &Context, state: &mut State, va: VaRef, error: &Error) {
+    ctx.metrics
+        .wva_errors_total
+        .with_label_values(&[error.metric_label()])
+        .inc();
     if let Error::WriteStatus { va: id, source } = error {
         tracing::warn!(va = %id, error = %source, "Could not write VariantAutoscaling status");
     }
@@ -234,6 +238,15 @@ mod tests {
             target_not_found()
         );
         assert_eq!(f.events().len(), 1, "the warning follows the write");
+        assert_eq!(
+            f.ctx
+                .metrics
+                .wva_errors_total
+                .with_label_values(&["status_write"])
+                .get(),
+            2,
+            "both failed writes counted"
+        );
     }
 
     #[tokio::test]

@@ -19,6 +19,8 @@ pub struct Series {
     counted: HashMap<VaRef, Vec<(&'static str, String)>>,
     /// VA → fallback sources of the safety-net counter.
     fallbacks: HashMap<VaRef, Vec<String>>,
+    /// VA → (model ID, accelerator) label pairs of the GPU-limited counter.
+    limited: HashMap<VaRef, Vec<(String, String)>>,
 }
 
 impl Series {
@@ -60,6 +62,22 @@ impl Series {
             && old != accelerator
         {
             delete_gauges(metrics, &key, &old);
+        }
+        if decision.limited {
+            metrics
+                .wva_gpu_limited_decisions_total
+                .with_label_values(&[
+                    &decision.variant,
+                    &decision.namespace,
+                    &decision.model_id,
+                    accelerator,
+                ])
+                .inc();
+            let pair = (decision.model_id.clone(), accelerator.to_string());
+            let limited = self.limited.entry(key.clone()).or_default();
+            if !limited.contains(&pair) {
+                limited.push(pair);
+            }
         }
         if let Some(scaling) = scaling {
             let pair = (
@@ -104,6 +122,13 @@ impl Series {
                     .remove_label_values(&[variant, namespace, direction, &reason]),
             );
         }
+        for (model, accelerator) in self.limited.remove(va).unwrap_or_default() {
+            drop(
+                metrics
+                    .wva_gpu_limited_decisions_total
+                    .remove_label_values(&[variant, namespace, &model, &accelerator]),
+            );
+        }
         for source in self.fallbacks.remove(va).unwrap_or_default() {
             drop(
                 metrics
@@ -133,6 +158,7 @@ fn delete_gauges(metrics: &WvaMetrics, va: &VaRef, accelerator: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::metrics_text as text;
     use prometheus::Registry;
     use wva_api::metrics::MetricSet;
 
@@ -143,8 +169,6 @@ mod tests {
             ..crate::testing::decision(current, desired)
         }
     }
-
-    use crate::testing::metrics_text as text;
 
     #[test]
     fn publishes_gauges_counts_changes_and_deletes_series() {
@@ -167,6 +191,10 @@ mod tests {
             "old accelerator series deleted: {out}"
         );
         assert!(out.contains(r#"wva_desired_ratio{accelerator_type="A100",namespace="llm-d",variant_name="llama-8b"} 3"#), "{out}");
+        let mut limited = decision("A100", 3, 0);
+        limited.limited = true;
+        publish(&mut series, &limited, Some(3));
+        assert!(text(&registry).contains(r#"wva_gpu_limited_decisions_total{accelerator_type="A100",model_id="m",namespace="llm-d",variant_name="llama-8b"} 1"#));
         let mut fallback = decision("A100", 3, 3);
         fallback.safety_net = true;
         fallback.fallback_source = Some(wva_engine::FallbackSource::PreviousDesired);

@@ -30,7 +30,7 @@ pub use gateway::GatewayEmulator;
 pub use pki::{CertifiedKey, TestPki};
 pub use pods::VllmPods;
 pub use prometheus::{
-    Prometheus, PrometheusBuilder, PrometheusTls, ScrapeTarget, prometheus_binary,
+    Prometheus, PrometheusBuilder, PrometheusTls, ScrapeTarget, prometheus_binary, promtool_binary,
 };
 pub use server::{RecordedRequest, StubResponse};
 pub use stub::{StubServer, TlsOptions};

@@ -57,6 +57,23 @@ pub fn prometheus_binary() -> Result<PathBuf, String> {
     )
 }
 
+/// Where `promtool` is: `$WVA_PROMTOOL_BIN`, else next to the `prometheus` binary (Debian's
+/// prometheus package ships both). The error says how to install it.
+pub fn promtool_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("WVA_PROMTOOL_BIN").map(PathBuf::from) {
+        return Ok(path);
+    }
+    let promtool = prometheus_binary()?.with_file_name("promtool");
+    if promtool.is_file() {
+        Ok(promtool)
+    } else {
+        Err(format!(
+            "promtool was not found next to prometheus ({}); install it with `apt-get install -y prometheus` or set WVA_PROMTOOL_BIN",
+            promtool.display()
+        ))
+    }
+}
+
 fn locate_binary(
     explicit: Option<PathBuf>,
     search_path: Option<std::ffi::OsString>,

@@ -123,7 +123,7 @@ pub fn simulate_command() -> Command {
                 .num_args(0..)
                 .value_delimiter(',')
                 .action(ArgAction::Append)
-                .help("Also run these policies, ENGINE/AUTOSCALER (ENGINE: one, sized; AUTOSCALER: hpa, hpa-fast, keda, run), and print them side by side [default: one/hpa,sized/hpa,one/hpa-fast,sized/hpa-fast]"),
+                .help("Also run these policies, ENGINE/AUTOSCALER (ENGINE: one, sized, v2; AUTOSCALER: hpa, hpa-fast, keda, run), and print them side by side [default: one/hpa,sized/hpa,v2/hpa,one/hpa-fast,sized/hpa-fast,v2/hpa-fast]"),
         )
         .arg(
             Arg::new("plot")

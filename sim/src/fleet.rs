@@ -1,12 +1,19 @@
 //! Emulated vLLM replicas: admission by free KV cache and `max_num_seqs`, prefill and decode
 //! throughput, preemption when the KV cache runs out, and the two saturation signals
-//! (`vllm:kv_cache_usage_perc`, `vllm:num_requests_waiting`) as peaks over the last minute.
+//! (`vllm:kv_cache_usage_perc`, `vllm:num_requests_waiting`) as peaks over the last minute,
+//! plus what the token-capacity analyzer reads: the KV-cache size in tokens
+//! (`vllm:cache_config_info`) and the average prompt and output tokens of the requests finished
+//! over the last five minutes (`vllm:request_prompt_tokens`, `vllm:request_generation_tokens`).
 
 use crate::scenario::ReplicaSpec;
 use std::collections::VecDeque;
 
 /// Seconds of history behind the `max_over_time(...[1m])` signals.
 pub const SIGNAL_WINDOW: usize = 60;
+
+/// Seconds of finished requests behind the average request size (the `[5m]` rates of the
+/// token-capacity queries).
+pub const TOKEN_WINDOW: u64 = 300;
 
 /// One request.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +74,17 @@ pub struct Replica {
     running: Vec<Request>,
     waiting: VecDeque<Request>,
     history: VecDeque<(f64, f64)>,
+    finished: VecDeque<(u64, f64, f64)>,
+}
+
+/// A replica's request size over [`TOKEN_WINDOW`]: what the `_sum` / `_count` rates of the
+/// prompt and generation token histograms give.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestSize {
+    /// Average prompt tokens per finished request.
+    pub input: f64,
+    /// Average output tokens per finished request.
+    pub output: f64,
 }
 
 impl Replica {
@@ -79,6 +97,7 @@ impl Replica {
             running: Vec::new(),
             waiting: VecDeque::new(),
             history: VecDeque::with_capacity(SIGNAL_WINDOW + 1),
+            finished: VecDeque::new(),
         }
     }
 
@@ -120,6 +139,28 @@ impl Replica {
                     (k.max(*hk), q.max(*hq))
                 }),
         )
+    }
+
+    /// KV-cache size in tokens (`num_gpu_blocks × block_size` of `vllm:cache_config_info`).
+    pub fn kv_capacity_tokens(&self) -> f64 {
+        self.spec.kv_capacity_tokens
+    }
+
+    /// Average request size of the requests finished over the last [`TOKEN_WINDOW`] seconds;
+    /// `None` when none finished (the rates are 0 / 0).
+    pub fn request_size(&self) -> Option<RequestSize> {
+        let count = self.finished.len() as f64;
+        if count == 0.0 {
+            return None;
+        }
+        let (input, output) = self
+            .finished
+            .iter()
+            .fold((0.0, 0.0), |(i, o), (_, fi, fo)| (i + fi, o + fo));
+        Some(RequestSize {
+            input: input / count,
+            output: output / count,
+        })
     }
 
     /// Queues a request.
@@ -200,9 +241,23 @@ impl Replica {
                 self.waiting.push_front(victim);
             }
         }
+        let second = now.max(0.0) as u64;
+        let finished = &mut self.finished;
         let before = self.running.len();
-        self.running.retain(|r| r.generated < r.output);
+        self.running.retain(|r| {
+            let done = r.generated >= r.output;
+            if done {
+                finished.push_back((second, r.input, r.output));
+            }
+            !done
+        });
         outcome.completed = (before - self.running.len()) as u32;
+        while finished
+            .front()
+            .is_some_and(|(at, _, _)| second.saturating_sub(*at) >= TOKEN_WINDOW)
+        {
+            finished.pop_front();
+        }
         if self.history.len() == SIGNAL_WINDOW {
             self.history.pop_front();
         }
@@ -227,6 +282,9 @@ mod tests {
             done += r.tick(f64::from(t)).completed;
         }
         assert_eq!(done, 1);
+        let size = r.request_size().unwrap();
+        assert_eq!((size.input, size.output), (500.0, 100.0));
+        assert_eq!(r.kv_capacity_tokens(), STANDARD_REPLICA.kv_capacity_tokens);
         for _ in 0..400 {
             r.enqueue(Request::new(10.0, 500.0, 300.0));
         }

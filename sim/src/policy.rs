@@ -1,7 +1,9 @@
 //! The policies `wva simulate --compare` runs side by side: `ENGINE/AUTOSCALER`, e.g.
 //! `sized/hpa-fast`.
 //!
-//! * ENGINE is how WVA sizes a scale-up: `one` or `sized` (`scaleUpStep` on every entry).
+//! * ENGINE is how WVA decides: `one` or `sized` (the saturation analyzer, V1, with that
+//!   `scaleUpStep` on every entry), or `v2` (the token-capacity analyzer: `analyzers:
+//!   [{name: saturation}]` on every entry).
 //! * AUTOSCALER is what applies the desired replicas: `hpa` (the chart's HPA), `hpa-fast`
 //!   (the same without scale-up stabilization window), `keda` (the docs' KEDA ScaledObject)
 //!   or `run` (the autoscalers this run's `--hpa`, `--keda` and `--hpa-*` flags give).
@@ -13,30 +15,58 @@ use crate::autoscaler::{AutoscalerSpec, HpaSpec};
 use crate::cli::with_step;
 use crate::manifest::keda_sample;
 use crate::scenario::{InputError, Scenario};
-use wva_api::saturation::ScaleUpStep;
+use wva_api::saturation::{AnalyzerEntry, DEFAULT_KEY, ScaleUpStep};
 
-/// The policies `--compare` runs when given no list: one/sized × the chart's HPA / fast.
-pub const DEFAULT_COMPARE: [&str; 4] = ["one/hpa", "sized/hpa", "one/hpa-fast", "sized/hpa-fast"];
+/// The policies `--compare` runs when given no list: V1 one step, V1 sized and V2, each under
+/// the chart's HPA and under the same HPA without scale-up window.
+pub const DEFAULT_COMPARE: [&str; 6] = [
+    "one/hpa",
+    "sized/hpa",
+    "v2/hpa",
+    "one/hpa-fast",
+    "sized/hpa-fast",
+    "v2/hpa-fast",
+];
 
-/// How WVA sizes a scale-up.
+/// How WVA decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnginePolicy {
-    /// `scaleUpStep` on every saturation entry.
+    /// The saturation analyzer (V1) with `scaleUpStep` on every saturation entry.
     Step(ScaleUpStep),
+    /// The token-capacity analyzer (V2) on every saturation entry.
+    TokenCapacity,
 }
 
 impl EnginePolicy {
-    const NAMES: &'static str = "one, sized";
+    const NAMES: &'static str = "one, sized, v2";
 
     fn parse(text: &str) -> Option<EnginePolicy> {
-        text.parse::<ScaleUpStep>().ok().map(EnginePolicy::Step)
+        match text {
+            "v2" => Some(EnginePolicy::TokenCapacity),
+            _ => text.parse::<ScaleUpStep>().ok().map(EnginePolicy::Step),
+        }
     }
 
     fn apply(self, scenario: &Scenario) -> Scenario {
         match self {
             EnginePolicy::Step(step) => with_step(scenario, step),
+            EnginePolicy::TokenCapacity => with_token_capacity(scenario),
         }
     }
+}
+
+/// `scenario` with the token-capacity analyzer (`analyzers: [{name: saturation}]`) on every
+/// saturation entry (and on a `default` entry).
+pub fn with_token_capacity(scenario: &Scenario) -> Scenario {
+    let mut s = scenario.clone();
+    s.saturation.entry(DEFAULT_KEY.to_string()).or_default();
+    for entry in s.saturation.values_mut() {
+        entry.analyzers = Some(vec![AnalyzerEntry {
+            name: "saturation".into(),
+            ..AnalyzerEntry::default()
+        }]);
+    }
+    s
 }
 
 /// What applies the desired replicas.

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use wake::{ColdStart, WakeRecord};
 pub use wake::{FIRST_REQUESTS_PER_WAKE, WakeSummary};
 use wva_engine::{
-    Action, Cycle, Decision, EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot,
-    Variant, decide, is_dormant,
+    Action, CapacityAnalysis, Cycle, Decision, EngineConfig, ModelGroup, ReplicaSignals,
+    SignalStatus, Snapshot, Variant, decide, is_dormant,
 };
 
 /// One row of the timeline: the state at an engine cycle and what the engine decided.
@@ -46,6 +46,11 @@ pub struct TimelineRow {
     /// 95th percentile time to first token of the requests whose first token came since the
     /// previous row, seconds; `null` when none did.
     pub ttft_p95_seconds: Option<f64>,
+    /// The token-capacity analysis (V2) of the cycle: `unit` (`tokens`, or `kv-fraction` when
+    /// no KV-cache size is reported), demand, supply, required and spare capacity; left out
+    /// when the saturation analyzer (V1) decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityAnalysis>,
 }
 
 /// Totals for one variant.
@@ -122,9 +127,24 @@ struct Deployment {
 
 struct Ghost {
     variant: usize,
-    pod: String,
     removed_at: u64,
-    signals: (f64, f64),
+    signals: ReplicaSignals,
+}
+
+/// What the collector reads of a pod: the saturation signals and the token-capacity inputs
+/// (the emulator models no prefix cache, so no hit rate); `None` before its first sample.
+fn replica_signals(pod: &Replica) -> Option<ReplicaSignals> {
+    let (kv, queue) = pod.signals()?;
+    let size = pod.request_size();
+    Some(ReplicaSignals {
+        pod: pod.pod.clone(),
+        kv_cache_usage: Some(kv),
+        queue_length: Some(queue),
+        kv_capacity_tokens: Some(pod.kv_capacity_tokens()),
+        avg_input_tokens: size.map(|s| s.input),
+        avg_output_tokens: size.map(|s| s.output),
+        prefix_cache_hit_rate: None,
+    })
 }
 
 /// Runs `scenario` and reports.
@@ -303,19 +323,13 @@ impl<'a> Sim<'a> {
                     .pods
                     .iter()
                     .filter(|p| p.is_ready(t))
-                    .filter_map(|p| p.signals().map(|s| (p.pod.clone(), s)))
+                    .filter_map(replica_signals)
                     .chain(
                         self.ghosts
                             .iter()
                             .filter(|g| g.variant == i)
-                            .map(|g| (g.pod.clone(), g.signals)),
+                            .map(|g| g.signals.clone()),
                     )
-                    .map(|(pod, (kv, queue))| ReplicaSignals {
-                        pod,
-                        kv_cache_usage: Some(kv),
-                        queue_length: Some(queue),
-                        ..ReplicaSignals::default()
-                    })
                     .collect();
                 replicas.sort_by(|a, b| a.pod.cmp(&b.pod));
                 Variant {
@@ -330,8 +344,8 @@ impl<'a> Sim<'a> {
                     min_replicas: spec.min_replicas,
                     max_replicas: spec.max_replicas,
                     replicas,
-                    max_num_batched_tokens: None,
-                    max_num_seqs: None,
+                    max_num_batched_tokens: Some(spec.replica.max_num_batched_tokens),
+                    max_num_seqs: Some(spec.replica.max_num_seqs),
                 }
             })
             .collect::<Vec<_>>();
@@ -411,6 +425,7 @@ impl<'a> Sim<'a> {
                 .map(|d| d.autoscaler.condition)
                 .collect(),
             ttft_p95_seconds: percentile(&recent, 0.95),
+            capacity: cycle.models.first().and_then(|m| m.capacity.clone()),
         });
     }
 
@@ -470,10 +485,9 @@ impl<'a> Sim<'a> {
             return;
         };
         let mut pod = pods.remove(index);
-        if let Some(signals) = pod.signals() {
+        if let Some(signals) = replica_signals(&pod) {
             self.ghosts.push(Ghost {
                 variant,
-                pod: pod.pod.clone(),
                 removed_at: t,
                 signals,
             });

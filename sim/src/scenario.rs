@@ -26,6 +26,10 @@ pub struct ReplicaSpec {
     pub kv_capacity_tokens: f64,
     /// Maximum concurrently running sequences (`--max-num-seqs`).
     pub max_num_seqs: u32,
+    /// Maximum tokens in one engine step (`--max-num-batched-tokens`). The emulator's
+    /// one-second ticks do not model engine steps, so it only reaches the snapshot, as the
+    /// variant's batch limit the token-capacity analyzer (V2) sizes a replica with.
+    pub max_num_batched_tokens: u32,
     /// Prompt tokens processed per second.
     pub prefill_tokens_per_second: f64,
     /// Output tokens generated per second, summed over the batch.
@@ -128,6 +132,7 @@ fn declared_default<T: ParamValue>(key: Key<T>) -> Option<T> {
 pub const STANDARD_REPLICA: ReplicaSpec = ReplicaSpec {
     kv_capacity_tokens: 60_000.0,
     max_num_seqs: 64,
+    max_num_batched_tokens: 8192,
     prefill_tokens_per_second: 10_000.0,
     decode_tokens_per_second: 1_200.0,
     decode_tokens_per_second_per_seq: 40.0,
@@ -138,6 +143,7 @@ pub const STANDARD_REPLICA: ReplicaSpec = ReplicaSpec {
 pub const PREMIUM_REPLICA: ReplicaSpec = ReplicaSpec {
     kv_capacity_tokens: 150_000.0,
     max_num_seqs: 128,
+    max_num_batched_tokens: 8192,
     prefill_tokens_per_second: 25_000.0,
     decode_tokens_per_second: 3_000.0,
     decode_tokens_per_second_per_seq: 60.0,
@@ -470,6 +476,12 @@ pub fn parse_vas(
         let replica = ReplicaSpec {
             kv_capacity_tokens: annotation(file, &va, "kv-capacity-tokens", d.kv_capacity_tokens)?,
             max_num_seqs: annotation(file, &va, "max-num-seqs", d.max_num_seqs)?,
+            max_num_batched_tokens: annotation(
+                file,
+                &va,
+                "max-num-batched-tokens",
+                d.max_num_batched_tokens,
+            )?,
             prefill_tokens_per_second: annotation(
                 file,
                 &va,
@@ -495,6 +507,12 @@ pub fn parse_vas(
         let ranges = [
             ("kv-capacity-tokens", replica.kv_capacity_tokens, 1.0, 1e9),
             ("max-num-seqs", f64::from(replica.max_num_seqs), 1.0, 4096.0),
+            (
+                "max-num-batched-tokens",
+                f64::from(replica.max_num_batched_tokens),
+                1.0,
+                1e7,
+            ),
             (
                 "prefill-tokens-per-second",
                 replica.prefill_tokens_per_second,

@@ -518,6 +518,22 @@ fn bad_va_names_the_file_and_field() {
         r.err
     );
     let file = temp_file(
+        "batched.yaml",
+        &text.replacen(
+            "sim.wva.llmd.ai/max-num-seqs: \"48\"",
+            "sim.wva.llmd.ai/max-num-seqs: \"48\"\n    sim.wva.llmd.ai/max-num-batched-tokens: \"0\"",
+            1,
+        ),
+    );
+    let r = wva(&["simulate", "--va", &file]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err
+            .contains("max-num-batched-tokens is 0, expected a number from 1 to 10000000"),
+        "{}",
+        r.err
+    );
+    let file = temp_file(
         "other-model.yaml",
         &text.replacen("modelID: ibm/granite-3.3-8b", "modelID: other", 1),
     );

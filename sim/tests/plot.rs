@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{json, temp_file, wva};
+use common::{json, sample, temp_file, wva};
 
 /// The lines of the `policy comparison` table the binary prints (title and header included).
 fn policy_table(out: &str) -> Vec<&str> {
@@ -14,7 +14,7 @@ fn policy_table(out: &str) -> Vec<&str> {
 }
 
 #[test]
-fn compare_runs_one_and_sized_under_the_charts_hpa_and_a_fast_one() {
+fn compare_runs_one_sized_and_v2_under_the_charts_hpa_and_a_fast_one() {
     let r = wva(&["simulate", "--compare"]);
     assert_eq!(r.code, 0, "{}", r.err);
     let table = policy_table(&r.out);
@@ -39,7 +39,14 @@ fn compare_runs_one_and_sized_under_the_charts_hpa_and_a_fast_one() {
         .collect();
     assert_eq!(
         names,
-        ["one/hpa", "sized/hpa", "one/hpa-fast", "sized/hpa-fast"]
+        [
+            "one/hpa",
+            "sized/hpa",
+            "v2/hpa",
+            "one/hpa-fast",
+            "sized/hpa-fast",
+            "v2/hpa-fast"
+        ]
     );
     // The main run is one/hpa: its summary is the table's first row.
     let v = json(&wva(&["simulate", "--compare", "--json"]).out);
@@ -47,10 +54,16 @@ fn compare_runs_one_and_sized_under_the_charts_hpa_and_a_fast_one() {
     assert_eq!(policies[0]["policy"], "one/hpa");
     assert_eq!(policies[0]["summary"], v["summary"]);
     let saturated = |i: usize| policies[i]["summary"]["secondsSaturated"].as_u64().unwrap();
+    let cost = |i: usize| policies[i]["summary"]["cost"].as_f64().unwrap();
     // sized saturates less than one; the fast HPA less than the chart's.
     assert!(saturated(1) < saturated(0), "{policies:?}");
-    assert!(saturated(2) < saturated(0), "{policies:?}");
-    assert!(saturated(3) < saturated(1), "{policies:?}");
+    assert!(saturated(3) < saturated(0), "{policies:?}");
+    assert!(saturated(4) < saturated(1), "{policies:?}");
+    // V2 sits between: less saturated than one, cheaper than sized, under either HPA.
+    for (one, sized, v2) in [(0, 1, 2), (3, 4, 5)] {
+        assert!(saturated(v2) < saturated(one), "{policies:?}");
+        assert!(cost(v2) < cost(sized), "{policies:?}");
+    }
 }
 
 #[test]
@@ -75,16 +88,62 @@ fn compare_takes_a_list_of_policies_and_rejects_unknown_ones() {
         without.get("policies").is_none(),
         "no --compare, no policies"
     );
-    for bad in ["fast", "two/hpa", "one/hpa-slow"] {
+    for bad in ["fast", "two/hpa", "one/hpa-slow", "v3/hpa"] {
         let r = wva(&["simulate", "--compare", bad]);
         assert_eq!(r.code, 1, "{bad}");
         assert_eq!(
             r.err,
             format!(
-                "error: command line: --compare policy {bad:?} is not ENGINE/AUTOSCALER; ENGINE is one of one, sized, AUTOSCALER one of hpa, hpa-fast, keda, run (e.g. sized/hpa-fast)\n"
+                "error: command line: --compare policy {bad:?} is not ENGINE/AUTOSCALER; ENGINE is one of one, sized, v2, AUTOSCALER one of hpa, hpa-fast, keda, run (e.g. sized/hpa-fast)\n"
             )
         );
     }
+}
+
+#[test]
+fn v2_policy_decides_in_token_units_from_the_replicas_kv_size_and_request_size() {
+    let v2 = wva(&[
+        "simulate",
+        "--json",
+        "--saturation-config",
+        &sample("saturation-v2.yaml"),
+    ]);
+    assert_eq!(v2.code, 0, "{}", v2.err);
+    let v2 = json(&v2.out);
+    let rows = v2["timeline"].as_array().expect("timeline");
+    let analysed: Vec<&serde_json::Value> = rows.iter().filter_map(|r| r.get("capacity")).collect();
+    // Every cycle with replicas reporting is a V2 analysis, in tokens (the emulated replicas
+    // report their KV size and request size, not the KV-fraction fallback).
+    assert!(
+        analysed.len() > rows.len() / 2,
+        "{} of {}",
+        analysed.len(),
+        rows.len()
+    );
+    for c in &analysed {
+        assert_eq!(c["unit"], "tokens", "{c}");
+    }
+    // The burst needs more than the ready replicas hold: demand above supply, a scale-up.
+    assert!(
+        analysed
+            .iter()
+            .any(|c| c["demand"].as_f64() > c["supply"].as_f64()
+                && c["required"].as_f64() > Some(0.0)),
+        "{analysed:?}"
+    );
+    // The V1 run has no capacity analysis.
+    let v1 = json(&wva(&["simulate", "--json"]).out);
+    assert!(
+        v1["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .all(|r| r.get("capacity").is_none())
+    );
+    // The `v2` policy of --compare is that configuration.
+    let compared = json(&wva(&["simulate", "--json", "--compare", "v2/run"]).out);
+    assert_eq!(compared["policies"][0]["policy"], "v2/run");
+    assert_eq!(compared["policies"][0]["summary"], v2["summary"]);
 }
 
 /// The SVG of `wva simulate ARGS --plot FILE`.

@@ -78,17 +78,22 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
     }
 }
 
+/// The `analyzers` value that selects the token-capacity analyzer (V2) with its defaults:
+/// `[{name: saturation}]`.
+pub fn token_capacity_analyzers() -> Vec<AnalyzerEntry> {
+    vec![AnalyzerEntry {
+        name: "saturation".into(),
+        ..AnalyzerEntry::default()
+    }]
+}
+
 /// `snapshot` with a `default` saturation entry that selects the token-capacity analyzer (V2)
 /// with its default thresholds for every model.
 pub fn with_token_capacity(mut snapshot: Snapshot) -> Snapshot {
-    let analyzer = AnalyzerEntry {
-        name: "saturation".into(),
-        ..AnalyzerEntry::default()
-    };
     snapshot.config.saturation.insert(
         DEFAULT_KEY.into(),
         SaturationEntry {
-            analyzers: Some(vec![analyzer]),
+            analyzers: Some(token_capacity_analyzers()),
             ..SaturationEntry::default()
         },
     );

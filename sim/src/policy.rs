@@ -15,7 +15,8 @@ use crate::autoscaler::{AutoscalerSpec, HpaSpec};
 use crate::cli::with_step;
 use crate::manifest::keda_sample;
 use crate::scenario::{InputError, Scenario};
-use wva_api::saturation::{AnalyzerEntry, DEFAULT_KEY, ScaleUpStep};
+use crate::token_capacity_analyzers;
+use wva_api::saturation::{DEFAULT_KEY, ScaleUpStep};
 
 /// The policies `--compare` runs when given no list: V1 one step, V1 sized and V2, each under
 /// the chart's HPA and under the same HPA without scale-up window.
@@ -61,10 +62,7 @@ pub fn with_token_capacity(scenario: &Scenario) -> Scenario {
     let mut s = scenario.clone();
     s.saturation.entry(DEFAULT_KEY.to_string()).or_default();
     for entry in s.saturation.values_mut() {
-        entry.analyzers = Some(vec![AnalyzerEntry {
-            name: "saturation".into(),
-            ..AnalyzerEntry::default()
-        }]);
+        entry.analyzers = Some(token_capacity_analyzers());
     }
     s
 }

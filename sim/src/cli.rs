@@ -123,7 +123,7 @@ pub fn simulate_command() -> Command {
                 .num_args(0..)
                 .value_delimiter(',')
                 .action(ArgAction::Append)
-                .help("Also run these policies, ENGINE/AUTOSCALER (ENGINE: one, sized, v2; AUTOSCALER: hpa, hpa-fast, keda, run), and print them side by side [default: one/hpa,sized/hpa,v2/hpa,one/hpa-fast,sized/hpa-fast,v2/hpa-fast]"),
+                .help(format!("Also run these policies, ENGINE/AUTOSCALER (ENGINE: one, sized, v2; AUTOSCALER: hpa, hpa-fast, keda, run), and print them side by side [default: {}]", DEFAULT_COMPARE.join(","))),
         )
         .arg(
             Arg::new("plot")
@@ -219,9 +219,9 @@ fn run_title(scenario: &Scenario, report: &Report) -> String {
         .map(|v| v.autoscaler.kind())
         .collect();
     format!(
-        "{}: scaleUpStep {}, {}",
+        "{}: {}, {}",
         scenario.model_id,
-        report.summary.scale_up_step,
+        engine(&report.summary),
         kinds.into_iter().collect::<Vec<_>>().join(" and ")
     )
 }
@@ -562,6 +562,15 @@ pub fn with_step(scenario: &Scenario, step: ScaleUpStep) -> Scenario {
     s
 }
 
+/// How the run decided: `scaleUpStep one|sized` under the saturation analyzer (V1), or
+/// `token-capacity analyzer (V2)`.
+fn engine(s: &Summary) -> String {
+    match s.analyzer {
+        "token-capacity" => "token-capacity analyzer (V2)".to_string(),
+        _ => format!("scaleUpStep {}", s.scale_up_step),
+    }
+}
+
 fn clock(seconds: u64) -> String {
     format!("{:02}:{:02}", seconds / 60, seconds % 60)
 }
@@ -570,13 +579,13 @@ fn render_text(s: &Scenario, r: &Report, comparison: &[Summary]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "wva simulate: model {} in namespace {}, {} variants, {} simulated, seed {}, scaleUpStep {}",
+        "wva simulate: model {} in namespace {}, {} variants, {} simulated, seed {}, {}",
         s.model_id,
         s.namespace,
         s.variants.len(),
         clock(s.duration_seconds),
         s.seed,
-        r.summary.scale_up_step
+        engine(&r.summary)
     );
     for v in &s.variants {
         let _ = writeln!(
@@ -700,7 +709,7 @@ fn render_summary(o: &mut String, s: &Summary) {
     let per_variant = |f: &dyn Fn(&crate::run::VariantSummary) -> String| {
         s.variants.iter().map(f).collect::<Vec<_>>().join(", ")
     };
-    let _ = writeln!(o, "summary (scaleUpStep {}):", s.scale_up_step);
+    let _ = writeln!(o, "summary ({}):", engine(s));
     let _ = writeln!(
         o,
         "  time saturated:   {} ({:.1}% of {})",

@@ -75,6 +75,9 @@ pub struct VariantSummary {
 pub struct Summary {
     /// The scale-up step in force (`one` or `sized`).
     pub scale_up_step: String,
+    /// The analyzer that decided: `saturation` (V1) or `token-capacity` (V2, an entry with
+    /// `analyzers`).
+    pub analyzer: &'static str,
     /// Simulated seconds.
     pub duration_seconds: u64,
     /// Seconds in which a ready replica was saturated or requests had no ready replica.
@@ -523,6 +526,15 @@ impl<'a> Sim<'a> {
         Report {
             summary: Summary {
                 scale_up_step: step.as_str().to_string(),
+                analyzer: if self
+                    .config
+                    .analyzers(&self.s.namespace, &self.s.model_id)
+                    .is_some()
+                {
+                    "token-capacity"
+                } else {
+                    "saturation"
+                },
                 duration_seconds: self.s.duration_seconds,
                 seconds_saturated: self.saturated_seconds,
                 requests_arrived: self.arrived,

@@ -131,8 +131,23 @@ fn v2_policy_decides_in_token_units_from_the_replicas_kv_size_and_request_size()
                 && c["required"].as_f64() > Some(0.0)),
         "{analysed:?}"
     );
+    assert_eq!(v2["summary"]["analyzer"], "token-capacity");
+    let text = wva(&[
+        "simulate",
+        "--saturation-config",
+        &sample("saturation-v2.yaml"),
+    ])
+    .out;
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.ends_with("seed 1, token-capacity analyzer (V2)")),
+        "{text:.300}"
+    );
+    assert!(text.contains("\nsummary (token-capacity analyzer (V2)):\n"));
     // The V1 run has no capacity analysis.
     let v1 = json(&wva(&["simulate", "--json"]).out);
+    assert_eq!(v1["summary"]["analyzer"], "saturation");
     assert!(
         v1["timeline"]
             .as_array()

@@ -26,6 +26,13 @@ use wva_testkit::{Prometheus, VllmPods};
 /// How long a wait may take before the scenario fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// The node pods run on: the fake kubelet's on a real cluster, registered by the harness on
+/// the double.
+pub const NODE: &str = "fake-node-1";
+
+/// The node label limited mode reads the GPU product from.
+const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
+
 /// The Kubernetes API under test.
 pub struct Cluster {
     /// The double, when no real cluster was given.
@@ -167,6 +174,64 @@ impl Cluster {
         self.roll_out(namespace, name, pods).await;
     }
 
+    /// Creates a Deployment whose pods request `gpus` GPUs each, with `pods.len()` replicas,
+    /// and waits until they are ready (see [`Cluster::create_deployment`]).
+    pub async fn create_gpu_deployment(&self, name: &str, pods: &[&str], gpus: u32) {
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {
+                "replicas": pods.len(),
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
+                    "name": "vllm", "image": "vllm/vllm-openai",
+                    "resources": {"limits": {"nvidia.com/gpu": gpus}, "requests": {"nvidia.com/gpu": gpus}}
+                }]}}
+            }
+        }))
+        .expect("deployment");
+        Api::<Deployment>::namespaced(self.client.clone(), &self.namespace)
+            .create(&PostParams::default(), &deployment)
+            .await
+            .expect("Deployment created");
+        self.roll_out(&self.namespace, name, pods).await;
+    }
+
+    /// Gives the node the GPU product label `product` (limited mode counts only labelled
+    /// nodes). On the double it first registers the node, Ready with 64 GPUs like the fake
+    /// kubelet's; on a real cluster it labels the fake kubelet's node. [`Cluster::unlabel_gpu_node`]
+    /// removes the label.
+    pub async fn label_gpu_node(&self, product: &str) {
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        if let Some(double) = &self.double {
+            let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}});
+            drop(double.create(node));
+            let status = json!({
+                "capacity": {"nvidia.com/gpu": "64"},
+                "allocatable": {"nvidia.com/gpu": "64"},
+                "conditions": [{"type": "Ready", "status": "True"}]
+            });
+            double
+                .set_status("nodes", "", NODE, status)
+                .expect("Node status");
+        }
+        let labels = json!({"metadata": {"labels": {GPU_PRODUCT_LABEL: product}}});
+        nodes
+            .patch(NODE, &PatchParams::default(), &Patch::Merge(labels))
+            .await
+            .expect("Node labelled");
+    }
+
+    /// Removes the GPU product label [`Cluster::label_gpu_node`] set.
+    pub async fn unlabel_gpu_node(&self) {
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        let labels = json!({"metadata": {"labels": {GPU_PRODUCT_LABEL: null}}});
+        drop(
+            nodes
+                .patch(NODE, &PatchParams::default(), &Patch::Merge(labels))
+                .await,
+        );
+    }
+
     /// Scales the Deployment as an HPA would, to `pods.len()` replicas, and waits until they
     /// are ready (on the double: exactly the pods `pods`).
     pub async fn scale_deployment(&self, name: &str, pods: &[&str]) {
@@ -242,11 +307,20 @@ impl Cluster {
                     .expect("pod deleted");
             }
         }
+        // Pods as the ReplicaSet would make them from the template, bound to the node.
+        let template = Api::<Deployment>::namespaced(self.client.clone(), namespace)
+            .get(name)
+            .await
+            .expect("Deployment")
+            .spec
+            .and_then(|s| s.template.spec);
+        let mut spec = serde_json::to_value(template).expect("pod spec");
+        spec["nodeName"] = json!(NODE);
         for pod in pods {
             if pod_api.get_opt(pod).await.expect("pod lookup").is_none() {
                 let object: Pod = serde_json::from_value(json!({
                     "metadata": {"name": pod, "namespace": namespace, "labels": {"app": name}},
-                    "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
+                    "spec": spec
                 }))
                 .expect("pod");
                 pod_api

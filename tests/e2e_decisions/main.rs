@@ -570,3 +570,66 @@ async fn scale_to_zero_after_the_retention_without_requests_and_one_replica_when
         "{events:#?}"
     );
 }
+
+/// Limited mode: the only GPU node (64 H100s) has one replica of a 40-GPU model on it, so 24
+/// are free. The model saturates and needs another replica, which does not fit: the
+/// decision is cut, a `ResourceConstrained` warning says so, and `/metrics` shows the free
+/// GPUs of the type and the cut decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limited_mode_cuts_a_scale_up_that_does_not_fit_in_the_free_gpus() {
+    let cluster = Cluster::start("limited").await;
+    let ns = cluster.namespace.clone();
+    cluster.label_gpu_node("NVIDIA-H100-80GB-HBM3").await;
+    let fleet = Fleet::start(&cluster, "meta/llama-405b", &["llama-405b"], 0.95, 8.0);
+    cluster
+        .create_gpu_deployment("llama-405b", &["llama-405b-0"], 40)
+        .await;
+    fleet.synced().await;
+    cluster
+        .create_va(
+            "llama-405b",
+            "llama-405b",
+            "meta/llama-405b",
+            "80.0",
+            "H100",
+        )
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[("WVA_LIMITED_MODE", "true")]);
+    let event = cluster
+        .wait_event(
+            "ResourceConstrained",
+            "llama-405b",
+            "Scale-up of llama-405b limited by free GPUs",
+        )
+        .await;
+    assert_eq!(event.type_, "Warning", "{event:?}");
+    let metrics = wva
+        .wait_metrics("the cut decision counted", |m| {
+            m.lines().any(|l| {
+                l.starts_with("wva_gpu_limited_decisions_total{")
+                    && l.contains("variant_name=\"llama-405b\"")
+                    && l.contains("accelerator_type=\"H100\"")
+            })
+        })
+        .await;
+    // 64 GPUs minus the 40 of the running replica, or fewer when another scenario on a real
+    // cluster runs GPU pods on the node at the same time; never enough for a 40-GPU replica.
+    let free = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wva_free_gpus{accelerator_type=\"H100\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no wva_free_gpus for H100: {metrics}"));
+    assert!(free <= 24.0, "free H100 GPUs {free}");
+    assert_eq!(
+        desired_replicas(&metrics, &ns, "llama-405b"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"wva_config_info{analyzer="saturation",limited_mode="true",scale_to_zero="false"} 1"#
+        ),
+        "{metrics}"
+    );
+    cluster.unlabel_gpu_node().await;
+}

@@ -165,7 +165,10 @@ async fn measure(n: usize, analyzer: Analyzer) -> Option<(PerCycle, String)> {
     let prometheus = Prometheus::start([emulated.target()]).expect("prometheus starts");
     create_fleet(&cluster, n);
     let started = Instant::now();
-    let wva = Wva::start(&cluster, &prometheus, &[]);
+    // Cycles 4 s apart, longer than a cycle at 1,000 VAs (about 2 s in a debug build on 2
+    // busy cores): each count below is read between two cycles, never in the middle of one,
+    // whose queries would be counted without its completion.
+    let wva = Wva::start(&cluster, &prometheus, &[("GLOBAL_OPT_INTERVAL", "4s")]);
     let decided = |double: &wva_kube_double::KubeDouble| {
         double
             .objects("variantautoscalings.llmd.ai")

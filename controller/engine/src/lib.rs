@@ -11,6 +11,7 @@ mod analysis;
 mod capacity;
 mod cycle;
 mod fallback;
+mod hybrid;
 mod limiter;
 mod optimizer;
 mod plan;
@@ -30,6 +31,7 @@ pub use snapshot::{
     SignalStatus, Snapshot, Variant, parse_cost,
 };
 
+pub use hybrid::DEFAULT_MAX_NUM_SEQS;
 pub use wake::{Wake, is_dormant, wake};
 
 use plan::ModelPlan;

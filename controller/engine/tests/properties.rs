@@ -90,6 +90,8 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                         .collect(),
                     max_num_batched_tokens: limits.map(|l| l.0),
                     max_num_seqs: limits.map(|l| l.1),
+                    perf: None,
+                    arrival_rate: None,
                 }
             },
         )
@@ -292,6 +294,7 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
             request_count: Some(100.0),
             gateway_queue: None,
             scaled_from_zero_at: None,
+            service_class: None,
             variants: vec![Variant {
                 name: "v".into(),
                 cost: 10.0,
@@ -313,6 +316,8 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
                     .collect(),
                 max_num_batched_tokens: None,
                 max_num_seqs: None,
+                perf: None,
+                arrival_rate: None,
             }],
         }],
         ..Snapshot::default()
@@ -404,6 +409,8 @@ fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
                         .collect(),
                     max_num_batched_tokens: None,
                     max_num_seqs: None,
+                    perf: None,
+                    arrival_rate: None,
                 })
                 .collect();
             let mut s = Snapshot {

@@ -236,3 +236,17 @@ fn hybrid_off_ignores_the_model_inputs() {
     assert_eq!(c.decisions, plain.decisions);
     assert_eq!(only(&c).optimization_reason, None);
 }
+
+#[test]
+fn validation_names_bad_model_inputs() {
+    let mut v = modelled(&STEADY, Some(-1.0));
+    v.perf = Some(PerfParams { alpha: 0.0, ..PERF });
+    let problems = hybrid(v, None).validate();
+    assert_eq!(
+        problems,
+        [
+            "models[0].variants[0].arrivalRate is -1, expected requests per second, 0 or more (omit it when unknown)",
+            "models[0].variants[0].perf is PerfParams { alpha: 0.0, beta: 0.02, gamma: 0.0005 }, expected finite alpha above 0 and beta, gamma 0 or more (omit it when unknown)",
+        ]
+    );
+}

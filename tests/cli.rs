@@ -328,6 +328,65 @@ fn decide_runs_the_token_capacity_analyzer_on_the_v2_sample() {
     );
 }
 
+/// HYBRID mode on `sim/scenarios/snapshot-hybrid.json` (docs/engine.md, "HYBRID mode
+/// (experimental)"): the model with a service class scales up before saturation because the
+/// queueing model predicts its SLO is missed; the model without one runs capacity-only.
+#[test]
+fn decide_arbitrates_the_hybrid_sample() {
+    let path = format!(
+        "{}/sim/scenarios/snapshot-hybrid.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = wva(&["decide", "--snapshot", &path], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let cycle: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let decisions = cycle["decisions"].as_array().expect("decisions");
+    let granite = &decisions[0];
+    assert_eq!(
+        (
+            &granite["variant"],
+            &granite["desiredReplicas"],
+            &granite["reason"],
+            &granite["optimizationReason"]
+        ),
+        (
+            &"granite-8b-l40s".into(),
+            &2.into(),
+            &"scale-down".into(),
+            &"CapacityOnlyMode".into()
+        )
+    );
+    let message = granite["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(
+            "Hybrid mode: capacity-only: no service class for model ibm/granite-3.3-8b; capacity: "
+        ),
+        "{message}"
+    );
+    let llama = &decisions[1];
+    assert_eq!(
+        (
+            &llama["variant"],
+            &llama["desiredReplicas"],
+            &llama["reason"],
+            &llama["optimizationReason"]
+        ),
+        (
+            &"llama-8b-h100".into(),
+            &3.into(),
+            &"scale-up".into(),
+            &"OptimizationSucceeded".into()
+        )
+    );
+    assert_eq!(
+        llama["message"],
+        "Hybrid mode: model wants 3 replicas for 40.00 req/s (at 20.00 req/s on each of 2 \
+         replicas: predicted TTFT 42666.5 ms, ITL 33.1 ms; class premium SLO TTFT 2000 ms, ITL 30 \
+         ms); capacity: KV spare 0.300 and queue spare 4.00 at or above triggers; removing a \
+         replica would not be safe"
+    );
+}
+
 #[test]
 fn config_reports_bad_analyzer_entries() {
     let map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wva-saturation-scaling-config\n  namespace: team-a\ndata:\n  default: |\n    analyzers:\n      - name: saturation\n  llama: |\n    model_id: meta/llama\n    analyzers:\n      - name: saturaton\n        scaleDownBoundary: 0.9\n";

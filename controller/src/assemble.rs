@@ -181,6 +181,7 @@ pub fn snapshot(
                     request_count,
                     gateway_queue: None,
                     scaled_from_zero_at: None,
+                    service_class: None,
                     variants: Vec::new(),
                 }
             });
@@ -254,6 +255,8 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
         ),
         min_replicas: as_u32(va.spec.min_replicas),
         max_replicas: as_u32(va.spec.max_replicas),
+        perf: None,
+        arrival_rate: None,
         replicas: pods
             .into_iter()
             .flatten()

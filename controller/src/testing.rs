@@ -241,6 +241,7 @@ pub fn decision(current: u32, desired: u32) -> Decision {
             reason: MetricsReason::MetricsFound,
             message: "found".into(),
         },
+        optimization_reason: None,
     }
 }
 

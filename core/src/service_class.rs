@@ -22,14 +22,15 @@
 //! A model listed by several classes gets the class with the highest priority (the lowest
 //! number, 1 to 100), ties by class name.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The default priority of a class that gives none (the lowest).
 pub const LOWEST_PRIORITY: u32 = 100;
 
 /// Latency targets, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Slo {
     /// Inter-token latency (time per output token).
     pub itl_ms: Option<f64>,
@@ -38,7 +39,8 @@ pub struct Slo {
 }
 
 /// The class a model belongs to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelClass {
     /// The class name.
     pub class: String,

@@ -40,6 +40,7 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
             request_count: Some(100.0),
             gateway_queue: None,
             scaled_from_zero_at: None,
+            service_class: None,
             variants: (0..variants)
                 .map(|v| Variant {
                     name: format!("model-{m}-v{v}"),
@@ -52,6 +53,8 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
                     previous_desired: Some(replicas as u32),
                     min_replicas: Some(1),
                     max_replicas: Some(10),
+                    perf: None,
+                    arrival_rate: None,
                     replicas: (0..replicas)
                         .map(|r| ReplicaSignals {
                             pod: format!("model-{m}-v{v}-{r}"),

@@ -349,6 +349,8 @@ impl<'a> Sim<'a> {
                     replicas,
                     max_num_batched_tokens: Some(spec.replica.max_num_batched_tokens),
                     max_num_seqs: Some(spec.replica.max_num_seqs),
+                    perf: None,
+                    arrival_rate: None,
                 }
             })
             .collect::<Vec<_>>();

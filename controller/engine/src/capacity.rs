@@ -310,6 +310,8 @@ mod tests {
             max_replicas: None,
             max_num_batched_tokens: Some(8192),
             max_num_seqs: Some(64),
+            perf: None,
+            arrival_rate: None,
             replicas: Vec::new(),
         };
         let size = |input, output| Some(RequestSize { input, output });

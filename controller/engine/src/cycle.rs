@@ -50,6 +50,11 @@ pub struct Decision {
     pub clamped: bool,
     /// What the `MetricsAvailable` condition should say.
     pub metrics_available: MetricsCondition,
+    /// HYBRID mode: the `OptimizationReady` reason of the arbitration
+    /// (`CapacityOnlyMode`, `OptimizationSucceeded`, `CapacitySafetyOverride`; see
+    /// [`crate::queueing::Arbitration`]); `None` when HYBRID is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimization_reason: Option<&'static str>,
 }
 
 /// Direction of a decision.

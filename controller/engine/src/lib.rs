@@ -4,13 +4,16 @@
 //! their variants and per-replica signals, request counts, free GPUs) to a [`Cycle`] (one
 //! [`Decision`] per variant, one [`ModelReport`] per model). It reads no clock and does no I/O,
 //! so the controller, `wva simulate` and `wva decide` run the same code. The output does not
-//! depend on the order of the input. The algorithm is described in `docs/engine.md`.
+//! depend on the order of the input. The algorithm is described in `docs/engine.md`; with
+//! [`EngineConfig::hybrid`] the [`queueing`] model's targets are arbitrated with the capacity
+//! analysis's (HYBRID mode, experimental).
 
 mod accelerator;
 mod analysis;
 mod capacity;
 mod cycle;
 mod fallback;
+mod hybrid;
 mod limiter;
 mod optimizer;
 mod plan;
@@ -30,6 +33,7 @@ pub use snapshot::{
     SignalStatus, Snapshot, Variant, parse_cost,
 };
 
+pub use hybrid::DEFAULT_MAX_NUM_SEQS;
 pub use wake::{Wake, is_dormant, wake};
 
 use plan::ModelPlan;

@@ -2,6 +2,7 @@
 //! report and the metrics condition, and how the plan becomes decisions.
 
 use crate::analysis::VariantStats;
+use crate::queueing::Arbitration;
 use crate::{
     Action, Cycle, Decision, EngineConfig, FallbackSource, MetricsCondition, MetricsReason,
     ModelGroup, ModelReport, Reason, SignalStatus, Variant, canonical_tie,
@@ -18,6 +19,8 @@ pub(crate) struct VariantPlan<'a> {
     pub(crate) fallback: Option<FallbackSource>,
     pub(crate) limited: bool,
     pub(crate) clamped: bool,
+    /// HYBRID mode: which arbitration rule decided; `None` when HYBRID is off.
+    pub(crate) optimization: Option<Arbitration>,
 }
 
 impl VariantPlan<'_> {
@@ -52,8 +55,9 @@ pub(crate) struct ModelPlan<'a> {
 
 impl<'a> ModelPlan<'a> {
     /// Plans `group`: the safety net, rest at zero, or the saturation analysis (V1) or the
-    /// token-capacity analysis (V2, when the model's saturation entry has `analyzers`), then the
-    /// `minReplicas` / `maxReplicas` clamps.
+    /// token-capacity analysis (V2, when the model's saturation entry has `analyzers`), then
+    /// in HYBRID mode the arbitration with the queueing model, then the `minReplicas` /
+    /// `maxReplicas` clamps.
     pub(crate) fn new(config: &EngineConfig, group: &'a ModelGroup, now: i64) -> ModelPlan<'a> {
         let (ns, model) = (group.namespace.as_str(), group.model_id.as_str());
         let thresholds = config.thresholds(ns, model);
@@ -70,6 +74,7 @@ impl<'a> ModelPlan<'a> {
                 fallback: None,
                 limited: false,
                 clamped: false,
+                optimization: None,
             })
             .collect();
         let mut plan = ModelPlan {
@@ -119,6 +124,9 @@ impl<'a> ModelPlan<'a> {
                 Some(analyzers) => plan.analyze_capacity(&analyzers),
                 None => plan.analyze(),
             },
+        }
+        if config.hybrid {
+            plan.hybrid();
         }
         for p in &mut plan.variants {
             clamp(p);
@@ -202,6 +210,7 @@ impl<'a> ModelPlan<'a> {
                 limited: p.limited,
                 clamped: p.clamped,
                 metrics_available: metrics.clone(),
+                optimization_reason: p.optimization.map(Arbitration::condition_reason),
             });
         }
         cycle.models.push(report);

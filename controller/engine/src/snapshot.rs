@@ -1,5 +1,6 @@
 //! The engine's input: everything one cycle needs, gathered by the caller.
 
+use crate::queueing::PerfParams;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use wva_core::saturation::{
     saturation_resolution_errors, scale_to_zero_resolution_errors, scale_up_step_for,
     thresholds_for,
 };
+use wva_core::service_class::ModelClass;
 
 /// The cost of a variant whose `variantCost` is missing or cannot be parsed.
 pub const DEFAULT_COST: f64 = 10.0;
@@ -64,6 +66,11 @@ pub struct EngineConfig {
     /// `WVA_LIMITED_MODE`: grant scale-ups only within free GPUs.
     #[serde(default)]
     pub limited_mode: bool,
+    /// `EXPERIMENTAL_PROACTIVE_MODEL`: HYBRID mode, where the queueing model's target is
+    /// arbitrated with the capacity analysis's (see [`crate::queueing`] and
+    /// `docs/engine.md`). Off: CAPACITY-ONLY, decisions exactly as without the model.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hybrid: bool,
 }
 
 /// Where a model's scale-to-zero setting came from.
@@ -192,6 +199,10 @@ pub struct ModelGroup {
     /// while no replica reports it keeps the started replica without a safety-net alarm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaled_from_zero_at: Option<i64>,
+    /// The model's service class (HYBRID mode): its name, priority and latency targets;
+    /// `None` when no class lists the model (HYBRID then runs capacity-only for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_class: Option<ModelClass>,
     /// The model's variants (one per VA).
     #[serde(default)]
     pub variants: Vec<Variant>,
@@ -253,6 +264,13 @@ pub struct Variant {
     /// analyzer); `None` when not set there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_seqs: Option<u32>,
+    /// The variant's performance parameters (HYBRID mode), learned or configured; `None`
+    /// until known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf: Option<PerfParams>,
+    /// Requests per second arriving at the variant (HYBRID mode); `None` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<f64>,
     /// Signals of the replicas that Prometheus reported for this variant.
     #[serde(default)]
     pub replicas: Vec<ReplicaSignals>,
@@ -398,6 +416,20 @@ fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
     {
         problems.push(format!(
             "{at}.minReplicas ({min}) is above maxReplicas ({max}); lower minReplicas or raise maxReplicas"
+        ));
+    }
+    if let Some(x) = v.arrival_rate
+        && !(x.is_finite() && x >= 0.0)
+    {
+        problems.push(format!(
+            "{at}.arrivalRate is {x}, expected requests per second, 0 or more (omit it when unknown)"
+        ));
+    }
+    if let Some(perf) = v.perf
+        && !perf.is_valid()
+    {
+        problems.push(format!(
+            "{at}.perf is {perf:?}, expected finite alpha above 0 and beta, gamma 0 or more (omit it when unknown)"
         ));
     }
     for (k, r) in v.replicas.iter().enumerate() {

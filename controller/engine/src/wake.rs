@@ -110,6 +110,7 @@ fn activation(model: &ModelGroup, variant: &Variant, queue: f64) -> Decision {
         limited: false,
         clamped: false,
         metrics_available: scaled_from_zero_condition(&model.model_id),
+        optimization_reason: None,
     }
 }
 

@@ -90,6 +90,8 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                         .collect(),
                     max_num_batched_tokens: limits.map(|l| l.0),
                     max_num_seqs: limits.map(|l| l.1),
+                    perf: None,
+                    arrival_rate: None,
                 }
             },
         )
@@ -292,6 +294,7 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
             request_count: Some(100.0),
             gateway_queue: None,
             scaled_from_zero_at: None,
+            service_class: None,
             variants: vec![Variant {
                 name: "v".into(),
                 cost: 10.0,
@@ -313,6 +316,8 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
                     .collect(),
                 max_num_batched_tokens: None,
                 max_num_seqs: None,
+                perf: None,
+                arrival_rate: None,
             }],
         }],
         ..Snapshot::default()
@@ -404,6 +409,8 @@ fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
                         .collect(),
                     max_num_batched_tokens: None,
                     max_num_seqs: None,
+                    perf: None,
+                    arrival_rate: None,
                 })
                 .collect();
             let mut s = Snapshot {
@@ -479,6 +486,77 @@ proptest! {
         drop_input(&mut s, pick, what);
         for d in decide(&s).decisions {
             prop_assert!(d.desired_replicas >= d.current_replicas, "{d:?}");
+        }
+    }
+}
+
+/// Gives every model a service class and every variant performance parameters and an arrival
+/// rate: the HYBRID inputs beyond the token sizes (which the token-capacity analyzer reads too).
+fn with_model_inputs(s: &mut Snapshot, rate: f64, itl_ms: f64) {
+    use wva_core::service_class::{ModelClass, Slo};
+    for m in &mut s.models {
+        m.service_class = Some(ModelClass {
+            class: "premium".into(),
+            priority: 1,
+            slo: Slo {
+                itl_ms: Some(itl_ms),
+                ttft_ms: Some(2000.0),
+            },
+        });
+        for v in &mut m.variants {
+            v.perf = Some(wva_engine::queueing::PerfParams {
+                alpha: 8.0,
+                beta: 0.02,
+                gamma: 0.0005,
+            });
+            v.arrival_rate = Some(rate);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// HYBRID off: the model inputs change nothing, and no decision carries an arbitration.
+    #[test]
+    fn hybrid_off_ignores_the_model_inputs(s in snapshot(), rate in 0.0f64..80.0, itl in 5.0f64..60.0) {
+        let mut with_inputs = s.clone();
+        with_model_inputs(&mut with_inputs, rate, itl);
+        let cycle = decide(&with_inputs);
+        prop_assert_eq!(&cycle, &decide(&s));
+        prop_assert!(cycle.decisions.iter().all(|d| d.optimization_reason.is_none()));
+    }
+
+    /// HYBRID on: never below the capacity-only target (capacity safety wins), a scale-down
+    /// only where capacity-only scales down too, and without a service class the targets of
+    /// capacity-only.
+    #[test]
+    fn hybrid_never_undercuts_capacity(mut s in snapshot(), rate in 0.0f64..80.0, itl in 5.0f64..60.0) {
+        s.config.limited_mode = false;
+        for m in &mut s.models {
+            for r in m.variants.iter_mut().flat_map(|v| &mut v.replicas) {
+                r.avg_input_tokens.get_or_insert(512.0);
+                r.avg_output_tokens.get_or_insert(128.0);
+            }
+        }
+        let capacity = decide(&s);
+        let mut hybrid = s.clone();
+        hybrid.config.hybrid = true;
+        let no_class = decide(&hybrid);
+        with_model_inputs(&mut hybrid, rate, itl);
+        for m in &mut hybrid.models {
+            m.service_class = m.service_class.take().filter(|_| m.model_id != "model-0");
+        }
+        let cycle = decide(&hybrid);
+        for ((h, c), n) in cycle.decisions.iter().zip(&capacity.decisions).zip(&no_class.decisions) {
+            prop_assert_eq!(&h.variant, &c.variant);
+            prop_assert!(h.optimization_reason.is_some(), "{h:?}");
+            prop_assert!(h.desired_replicas >= c.desired_replicas, "{h:?} below capacity {c:?}");
+            if h.desired_replicas < h.current_replicas {
+                prop_assert!(c.desired_replicas < c.current_replicas, "{h:?} shrinks, capacity {c:?} does not");
+            }
+            prop_assert_eq!(n.desired_replicas, c.desired_replicas);
+            prop_assert_eq!(n.optimization_reason, Some("CapacityOnlyMode"));
         }
     }
 }

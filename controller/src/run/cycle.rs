@@ -338,6 +338,8 @@ async fn engine_config(
         namespace_scale_to_zero: resolved.namespace_scale_to_zero,
         scale_to_zero_enabled: s.wva_scale_to_zero,
         limited_mode: s.wva_limited_mode,
+        // EXPERIMENTAL_PROACTIVE_MODEL stays off until the controller fills the model inputs.
+        hybrid: false,
     }
 }
 

@@ -30,6 +30,8 @@ pub fn variant(name: &str, cost: f64, replicas: &[(f64, f64)]) -> Variant {
             .collect(),
         max_num_batched_tokens: None,
         max_num_seqs: None,
+        perf: None,
+        arrival_rate: None,
     }
 }
 

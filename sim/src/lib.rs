@@ -40,6 +40,7 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
             request_count: Some(100.0),
             gateway_queue: None,
             scaled_from_zero_at: None,
+            seen_model_names: Vec::new(),
             variants: (0..variants)
                 .map(|v| Variant {
                     name: format!("model-{m}-v{v}"),

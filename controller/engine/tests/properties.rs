@@ -292,6 +292,7 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
             request_count: Some(100.0),
             gateway_queue: None,
             scaled_from_zero_at: None,
+            seen_model_names: Vec::new(),
             variants: vec![Variant {
                 name: "v".into(),
                 cost: 10.0,

@@ -70,7 +70,97 @@ impl Warned {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::cycle;
+    use crate::testing::{Fixture, NAMESPACE};
     use kube::runtime::reflector::ObjectRef;
+    use std::sync::{Arc, Mutex};
+    use wva_testkit::{StubResponse, StubServer};
+
+    const WRONG: &str = "meta/llama-3.1-8b";
+    const SERVED: &str = "meta-llama/Llama-3.1-8B-Instruct";
+
+    /// A Prometheus whose every answer is one series of pod `llama-0` with `model_name` set
+    /// to what `served` holds.
+    fn prometheus(served: Arc<Mutex<String>>) -> StubServer {
+        StubServer::start(move |_: &wva_testkit::RecordedRequest| {
+            let model = served.lock().expect("served").clone();
+            StubResponse::json(
+                serde_json::json!({
+                    "status": "success",
+                    "data": {"resultType": "vector", "result": [{
+                        "metric": {"namespace": NAMESPACE, "pod": "llama-0", "model_name": model},
+                        "value": [0, "0.2"],
+                    }]},
+                })
+                .to_string(),
+            )
+        })
+    }
+
+    fn warnings(fx: &Fixture) -> Vec<(String, String, String)> {
+        fx.events()
+            .into_iter()
+            .filter(|(_, reason, _, _)| reason == "ModelIDNotFound")
+            .map(|(kind, _, note, va)| (kind, note, va))
+            .collect()
+    }
+
+    fn counted(fx: &Fixture) -> u64 {
+        fx.ctx
+            .metrics
+            .wva_model_id_not_found_total
+            .with_label_values(&["llama-8b", NAMESPACE])
+            .get()
+    }
+
+    /// A VA whose modelID its pods do not serve: one warning naming the served model ID while
+    /// it lasts, the MetricsAvailable message names it, the counter counts each start.
+    #[tokio::test]
+    async fn a_wrong_model_id_is_warned_once_while_it_lasts_and_names_the_served_one() {
+        let served = Arc::new(Mutex::new(SERVED.to_string()));
+        let stub = prometheus(served.clone());
+        let mut fx = Fixture::start().await;
+        fx.use_prometheus(&stub.url());
+        fx.create_deployment("llama");
+        fx.cache_pod("llama-0", "llama");
+        fx.create_va_for("llama-8b", "llama", WRONG, "10.0");
+
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        fx.refresh_va("llama-8b");
+        cycle::run(&fx.ctx, &mut fx.state).await;
+
+        let note = format!(
+            "No vLLM series with model_name \"{WRONG}\" on the pods of Deployment llama; their series carry model_name \"{SERVED}\": set the VA's spec.modelID to it"
+        );
+        assert_eq!(
+            warnings(&fx),
+            [("Warning".to_string(), note.clone(), "llama-8b".to_string())],
+            "one warning over two cycles"
+        );
+        assert_eq!(counted(&fx), 1);
+        let (status, reason, message) = fx
+            .condition("llama-8b", "MetricsAvailable")
+            .expect("MetricsAvailable");
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            ("False", "MetricsMissing")
+        );
+        assert!(
+            message.contains(&format!("report model_name \"{SERVED}\"")),
+            "{message}"
+        );
+
+        // The pods serve the VA's model ID for a cycle, then another model again.
+        *served.lock().expect("served") = WRONG.to_string();
+        fx.refresh_va("llama-8b");
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        assert_eq!(warnings(&fx).len(), 1, "no warning while it matches");
+        *served.lock().expect("served") = SERVED.to_string();
+        fx.refresh_va("llama-8b");
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        assert_eq!(warnings(&fx).len(), 2, "warned again when it came back");
+        assert_eq!(counted(&fx), 2);
+    }
 
     fn events(vas: &[&str]) -> HashMap<VaRef, Event> {
         vas.iter()

@@ -166,6 +166,10 @@ pub struct WvaMetrics {
     /// VariantAutoscalings of the model whose scale target Deployment is missing (0 when every one exists); per model, so that no series names a VA whose Deployment is gone
     #[metric(labels("model_id", "namespace"))]
     pub wva_model_missing_targets: IntGaugeVec,
+
+    /// Times a variant's pods ran while no vLLM series carried its VA's modelID as `model_name` (each counted when it starts, with the `ModelIDNotFound` event)
+    #[metric(labels("variant_name", "namespace"))]
+    pub wva_model_id_not_found_total: IntCounterVec,
 }
 
 /// The `wva_` metric names a PromQL expression reads, with the `_bucket`, `_sum` and `_count`

@@ -16,7 +16,9 @@ use kube::core::{PartialObjectMeta, Selector, SelectorExt};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wva_api::crd::VariantAutoscaling;
-use wva_collector::{ModelKey, PodIndex, Scope as CollectScope, Signals, VariantKey};
+use wva_collector::{
+    MAX_OTHER_MODELS, ModelKey, PodIndex, Scope as CollectScope, Signals, VariantKey,
+};
 use wva_engine::{
     EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot, Variant, parse_cost,
 };
@@ -182,9 +184,19 @@ pub fn snapshot(
                     gateway_queue: None,
                     scaled_from_zero_at: None,
                     service_class: None,
+                    seen_model_names: Vec::new(),
                     variants: Vec::new(),
                 }
             });
+        if let Some(seen) = signals.other_models.get(&member.key) {
+            for name in seen {
+                if !group.seen_model_names.contains(name)
+                    && group.seen_model_names.len() < MAX_OTHER_MODELS
+                {
+                    group.seen_model_names.push(name.clone());
+                }
+            }
+        }
         group.variants.push(variant(member, signals));
     }
     for group in groups.values_mut() {

@@ -7,8 +7,9 @@ use crate::run::events::Events;
 use crate::run::{Context, State, startup};
 use crate::scope::Scope;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::CustomResourceExt;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
@@ -33,6 +34,7 @@ pub struct Fixture {
     pub state: State,
     vas: Writer<VariantAutoscaling>,
     deployments: Writer<Deployment>,
+    pods: Writer<PartialObjectMeta<Pod>>,
     config_maps: Writer<ConfigMap>,
 }
 
@@ -46,6 +48,7 @@ impl Fixture {
         let client = double.client();
         let (vas_store, vas) = reflector::store();
         let (deployments_store, deployments) = reflector::store();
+        let (pods_store, pods) = reflector::store();
         let (namespaces, mut namespace_writer) = reflector::store::<Namespace>();
         let (config_maps_store, config_maps) = reflector::store::<ConfigMap>();
         let namespace = double
@@ -55,7 +58,7 @@ impl Fixture {
         let caches = Caches {
             vas: vas_store,
             deployments: deployments_store,
-            pods: reflector::store().0,
+            pods: pods_store,
             namespaces,
             controller_config_maps: config_maps_store,
             local_saturation: reflector::store().0,
@@ -81,8 +84,36 @@ impl Fixture {
             state: State::new(config),
             vas,
             deployments,
+            pods,
             config_maps,
         }
+    }
+
+    /// Reads Prometheus at `url` (plain HTTP, one retry after 10 ms).
+    pub fn use_prometheus(&mut self, url: &str) {
+        let settings = wva_collector::CollectorSettings {
+            base_url: url.to_string(),
+            allow_http: true,
+            query_retries: 1,
+            retry_backoff: std::time::Duration::from_millis(10),
+            ..crate::config::collector_settings(&self.state.config.static_config)
+        };
+        self.ctx.collector = wva_collector::Collector::new(settings).expect("collector");
+    }
+
+    /// Caches pod `name` of Deployment `deployment` (labelled `app=<deployment>`), as the
+    /// pod metadata watch would deliver it.
+    pub fn cache_pod(&mut self, name: &str, deployment: &str) {
+        let pod = PartialObjectMeta::<Pod> {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(NAMESPACE.into()),
+                labels: Some([("app".to_string(), deployment.to_string())].into()),
+                ..kube::api::ObjectMeta::default()
+            },
+            ..PartialObjectMeta::default()
+        };
+        self.pods.apply_watcher_event(&watcher::Event::Apply(pod));
     }
 
     /// Caches the main ConfigMap (`wva-system/wva-config`) with `data`, as its watch would

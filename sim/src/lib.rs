@@ -41,6 +41,7 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
             gateway_queue: None,
             scaled_from_zero_at: None,
             service_class: None,
+            seen_model_names: Vec::new(),
             variants: (0..variants)
                 .map(|v| Variant {
                     name: format!("model-{m}-v{v}"),

@@ -633,3 +633,58 @@ async fn limited_mode_cuts_a_scale_up_that_does_not_fit_in_the_free_gpus() {
     );
     cluster.unlabel_gpu_node().await;
 }
+
+/// A VA whose modelID is not the `model_name` vLLM serves: one Warning `ModelIDNotFound` names
+/// the served model ID, the MetricsAvailable message names it too, and `/metrics` counts it
+/// once while it lasts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_model_id_names_the_model_id_the_pods_serve() {
+    let cluster = Cluster::start("modelid").await;
+    let ns = cluster.namespace.clone();
+    let served = "meta-llama/Llama-3.1-8B-Instruct";
+    let wrong = "meta/llama-3.1-8b";
+    let fleet = Fleet::start(&cluster, served, &["llama-8b"], 0.30, 0.0);
+    cluster.create_deployment("llama-8b", &["llama-8b-0"]).await;
+    fleet.synced().await;
+    cluster
+        .create_va("llama-8b-autoscaler", "llama-8b", wrong, "10.0", "H100")
+        .await;
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+
+    let event = cluster
+        .wait_event("ModelIDNotFound", "llama-8b-autoscaler", "")
+        .await;
+    assert_eq!(event.type_, "Warning");
+    assert_eq!(
+        event.note,
+        format!(
+            "No vLLM series with model_name \"{wrong}\" on the pods of Deployment llama-8b; their series carry model_name \"{served}\": set the VA's spec.modelID to it"
+        )
+    );
+    let va = cluster
+        .wait_va(
+            "llama-8b-autoscaler",
+            "MetricsAvailable naming the served model ID",
+            |va| message(va, "MetricsAvailable").contains(served),
+        )
+        .await;
+    assert_eq!(
+        condition(&va, "MetricsAvailable"),
+        Some(("False".into(), "MetricsMissing".into()))
+    );
+    let counted = format!(
+        r#"wva_model_id_not_found_total{{namespace="{ns}",variant_name="llama-8b-autoscaler"}} 1"#
+    );
+    wva.wait_metrics("the mismatch counted", |m| m.contains(&counted))
+        .await;
+    // Two more cycles with the mismatch: still one warning, still counted once.
+    let metrics = wva.wait_cycles(2).await;
+    assert!(metrics.contains(&counted), "{metrics}");
+    let warnings = cluster
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.reason == "ModelIDNotFound")
+        .count();
+    assert_eq!(warnings, 1);
+}

@@ -126,6 +126,9 @@ pub struct PodSignals {
     pub prefix_cache_hit_rate: Option<f64>,
 }
 
+/// The most `model_name` values kept per variant in [`Signals::other_models`].
+pub const MAX_OTHER_MODELS: usize = 4;
+
 /// The request counts of one retention period: for each model in scope, the number of
 /// requests finished over the period, `None` when Prometheus has no series for the model.
 pub type RequestCounts = HashMap<ModelKey, Option<f64>>;
@@ -146,6 +149,10 @@ pub struct Signals {
     /// with its error when it failed: the signal is then missing on every pod. These errors
     /// are not in [`Signals::first_error`]: the saturation signals are still good.
     pub token_queries: BTreeMap<TokenSignal, Option<QueryError>>,
+    /// For each variant whose pods report series of other models, the distinct `model_name`
+    /// values of those series (at most [`MAX_OTHER_MODELS`] per variant, the first in
+    /// lexical order): what the variant's pods serve when its model ID matches none of them.
+    pub other_models: HashMap<VariantKey, BTreeSet<String>>,
     /// Counters of the cycle.
     pub stats: CycleStats,
     /// How long each query of the cycle took, retries included, and whether it failed.
@@ -238,7 +245,13 @@ impl Signals {
                         .sum::<usize>()
             })
             .sum();
-        pods + variants + counts
+        let other_models: usize = self
+            .other_models
+            .values()
+            .flatten()
+            .map(|name| name.capacity() + size_of::<String>() + 16)
+            .sum();
+        pods + variants + counts + other_models
     }
 }
 
@@ -315,18 +328,44 @@ pub(crate) enum PodField {
     Token(TokenSignal),
 }
 
-/// Builds the per-variant map with every indexed pod, all signals missing.
-pub(crate) fn empty_variants(
-    index: &PodIndex,
-) -> HashMap<VariantKey, BTreeMap<String, PodSignals>> {
-    let mut variants: HashMap<VariantKey, BTreeMap<String, PodSignals>> = HashMap::new();
-    for (pod, target) in index.iter() {
-        variants
-            .entry(target.variant.clone())
-            .or_default()
-            .insert(pod.to_string(), PodSignals::default());
+/// What the per-pod answers of a cycle fill: [`Signals::variants`] and
+/// [`Signals::other_models`].
+#[derive(Debug, Default)]
+pub(crate) struct PodValues {
+    /// Every indexed pod's signals, by variant.
+    pub(crate) variants: HashMap<VariantKey, BTreeMap<String, PodSignals>>,
+    /// The other models seen on each variant's pods.
+    pub(crate) other_models: HashMap<VariantKey, BTreeSet<String>>,
+}
+
+impl PodValues {
+    /// Every indexed pod, all signals missing, no other model seen.
+    pub(crate) fn empty(index: &PodIndex) -> Self {
+        let mut variants: HashMap<VariantKey, BTreeMap<String, PodSignals>> = HashMap::new();
+        for (pod, target) in index.iter() {
+            variants
+                .entry(target.variant.clone())
+                .or_default()
+                .insert(pod.to_string(), PodSignals::default());
+        }
+        PodValues {
+            variants,
+            other_models: HashMap::new(),
+        }
     }
-    variants
+
+    /// Records that a pod of `variant` reports a series of `model`, keeping at most
+    /// [`MAX_OTHER_MODELS`] names (the first in lexical order).
+    fn saw_other_model(&mut self, variant: &VariantKey, model: &str) {
+        let names = self.other_models.entry(variant.clone()).or_default();
+        if names.contains(model) {
+            return;
+        }
+        names.insert(model.to_string());
+        if names.len() > MAX_OTHER_MODELS {
+            names.pop_last();
+        }
+    }
 }
 
 /// Parses a per-pod answer and stores its values into `variants`.
@@ -334,7 +373,7 @@ pub(crate) fn apply_pod_values(
     body: &[u8],
     field: PodField,
     index: &PodIndex,
-    variants: &mut HashMap<VariantKey, BTreeMap<String, PodSignals>>,
+    values: &mut PodValues,
     stats: &mut CycleStats,
 ) -> Result<(), crate::error::QueryFailure> {
     let samples: Vec<RawSample<'_, SeriesLabels<'_>>> = parse_vector(200, body)?;
@@ -358,6 +397,9 @@ pub(crate) fn apply_pod_values(
         };
         if !model_matches {
             stats.other_model_series += 1;
+            if let Some(model) = labels.model_name.as_deref() {
+                values.saw_other_model(&target.variant, model);
+            }
             continue;
         }
         let value = match field {
@@ -370,7 +412,8 @@ pub(crate) fn apply_pod_values(
         if value.is_none() {
             stats.non_finite_samples += 1;
         }
-        let Some(signals) = variants
+        let Some(signals) = values
+            .variants
             .get_mut(&target.variant)
             .and_then(|pods| pods.get_mut(pod))
         else {
@@ -418,4 +461,66 @@ pub(crate) fn request_counts(
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A per-pod answer with one series per `(pod, model_name)`.
+    fn answer(series: &[(&str, &str)]) -> Vec<u8> {
+        let result: Vec<_> = series
+            .iter()
+            .map(|(pod, model)| {
+                serde_json::json!({
+                    "metric": {"namespace": "ns", "pod": pod, "model_name": model},
+                    "value": [0, "0.5"],
+                })
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "status": "success",
+            "data": {"resultType": "vector", "result": result},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn other_models_are_named_per_variant_and_bounded() {
+        let mut index = PodIndex::new();
+        index.insert("ns", "a-1", "ns/a".into(), "org/a".into());
+        index.insert("ns", "a-2", "ns/a".into(), "org/a".into());
+        index.insert("ns", "b-1", "ns/b".into(), "org/b".into());
+        let mut series = vec![("a-1", "org/a"), ("a-1", "org/x"), ("a-2", "org/x")];
+        // b's pod serves six other models: the first MAX_OTHER_MODELS in lexical order stay.
+        let names: Vec<String> = (0..6).rev().map(|i| format!("org/m{i}")).collect();
+        series.extend(names.iter().map(|name| ("b-1", name.as_str())));
+        let mut values = PodValues::empty(&index);
+        let mut stats = CycleStats::default();
+
+        apply_pod_values(
+            &answer(&series),
+            PodField::KvCacheUsage,
+            &index,
+            &mut values,
+            &mut stats,
+        )
+        .unwrap();
+
+        assert_eq!(stats.other_model_series, 8);
+        assert_eq!(
+            values.other_models["ns/a"],
+            BTreeSet::from(["org/x".to_string()])
+        );
+        let kept: Vec<&str> = values.other_models["ns/b"]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(kept, ["org/m0", "org/m1", "org/m2", "org/m3"]);
+        assert_eq!(
+            values.variants["ns/a"]["a-1"].kv_cache_usage,
+            Some(0.5),
+            "the series of the variant's own model is still read"
+        );
+    }
 }

@@ -24,8 +24,8 @@ mod tokens;
 
 pub use client::{authorization_value, error_chain};
 pub use collect::{
-    CycleQueries, CycleStats, ModelKey, PodIndex, PodSignals, PodTarget, QueryTiming,
-    RequestCounts, Scope, Signals, VariantKey,
+    CycleQueries, CycleStats, MAX_OTHER_MODELS, ModelKey, PodIndex, PodSignals, PodTarget,
+    QueryTiming, RequestCounts, Scope, Signals, VariantKey,
 };
 pub use error::{CollectorError, QueryError, QueryFailure};
 pub use gateway::GatewayQueues;
@@ -34,7 +34,7 @@ pub use settings::{CollectorSettings, MAX_BACKOFF};
 pub use tokens::TokenSignal;
 
 use client::PromClient;
-use collect::{PodField, apply_pod_values, empty_variants, request_counts};
+use collect::{PodField, PodValues, apply_pod_values, request_counts};
 use futures::future::join_all;
 
 /// The Prometheus collector.
@@ -139,13 +139,13 @@ impl Collector {
             queries: queries.len(),
             ..CycleStats::default()
         };
-        let mut variants = empty_variants(pods);
+        let mut values = PodValues::empty(pods);
         let kv_error = self.pod_answer(
             kv,
             &queries.kv_cache_usage,
             PodField::KvCacheUsage,
             pods,
-            &mut variants,
+            &mut values,
             &mut stats,
         );
         let queue_error = self.pod_answer(
@@ -153,7 +153,7 @@ impl Collector {
             &queries.queue_length,
             PodField::QueueLength,
             pods,
-            &mut variants,
+            &mut values,
             &mut stats,
         );
         let mut timings = vec![
@@ -195,7 +195,7 @@ impl Collector {
                     query,
                     PodField::Token(*signal),
                     pods,
-                    &mut variants,
+                    &mut values,
                     &mut stats,
                 );
                 timings.push(QueryTiming {
@@ -217,7 +217,8 @@ impl Collector {
             "collected Prometheus signals"
         );
         Signals {
-            variants,
+            variants: values.variants,
+            other_models: values.other_models,
             kv_error,
             queue_error,
             request_counts,
@@ -234,17 +235,14 @@ impl Collector {
         query: &str,
         field: PodField,
         pods: &PodIndex,
-        variants: &mut std::collections::HashMap<
-            VariantKey,
-            std::collections::BTreeMap<String, PodSignals>,
-        >,
+        values: &mut PodValues,
         stats: &mut CycleStats,
     ) -> Option<QueryError> {
         let (body, attempts) = match answer {
             Ok(answer) => answer,
             Err(error) => return Some(error),
         };
-        apply_pod_values(&body, field, pods, variants, stats)
+        apply_pod_values(&body, field, pods, values, stats)
             .err()
             .map(|failure| self.client.error(query, attempts, failure))
     }

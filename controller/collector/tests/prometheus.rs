@@ -157,6 +157,13 @@ async fn maps_series_of_several_namespaces_and_models_to_variants() {
     assert_eq!(stats.unknown_pod_series, 2, "llama-a-deleted: kv and queue");
     assert_eq!(stats.other_model_series, 2, "mistral-2: kv and queue");
     assert_eq!(stats.non_finite_samples, 1);
+    // What mistral's pods serve instead, named once (its kv and queue series carry it);
+    // llama's pods serve only their variant's model.
+    assert_eq!(signals.other_models.len(), 1);
+    assert_eq!(
+        signals.other_models["team-b/mistral"],
+        BTreeSet::from(["org/other".to_string()])
+    );
 
     let retention = Duration::from_secs(600);
     assert_eq!(

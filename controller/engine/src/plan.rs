@@ -172,11 +172,22 @@ impl<'a> ModelPlan<'a> {
         );
     }
 
+    /// The MetricsMissing message: `what` is missing for the model; names the model IDs its
+    /// pods report instead, when some are seen.
     pub(crate) fn missing_message(&self, what: &str) -> String {
-        format!(
-            "{what} for model {:?} in namespace {:?}; check that the VA's modelID equals the model_name label vLLM reports",
-            self.group.model_id, self.group.namespace
-        )
+        let (model, namespace) = (&self.group.model_id, &self.group.namespace);
+        match self.group.seen_model_names.as_slice() {
+            [] => format!(
+                "{what} for model {model:?} in namespace {namespace:?}; check that the VA's modelID equals the model_name label vLLM reports"
+            ),
+            seen => format!(
+                "{what} for model {model:?} in namespace {namespace:?}; the pods of its variants report model_name {}: set the VA's spec.modelID to the one they serve",
+                seen.iter()
+                    .map(|name| format!("{name:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 
     /// Turns the plan into one decision per variant and the model report.

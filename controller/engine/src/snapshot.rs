@@ -203,6 +203,12 @@ pub struct ModelGroup {
     /// `None` when no class lists the model (HYBRID then runs capacity-only for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_class: Option<ModelClass>,
+    /// The `model_name` values the pods of the model's variants report instead of
+    /// [`ModelGroup::model_id`] (filled by the caller from the series it already read). When
+    /// the model's signals are missing they are named in the MetricsAvailable message: the
+    /// VA's `modelID` probably should be one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_model_names: Vec<String>,
     /// The model's variants (one per VA).
     #[serde(default)]
     pub variants: Vec<Variant>,

@@ -295,6 +295,7 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
             gateway_queue: None,
             scaled_from_zero_at: None,
             service_class: None,
+            seen_model_names: Vec::new(),
             variants: vec![Variant {
                 name: "v".into(),
                 cost: 10.0,

@@ -332,6 +332,46 @@ fn no_usable_signal_is_the_safety_net() {
 }
 
 #[test]
+fn missing_metrics_name_the_model_ids_the_pods_serve() {
+    let mut v = variant("v", 10.0, &[(0.5, 1.0)]);
+    v.replicas[0].kv_cache_usage = None;
+    v.replicas[0].queue_length = None;
+    let mut m = model("ns", "meta/llama-3.1-8b", vec![v]);
+    m.signals = SignalStatus::NoData;
+    m.seen_model_names = vec![
+        "meta-llama/Llama-3.1-8B-Instruct".into(),
+        "org/other".into(),
+    ];
+    let mut no_data = m.clone();
+    no_data.seen_model_names.clear();
+    let unusable = wva_engine::ModelGroup {
+        signals: SignalStatus::Ok,
+        ..m.clone()
+    };
+    let cases = [
+        (
+            m,
+            "Prometheus returned no saturation metrics for model \"meta/llama-3.1-8b\" in namespace \"ns\"; the pods of its variants report model_name \"meta-llama/Llama-3.1-8B-Instruct\", \"org/other\": set the VA's spec.modelID to the one they serve",
+        ),
+        (
+            unusable,
+            "no replica reports a usable saturation signal for model \"meta/llama-3.1-8b\" in namespace \"ns\"; the pods of its variants report model_name \"meta-llama/Llama-3.1-8B-Instruct\", \"org/other\": set the VA's spec.modelID to the one they serve",
+        ),
+        (
+            no_data,
+            "Prometheus returned no saturation metrics for model \"meta/llama-3.1-8b\" in namespace \"ns\"; check that the VA's modelID equals the model_name label vLLM reports",
+        ),
+    ];
+    for (group, message) in cases {
+        let c = decide(&snapshot(vec![group]));
+        let d = find(&c, "v");
+        assert!(!d.metrics_available.status);
+        assert_eq!(d.metrics_available.reason, MetricsReason::MetricsMissing);
+        assert_eq!(d.metrics_available.message, message);
+    }
+}
+
+#[test]
 fn metrics_found_when_signals_are_usable() {
     let c = safety_case(SignalStatus::Ok, None, true);
     let d = find(&c, "v");

@@ -3,6 +3,7 @@
 
 use super::events::Events;
 use super::index::TargetIndex;
+use super::model_id;
 use super::retry::Retries;
 use super::wake::{Gateway, Wakes};
 use crate::config::Config;
@@ -86,6 +87,8 @@ pub struct State {
     pub configmaps: ConfigMapState,
     /// VAs that already had their `AcceleratorNotResolved` warning.
     pub warned_accelerator: HashSet<VaRef>,
+    /// VAs warned about a model ID mismatch that still lasts.
+    pub warned_model_id: model_id::Warned,
     /// Free GPUs per accelerator type of the previous cycle (limited mode), to log changes.
     pub last_free_gpus: Option<BTreeMap<String, u32>>,
     /// Deployment → the VAs that scale it.
@@ -108,6 +111,7 @@ impl State {
             cycle_series: CycleSeries::default(),
             configmaps: ConfigMapState::default(),
             warned_accelerator: HashSet::new(),
+            warned_model_id: model_id::Warned::default(),
             last_free_gpus: None,
             targets: TargetIndex::default(),
             retries: Retries::default(),
@@ -120,5 +124,6 @@ impl State {
     pub fn forget_decision(&mut self, metrics: &WvaMetrics, va: &VaRef) {
         self.series.forget(metrics, va);
         self.decisions.remove(va);
+        self.warned_model_id.forget(va);
     }
 }

@@ -4,6 +4,7 @@
 use super::context::{Context, State};
 use super::effects::{self, DecisionEffects};
 use super::events::Reason;
+use super::model_id;
 use super::reconcile::sync_status;
 use super::reload::config_rejected;
 use crate::assemble;
@@ -60,6 +61,11 @@ pub async fn run(ctx: &Context, state: &mut State) {
             .scaled_from_zero_at(&model.namespace, &model.model_id);
     }
     let cycle = wva_engine::decide(&snapshot);
+    let mut model_id_news: HashMap<VaRef, _> = state
+        .warned_model_id
+        .news(model_id::not_found(&snapshot, &signals, &plan.members))
+        .into_iter()
+        .collect();
     for report in &cycle.models {
         log_notes(report);
     }
@@ -93,6 +99,11 @@ pub async fn run(ctx: &Context, state: &mut State) {
             (Some(_), None) => {
                 sync_status(ctx, state, member.va, Target::Found(target), None).await;
             }
+        }
+        if let Some(event) = model_id_news.remove(&key) {
+            tracing::warn!(variant = %key.name, namespace = %member.namespace(), "{}", event.note);
+            state.series.count_model_id_not_found(&ctx.metrics, &key);
+            ctx.events.publish(&member.va.object_ref(&()), event).await;
         }
         present.insert(key);
     }

@@ -34,6 +34,9 @@ pub enum Reason {
     TargetNotFound,
     /// `MetricsAvailable` turned False (Warning, on the VA).
     MetricsUnavailable,
+    /// The VA's pods run but no vLLM series carries its `modelID` as `model_name`; names
+    /// the model IDs its pods serve (Warning, on the VA, once while it lasts).
+    ModelIDNotFound,
     /// A ConfigMap update was rejected as invalid (Warning, on the ConfigMap).
     InvalidConfiguration,
     /// The main ConfigMap tried to change restart-only parameters (Warning, on the ConfigMap).
@@ -55,6 +58,7 @@ impl Reason {
             Reason::AcceleratorNotResolved => "AcceleratorNotResolved",
             Reason::TargetNotFound => "TargetNotFound",
             Reason::MetricsUnavailable => "MetricsUnavailable",
+            Reason::ModelIDNotFound => "ModelIDNotFound",
             Reason::InvalidConfiguration => "InvalidConfiguration",
             Reason::ImmutableConfigChangeRejected => "ImmutableConfigChangeRejected",
             Reason::UnknownConfigKey => "UnknownConfigKey",

@@ -13,6 +13,7 @@ pub mod cycle;
 pub mod effects;
 pub mod events;
 pub mod index;
+pub mod model_id;
 pub mod reconcile;
 pub mod reload;
 pub mod retry;

@@ -2,7 +2,7 @@
 
 use crate::keys::{self, VaRef};
 use crate::run::effects::Scaling;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use wva_api::metrics::WvaMetrics;
 use wva_engine::Decision;
 
@@ -21,6 +21,8 @@ pub struct Series {
     fallbacks: HashMap<VaRef, Vec<String>>,
     /// VA → (model ID, accelerator) label pairs of the GPU-limited counter.
     limited: HashMap<VaRef, Vec<(String, String)>>,
+    /// VAs whose model-ID-not-found counter is exported.
+    model_id_not_found: HashSet<VaRef>,
 }
 
 impl Series {
@@ -108,6 +110,15 @@ impl Series {
         }
     }
 
+    /// Counts one start of a model ID mismatch of `va` (its `ModelIDNotFound` event).
+    pub fn count_model_id_not_found(&mut self, metrics: &WvaMetrics, va: &VaRef) {
+        metrics
+            .wva_model_id_not_found_total
+            .with_label_values(&[va.name.as_str(), keys::namespace(va)])
+            .inc();
+        self.model_id_not_found.insert(va.clone());
+    }
+
     /// Deletes every series of a variant (its Deployment or VA is gone).
     pub fn forget(&mut self, metrics: &WvaMetrics, va: &VaRef) {
         let (namespace, variant) = (keys::namespace(va), va.name.as_str());
@@ -127,6 +138,13 @@ impl Series {
                 metrics
                     .wva_gpu_limited_decisions_total
                     .remove_label_values(&[variant, namespace, &model, &accelerator]),
+            );
+        }
+        if self.model_id_not_found.remove(va) {
+            drop(
+                metrics
+                    .wva_model_id_not_found_total
+                    .remove_label_values(&[variant, namespace]),
             );
         }
         for source in self.fallbacks.remove(va).unwrap_or_default() {
@@ -200,10 +218,12 @@ mod tests {
         fallback.fallback_source = Some(wva_engine::FallbackSource::PreviousDesired);
         series.count_safety_net(&metrics, &fallback);
         assert!(text(&registry).contains(r#"wva_safety_net_activations_total{fallback_source="previous-desired",namespace="llm-d",variant_name="llama-8b"} 1"#));
-        series.forget(
-            &metrics,
-            &kube::runtime::reflector::ObjectRef::new("llama-8b").within("llm-d"),
-        );
+        let va = kube::runtime::reflector::ObjectRef::new("llama-8b").within("llm-d");
+        series.count_model_id_not_found(&metrics, &va);
+        assert!(text(&registry).contains(
+            r#"wva_model_id_not_found_total{namespace="llm-d",variant_name="llama-8b"} 1"#
+        ));
+        series.forget(&metrics, &va);
         let out = text(&registry);
         assert!(!out.contains("llama-8b"), "{out}");
     }

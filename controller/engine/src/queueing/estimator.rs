@@ -87,7 +87,7 @@ impl Estimator {
         taken
     }
 
-    /// The estimate once [`MIN_OBSERVATIONS`] rows were accepted and it describes a replica
+    /// The estimate once `MIN_OBSERVATIONS` (12) rows were accepted and it describes a replica
     /// (α > 0; slopes estimated below 0 are taken as 0).
     pub fn params(&self) -> Option<PerfParams> {
         if self.accepted < MIN_OBSERVATIONS {

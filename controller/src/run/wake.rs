@@ -93,6 +93,17 @@ pub async fn check(ctx: &Context, state: &mut State) {
         .iter()
         .map(|d| (keys::of(d.as_ref()), d.as_ref()))
         .collect();
+    // The common case, every second: no target at zero, so no model can be dormant. Checked
+    // with one lookup per VA before anything is assembled.
+    let any_at_zero = vas.iter().any(|va| {
+        deployments
+            .get(&keys::target(va))
+            .is_some_and(|d| crate::workload::replicas(d).current == 0)
+    });
+    if !any_at_zero {
+        state.wakes.seen.clear();
+        return;
+    }
     let va_refs: Vec<&VariantAutoscaling> = vas.iter().map(AsRef::as_ref).collect();
     let engine_config = EngineConfig {
         limited_mode: state.config.static_config.wva_limited_mode,
@@ -426,6 +437,17 @@ mod tests {
         assert_eq!(desired(&fx, "llama-a100"), 0.0);
         // One scrape of the one endpoint picker per check, for both models.
         assert_eq!(epp.request_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_read_while_no_target_is_at_zero() {
+        let mut fx = Fixture::start().await;
+        fx.create_deployment_with("llama", 1);
+        fx.create_va("llama", "llama");
+        // The fixture's Prometheus is unreachable: a read would fail and be remembered.
+        check(&fx.ctx, &mut fx.state).await;
+        assert_eq!(fx.state.wakes.last_error, None);
+        assert!(woken(&fx).is_empty());
     }
 
     #[tokio::test]

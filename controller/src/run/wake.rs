@@ -269,7 +269,7 @@ fn log_read_errors(wakes: &mut Wakes, errors: Vec<String>) {
 }
 
 /// Starts one variant: the scale subresource (with `scale` actuation), then the decision
-/// published as metric, event and status, then the activation counted.
+/// counted, then published as metric, event and status.
 async fn activate(
     ctx: &Context,
     state: &mut State,
@@ -299,11 +299,8 @@ async fn activate(
         .and_then(|m| m.gateway_queue)
         .unwrap_or_default();
     tracing::info!(namespace = %decision.namespace, model = %decision.model_id, variant = %decision.variant, queue, "Requests waiting at the gateway, scaling from zero");
-    publish(ctx, state, va, decision).await;
-    let key: VaRef = keys::of(va);
-    state.decisions.insert(key, decision.clone());
-    let target = va.spec.scale_target_ref.name.as_str();
-    sync_status(ctx, state, va, Target::Found(target), Some(decision)).await;
+    // Counted before the decision is published, so that a scrape which sees
+    // `wva_desired_replicas` at 1 also sees the activation that set it.
     ctx.metrics
         .wva_scale_from_zero_activations_total
         .with_label_values(&[&decision.model_id, &decision.namespace, &decision.variant])
@@ -314,6 +311,11 @@ async fn activate(
             .wva_scale_from_zero_decision_seconds
             .observe(now.duration_since(seen).as_secs_f64());
     }
+    publish(ctx, state, va, decision).await;
+    let key: VaRef = keys::of(va);
+    state.decisions.insert(key, decision.clone());
+    let target = va.spec.scale_target_ref.name.as_str();
+    sync_status(ctx, state, va, Target::Found(target), Some(decision)).await;
     state.wakes.started.insert(
         model,
         Started {

@@ -5,7 +5,11 @@
 //! of a replica with no queue is a prefill plus one decode step. [`Estimator`] is a recursive
 //! least-squares filter over those rows. After a warm-up it rejects a row whose residual is
 //! more than [`OUTLIER_SIGMAS`] standard deviations from the fit (a scrape across a restart,
-//! a burst) without moving the estimate.
+//! a burst) without moving the estimate. A change that lasts is not an outlier: after
+//! [`CHANGE_ROWS`] rejected rows in a row the estimator starts over from the current estimate
+//! with its confidence reset, and learns the new behaviour (a new workload, a replica past the
+//! batch size where its latency starts to climb); until it has accepted `MIN_OBSERVATIONS`
+//! rows again it gives no estimate.
 
 use super::perf::{PerfParams, Workload, decode_terms, first_token_terms};
 
@@ -15,6 +19,17 @@ pub const MIN_OBSERVATIONS: u32 = 12;
 /// A row whose residual exceeds this many standard deviations of the accepted residuals is
 /// rejected.
 pub const OUTLIER_SIGMAS: f64 = 4.0;
+
+/// Rejected rows in a row after which the estimator takes them as a lasting change rather
+/// than outliers and relearns.
+pub const CHANGE_ROWS: u32 = 3;
+
+/// The initial variance of α, β and γ: no confidence in the starting estimate, on each
+/// parameter's own scale (α is milliseconds, β and γ are milliseconds per token, hundreds to
+/// thousands of times smaller). When the rows cannot tell the parameters apart (every
+/// request of the same size), the estimate moves the one whose scale fits: a flat latency is
+/// learned as α with no slope, not as a large negative β cancelled by γ.
+const UNCERTAIN: [f64; 3] = [1e6, 1.0, 1e-2];
 
 /// What one replica showed over one window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +52,8 @@ pub struct Estimator {
     covariance: [[f64; 3]; 3],
     accepted: u32,
     rejected: u32,
+    /// Rows rejected since the last accepted one.
+    rejected_in_a_row: u32,
     /// Mean of the squared residuals of the accepted rows (after the warm-up).
     residual_power: f64,
 }
@@ -50,12 +67,12 @@ impl Default for Estimator {
 impl Estimator {
     /// An estimator that knows nothing yet.
     pub fn new() -> Self {
-        let big = 1e6;
         Estimator {
             theta: [0.0; 3],
-            covariance: [[big, 0.0, 0.0], [0.0, big, 0.0], [0.0, 0.0, big]],
+            covariance: uncertain(),
             accepted: 0,
             rejected: 0,
+            rejected_in_a_row: 0,
             residual_power: 0.0,
         }
     }
@@ -121,9 +138,17 @@ impl Estimator {
             // A floor keeps a perfect fit from rejecting everything: 1% of the value.
             if residual.abs() > OUTLIER_SIGMAS * sigma + 0.01 * y.abs() {
                 self.rejected += 1;
-                return false;
+                self.rejected_in_a_row += 1;
+                if self.rejected_in_a_row < CHANGE_ROWS {
+                    return false;
+                }
+                // A lasting change: keep the estimate as a start, forget the confidence.
+                self.covariance = uncertain();
+                self.accepted = 0;
+                self.residual_power = 0.0;
             }
         }
+        self.rejected_in_a_row = 0;
         let ph: [f64; 3] =
             std::array::from_fn(|i| (0..3).map(|j| self.covariance[i][j] * h[j]).sum());
         let denominator = 1.0 + (0..3).map(|i| h[i] * ph[i]).sum::<f64>();
@@ -148,6 +173,15 @@ impl Estimator {
         }
         true
     }
+}
+
+/// A covariance that trusts nothing.
+fn uncertain() -> [[f64; 3]; 3] {
+    [
+        [UNCERTAIN[0], 0.0, 0.0],
+        [0.0, UNCERTAIN[1], 0.0],
+        [0.0, 0.0, UNCERTAIN[2]],
+    ]
 }
 
 #[cfg(test)]
@@ -208,6 +242,52 @@ mod tests {
             estimator.rejected() >= 10,
             "{} rejected",
             estimator.rejected()
+        );
+    }
+
+    /// A replica whose inter-token latency is flat (25 ms) up to 30 sequences and then
+    /// climbs (`5 + n / 1.5` ms): learned on the flat part, the estimate predicts no climb; the
+    /// rows past the knee are first rejected as outliers, then taken as a lasting change, and
+    /// after relearning the estimate predicts the climb within 10%.
+    #[test]
+    fn a_lasting_change_is_relearned_not_rejected_forever() {
+        let workload = Workload {
+            input_tokens: 512.0,
+            output_tokens: 256.0,
+        };
+        let itl = |n: f64| (5.0 + n / 1.5).max(25.0);
+        let mut estimator = Estimator::new();
+        for i in 0..40 {
+            let batch = 5.0 + f64::from(i % 20);
+            estimator.observe(&Observation {
+                batch,
+                workload,
+                itl_ms: Some(itl(batch)),
+                ttft_ms: None,
+            });
+        }
+        let flat = estimator.params().expect("learned on the flat part");
+        assert!((flat.decode(60.0, workload) - 25.0).abs() < 1.0, "{flat:?}");
+        let mut first_rejected = None;
+        for i in 0..60 {
+            let batch = 36.0 + f64::from(i % 24);
+            let rejected = estimator.rejected();
+            estimator.observe(&Observation {
+                batch,
+                workload,
+                itl_ms: Some(itl(batch)),
+                ttft_ms: None,
+            });
+            if estimator.rejected() > rejected && first_rejected.is_none() {
+                first_rejected = Some(i);
+            }
+        }
+        assert_eq!(first_rejected, Some(0), "the first climbing row is an outlier");
+        let relearned = estimator.params().expect("relearned");
+        let predicted = relearned.decode(60.0, workload);
+        assert!(
+            (predicted - 45.0).abs() <= 4.5,
+            "{relearned:?} predicts {predicted} ms at 60 sequences"
         );
     }
 

@@ -7,7 +7,8 @@ use crate::plot::{PlotRun, html, svg};
 use crate::policy::{DEFAULT_COMPARE, Policy};
 use crate::run::{Report, Summary, simulate};
 use crate::scenario::{
-    InputError, Scenario, parse_profile, parse_saturation_config, parse_vas, read,
+    InputError, Scenario, parse_profile, parse_saturation_config, parse_service_class_config,
+    parse_vas, read,
 };
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde::Serialize;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use wva_api::config::ScaleFromZeroActuation;
 use wva_api::params::grammar::parse_duration;
 use wva_api::saturation::{DEFAULT_KEY, ScaleUpStep};
+use wva_core::service_class::ModelClass;
 use wva_engine::{Snapshot, decide};
 
 /// The `simulate` subcommand.
@@ -47,6 +49,19 @@ pub fn simulate_command() -> Command {
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
                 .help("Saturation-scaling entry YAML (the `default` key's value), or a whole ConfigMap"),
+        )
+        .arg(
+            Arg::new("hybrid")
+                .long("hybrid")
+                .action(ArgAction::SetTrue)
+                .help("Run in HYBRID mode (EXPERIMENTAL_PROACTIVE_MODEL=true): the queueing model, learned from the emulated replicas' inter-token latencies, arbitrated with the saturation analyzer"),
+        )
+        .arg(
+            Arg::new("service-class")
+                .long("service-class")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Service-class ConfigMap (or the list of classes) giving the model's SLOs for HYBRID mode [default: class standard, ITL 40 ms, TTFT 2000 ms]"),
         )
         .arg(
             Arg::new("scale-up-step")
@@ -123,7 +138,7 @@ pub fn simulate_command() -> Command {
                 .num_args(0..)
                 .value_delimiter(',')
                 .action(ArgAction::Append)
-                .help(format!("Also run these policies, ENGINE/AUTOSCALER (ENGINE: one, sized, v2; AUTOSCALER: hpa, hpa-fast, keda, run), and print them side by side [default: {}]", DEFAULT_COMPARE.join(","))),
+                .help(format!("Also run these policies, ENGINE/AUTOSCALER (ENGINE: one, sized, v2, hybrid; AUTOSCALER: hpa, hpa-fast, keda, run), and print them side by side [default: {}]", DEFAULT_COMPARE.join(","))),
         )
         .arg(
             Arg::new("plot")
@@ -426,6 +441,12 @@ fn scenario_from(m: &ArgMatches) -> Result<Scenario, InputError> {
     if let Some(file) = m.get_one::<PathBuf>("saturation-config") {
         s.saturation = parse_saturation_config(file, &read(file)?)?;
     }
+    if let Some(file) = m.get_one::<PathBuf>("service-class") {
+        s.service_class = Some(parse_service_class_config(file, &read(file)?, &s.model_id)?);
+    }
+    if m.get_flag("hybrid") {
+        s.hybrid = true;
+    }
     if let Some(text) = m.get_one::<String>("duration") {
         let d = parse_duration(text).map_err(|e| arg_error(format!("--duration: {e}")))?;
         if d.as_secs() < 60 || d.as_secs() > 7 * 24 * 3600 {
@@ -563,12 +584,32 @@ pub fn with_step(scenario: &Scenario, step: ScaleUpStep) -> Scenario {
 }
 
 /// How the run decided: `scaleUpStep one|sized` under the saturation analyzer (V1), or
-/// `token-capacity analyzer (V2)`.
+/// `token-capacity analyzer (V2)`; `, HYBRID mode` when the queueing model was on.
 fn engine(s: &Summary) -> String {
-    match s.analyzer {
+    let analyzer = match s.analyzer {
         "token-capacity" => "token-capacity analyzer (V2)".to_string(),
         _ => format!("scaleUpStep {}", s.scale_up_step),
+    };
+    if s.hybrid {
+        format!("{analyzer}, HYBRID mode")
+    } else {
+        analyzer
     }
+}
+
+/// The model's service class as the header shows it in HYBRID mode.
+fn service_class(class: Option<&ModelClass>) -> String {
+    let Some(c) = class else {
+        return "no service class: HYBRID mode runs capacity-only".to_string();
+    };
+    let ms = |x: Option<f64>| x.map_or("none".to_string(), |v| format!("{v} ms"));
+    format!(
+        "service class {} (priority {}): ITL {}, TTFT {}",
+        c.class,
+        c.priority,
+        ms(c.slo.itl_ms),
+        ms(c.slo.ttft_ms)
+    )
 }
 
 fn clock(seconds: u64) -> String {
@@ -587,6 +628,9 @@ fn render_text(s: &Scenario, r: &Report, comparison: &[Summary]) -> String {
         s.seed,
         engine(&r.summary)
     );
+    if s.hybrid {
+        let _ = writeln!(o, "  {}", service_class(s.service_class.as_ref()));
+    }
     for v in &s.variants {
         let _ = writeln!(
             o,

@@ -3,7 +3,11 @@
 //! (`vllm:kv_cache_usage_perc`, `vllm:num_requests_waiting`) as peaks over the last minute,
 //! plus what the token-capacity analyzer reads: the KV-cache size in tokens
 //! (`vllm:cache_config_info`) and the average prompt and output tokens of the requests finished
-//! over the last five minutes (`vllm:request_prompt_tokens`, `vllm:request_generation_tokens`).
+//! over the last five minutes (`vllm:request_prompt_tokens`, `vllm:request_generation_tokens`),
+//! and what HYBRID mode learns from: the mean inter-token latency and the mean running batch
+//! over the last minute (`vllm:inter_token_latency_seconds`, `vllm:num_requests_running`),
+//! consistent with the replica's own load: a sequence's inter-token latency is the inverse of
+//! the decode rate it got in that second.
 
 use crate::scenario::ReplicaSpec;
 use std::collections::VecDeque;
@@ -73,8 +77,31 @@ pub struct Replica {
     spec: ReplicaSpec,
     running: Vec<Request>,
     waiting: VecDeque<Request>,
-    history: VecDeque<(f64, f64)>,
+    history: VecDeque<Sample>,
     finished: VecDeque<(u64, f64, f64)>,
+}
+
+/// What a replica showed in one second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sample {
+    kv_usage: f64,
+    queue_length: f64,
+    /// Requests running (prefill or decode).
+    running: f64,
+    /// Output tokens generated.
+    tokens: f64,
+    /// The inter-token latency of those tokens, ms.
+    itl_ms: f64,
+}
+
+/// A replica's latency over the last [`SIGNAL_WINDOW`] seconds: what the `_sum` / `_count`
+/// rate of the inter-token latency histogram and the average of the running gauge give.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    /// Mean inter-token latency of the tokens generated, ms.
+    pub itl_ms: f64,
+    /// Mean requests running.
+    pub batch: f64,
 }
 
 /// A replica's request size over [`TOKEN_WINDOW`]: what the `_sum` / `_count` rates of the
@@ -132,13 +159,22 @@ impl Replica {
         if self.history.is_empty() {
             return None;
         }
-        Some(
-            self.history
-                .iter()
-                .fold((0.0f64, 0.0f64), |(k, q), (hk, hq)| {
-                    (k.max(*hk), q.max(*hq))
-                }),
-        )
+        Some(self.history.iter().fold((0.0f64, 0.0f64), |(k, q), h| {
+            (k.max(h.kv_usage), q.max(h.queue_length))
+        }))
+    }
+
+    /// Mean inter-token latency and running batch over the last minute; `None` when no token
+    /// was generated in it (the histogram's rate is 0 / 0).
+    pub fn latency(&self) -> Option<Latency> {
+        let (tokens, weighted, running) =
+            self.history.iter().fold((0.0, 0.0, 0.0), |(t, w, r), h| {
+                (t + h.tokens, w + h.tokens * h.itl_ms, r + h.running)
+            });
+        (tokens > 0.0).then(|| Latency {
+            itl_ms: weighted / tokens,
+            batch: running / self.history.len() as f64,
+        })
     }
 
     /// KV-cache size in tokens (`num_gpu_blocks × block_size` of `vllm:cache_config_info`).
@@ -207,6 +243,8 @@ impl Replica {
         }
         // Decode: the batch shares the decode throughput, each sequence capped by its own
         // rate; a sequence needs KV room for its new tokens.
+        let running = self.running.len() as f64;
+        let (mut tokens, mut itl_ms) = (0.0, 0.0);
         let decoding = self
             .running
             .iter()
@@ -215,6 +253,7 @@ impl Replica {
         if decoding > 0 {
             let per_seq = (self.spec.decode_tokens_per_second / decoding as f64)
                 .min(self.spec.decode_tokens_per_second_per_seq);
+            itl_ms = 1000.0 / per_seq;
             let mut used: f64 = self.running.iter().map(Request::kv_tokens).sum();
             for r in self.running.iter_mut().filter(|r| r.prefilled >= r.input) {
                 let step = per_seq
@@ -230,6 +269,7 @@ impl Replica {
                 }
                 r.generated += step;
                 used += step;
+                tokens += step;
             }
             // Out of KV: preempt the newest sequence back to the queue (recompute later).
             if used >= capacity
@@ -261,8 +301,13 @@ impl Replica {
         if self.history.len() == SIGNAL_WINDOW {
             self.history.pop_front();
         }
-        self.history
-            .push_back((self.kv_usage(), self.waiting.len() as f64));
+        self.history.push_back(Sample {
+            kv_usage: self.kv_usage(),
+            queue_length: self.waiting.len() as f64,
+            running,
+            tokens,
+            itl_ms,
+        });
         outcome
     }
 }
@@ -294,5 +339,30 @@ mod tests {
         let (kv, queue) = r.signals().unwrap();
         assert!(kv > 0.8, "kv {kv}");
         assert!(queue > 100.0, "queue {queue}");
+    }
+
+    /// One sequence decodes at the per-sequence cap (40 tokens/s: 25 ms between tokens);
+    /// 60 share the replica's 1,200 tokens/s (20 tokens/s each: 50 ms), and the mean batch
+    /// says how many ran.
+    #[test]
+    fn the_inter_token_latency_follows_the_batch() {
+        let mut r = Replica::new("p".into(), STANDARD_REPLICA, 0);
+        assert_eq!(r.latency(), None);
+        r.enqueue(Request::new(0.0, 100.0, 1000.0));
+        for t in 0..5 {
+            r.tick(f64::from(t));
+        }
+        let light = r.latency().unwrap();
+        assert_eq!((light.itl_ms, light.batch), (25.0, 1.0));
+
+        let mut r = Replica::new("p".into(), STANDARD_REPLICA, 0);
+        for _ in 0..60 {
+            r.enqueue(Request::new(0.0, 100.0, 1000.0));
+        }
+        for t in 0..5 {
+            r.tick(f64::from(t));
+        }
+        let heavy = r.latency().unwrap();
+        assert_eq!((heavy.itl_ms, heavy.batch), (50.0, 60.0));
     }
 }

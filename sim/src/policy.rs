@@ -2,8 +2,10 @@
 //! `sized/hpa-fast`.
 //!
 //! * ENGINE is how WVA decides: `one` or `sized` (the saturation analyzer, V1, with that
-//!   `scaleUpStep` on every entry), or `v2` (the token-capacity analyzer: `analyzers:
-//!   [{name: saturation}]` on every entry).
+//!   `scaleUpStep` on every entry), `v2` (the token-capacity analyzer: `analyzers:
+//!   [{name: saturation}]` on every entry), or `hybrid` (`one` with HYBRID mode on,
+//!   `EXPERIMENTAL_PROACTIVE_MODEL=true`: the queueing model learned from the replicas'
+//!   latencies, arbitrated with the capacity analysis).
 //! * AUTOSCALER is what applies the desired replicas: `hpa` (the chart's HPA), `hpa-fast`
 //!   (the same without scale-up stabilization window), `keda` (the docs' KEDA ScaledObject)
 //!   or `run` (the autoscalers this run's `--hpa`, `--keda` and `--hpa-*` flags give).
@@ -18,15 +20,17 @@ use crate::scenario::{InputError, Scenario};
 use crate::token_capacity_analyzers;
 use wva_api::saturation::{DEFAULT_KEY, ScaleUpStep};
 
-/// The policies `--compare` runs when given no list: V1 one step, V1 sized and V2, each under
-/// the chart's HPA and under the same HPA without scale-up window.
-pub const DEFAULT_COMPARE: [&str; 6] = [
+/// The policies `--compare` runs when given no list: V1 one step, V1 sized, V2 and HYBRID,
+/// each under the chart's HPA and under the same HPA without scale-up window.
+pub const DEFAULT_COMPARE: [&str; 8] = [
     "one/hpa",
     "sized/hpa",
     "v2/hpa",
+    "hybrid/hpa",
     "one/hpa-fast",
     "sized/hpa-fast",
     "v2/hpa-fast",
+    "hybrid/hpa-fast",
 ];
 
 /// How WVA decides.
@@ -36,14 +40,17 @@ pub enum EnginePolicy {
     Step(ScaleUpStep),
     /// The token-capacity analyzer (V2) on every saturation entry.
     TokenCapacity,
+    /// The saturation analyzer with one step, and HYBRID mode on.
+    Hybrid,
 }
 
 impl EnginePolicy {
-    const NAMES: &'static str = "one, sized, v2";
+    const NAMES: &'static str = "one, sized, v2, hybrid";
 
     fn parse(text: &str) -> Option<EnginePolicy> {
         match text {
             "v2" => Some(EnginePolicy::TokenCapacity),
+            "hybrid" => Some(EnginePolicy::Hybrid),
             _ => text.parse::<ScaleUpStep>().ok().map(EnginePolicy::Step),
         }
     }
@@ -52,6 +59,10 @@ impl EnginePolicy {
         match self {
             EnginePolicy::Step(step) => with_step(scenario, step),
             EnginePolicy::TokenCapacity => with_token_capacity(scenario),
+            EnginePolicy::Hybrid => Scenario {
+                hybrid: true,
+                ..with_step(scenario, ScaleUpStep::One)
+            },
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 use wake::{ColdStart, WakeRecord};
 pub use wake::{FIRST_REQUESTS_PER_WAKE, WakeSummary};
+use wva_engine::queueing::{Estimator, Observation, PerfParams, Workload};
 use wva_engine::{
     Action, CapacityAnalysis, Cycle, Decision, EngineConfig, ModelGroup, ReplicaSignals,
     SignalStatus, Snapshot, Variant, decide, is_dormant,
@@ -78,6 +79,8 @@ pub struct Summary {
     /// The analyzer that decided: `saturation` (V1) or `token-capacity` (V2, an entry with
     /// `analyzers`).
     pub analyzer: &'static str,
+    /// HYBRID mode was on (`EXPERIMENTAL_PROACTIVE_MODEL`).
+    pub hybrid: bool,
     /// Simulated seconds.
     pub duration_seconds: u64,
     /// Seconds in which a ready replica was saturated or requests had no ready replica.
@@ -159,8 +162,22 @@ pub fn simulate(scenario: &Scenario) -> Report {
     sim.report()
 }
 
+/// What HYBRID mode knows of one variant.
+#[derive(Debug, Clone, Default)]
+struct Learning {
+    estimator: Estimator,
+    /// The estimate of the last cycle.
+    perf: Option<PerfParams>,
+    /// Requests per second routed to the variant's replicas between the last two cycles.
+    arrival_rate: Option<f64>,
+    /// Requests routed since the last cycle.
+    routed: u64,
+}
+
 struct Sim<'a> {
     s: &'a Scenario,
+    /// HYBRID mode's learning, per variant.
+    learning: Vec<Learning>,
     config: EngineConfig,
     rng: Rng,
     deployments: Vec<Deployment>,
@@ -187,6 +204,7 @@ impl<'a> Sim<'a> {
     fn new(s: &'a Scenario) -> Sim<'a> {
         let mut sim = Sim {
             s,
+            learning: vec![Learning::default(); s.variants.len()],
             config: s.engine_config(),
             rng: Rng::new(s.seed),
             deployments: Vec::new(),
@@ -283,13 +301,15 @@ impl<'a> Sim<'a> {
             let target = self
                 .deployments
                 .iter_mut()
-                .flat_map(|d| d.pods.iter_mut())
-                .filter(|p| p.is_ready(t))
-                .min_by_key(|p| (p.queue_length(), p.load()));
-            let Some(pod) = target else {
+                .enumerate()
+                .flat_map(|(i, d)| d.pods.iter_mut().map(move |p| (i, p)))
+                .filter(|(_, p)| p.is_ready(t))
+                .min_by_key(|(_, p)| (p.queue_length(), p.load()));
+            let Some((variant, pod)) = target else {
                 return;
             };
             pod.enqueue(request);
+            self.learning[variant].routed += 1;
             self.backlog.pop_front();
         }
     }
@@ -349,8 +369,8 @@ impl<'a> Sim<'a> {
                     replicas,
                     max_num_batched_tokens: Some(spec.replica.max_num_batched_tokens),
                     max_num_seqs: Some(spec.replica.max_num_seqs),
-                    perf: None,
-                    arrival_rate: None,
+                    perf: self.learning[i].perf,
+                    arrival_rate: self.learning[i].arrival_rate,
                 }
             })
             .collect::<Vec<_>>();
@@ -368,6 +388,7 @@ impl<'a> Sim<'a> {
                 .scaled_from_zero_at
                 .and_then(|at| i64::try_from(at).ok()),
             variants,
+            service_class: self.s.service_class.clone(),
             ..ModelGroup::default()
         };
         // The gateway queue is read for a model at zero (the controller's scale-from-zero
@@ -386,6 +407,9 @@ impl<'a> Sim<'a> {
     fn engine_cycle(&mut self, t: u64, load_rps: f64) {
         self.ghosts
             .retain(|g| t.saturating_sub(g.removed_at) < SIGNAL_WINDOW as u64);
+        if self.s.hybrid {
+            self.learn(t);
+        }
         let cycle = decide(&self.snapshot(t));
         self.publish(&cycle.decisions);
         let ready: Vec<&Replica> = self
@@ -432,6 +456,33 @@ impl<'a> Sim<'a> {
             ttft_p95_seconds: percentile(&recent, 0.95),
             capacity: cycle.models.first().and_then(|m| m.capacity.clone()),
         });
+    }
+
+    /// HYBRID mode's inputs of the cycle at `t`, per variant: one observation per ready
+    /// replica (its mean inter-token latency and running batch over the last minute, at its
+    /// average request size) fed to the variant's estimator, and the arrival rate since the
+    /// previous cycle. First-token times are not fed: the emulator's one-second ticks make
+    /// them whole seconds.
+    fn learn(&mut self, t: u64) {
+        let interval = self.s.engine_interval_seconds.max(1) as f64;
+        for (d, learning) in self.deployments.iter().zip(&mut self.learning) {
+            for pod in d.pods.iter().filter(|p| p.is_ready(t)) {
+                if let (Some(latency), Some(size)) = (pod.latency(), pod.request_size()) {
+                    learning.estimator.observe(&Observation {
+                        batch: latency.batch,
+                        workload: Workload {
+                            input_tokens: size.input,
+                            output_tokens: size.output,
+                        },
+                        itl_ms: Some(latency.itl_ms),
+                        ttft_ms: None,
+                    });
+                }
+            }
+            learning.perf = learning.estimator.params();
+            learning.arrival_rate = Some(learning.routed as f64 / interval);
+            learning.routed = 0;
+        }
     }
 
     /// Publishes decisions (of the engine cycle or of scale-from-zero): the desired replicas
@@ -537,6 +588,7 @@ impl<'a> Sim<'a> {
                 } else {
                     "saturation"
                 },
+                hybrid: self.s.hybrid,
                 duration_seconds: self.s.duration_seconds,
                 seconds_saturated: self.saturated_seconds,
                 requests_arrived: self.arrived,

@@ -9,6 +9,7 @@ use wva_api::config::{DynamicConfig, ScaleFromZeroActuation, StaticConfig};
 use wva_api::crd::VariantAutoscaling;
 use wva_api::params::{Key, ParamValue, Sources};
 use wva_api::saturation::{DEFAULT_KEY, SaturationEntry, ScaleToZeroEntry, parse_saturation};
+use wva_core::service_class::{ModelClass, Slo, parse_service_classes};
 use wva_engine::parse_cost;
 
 /// The most pods the simulator runs per variant, whatever the engine asks for (like an HPA
@@ -114,6 +115,12 @@ pub struct Scenario {
     /// subresource from 0 to 1 at once, for a plain HPA).
     #[serde(serialize_with = "serialize_actuation")]
     pub scale_from_zero_actuation: ScaleFromZeroActuation,
+    /// HYBRID mode (`EXPERIMENTAL_PROACTIVE_MODEL`): the queueing model, learned from the
+    /// emulated replicas' latencies, arbitrated with the capacity analysis.
+    pub hybrid: bool,
+    /// The model's service class (from the service-class ConfigMap), whose SLOs HYBRID mode
+    /// sizes for.
+    pub service_class: Option<ModelClass>,
 }
 
 fn serialize_actuation<S: serde::Serializer>(
@@ -217,6 +224,15 @@ impl Scenario {
             .unwrap_or(10),
             scale_from_zero_actuation: declared_default(StaticConfig::SCALE_FROM_ZERO_ACTUATION)
                 .unwrap_or(ScaleFromZeroActuation::Metric),
+            hybrid: declared_default(StaticConfig::EXPERIMENTAL_PROACTIVE_MODEL).unwrap_or(false),
+            service_class: Some(ModelClass {
+                class: "standard".to_string(),
+                priority: 1,
+                slo: Slo {
+                    itl_ms: Some(40.0),
+                    ttft_ms: Some(2000.0),
+                },
+            }),
         }
     }
 
@@ -225,6 +241,7 @@ impl Scenario {
         wva_engine::EngineConfig {
             saturation: self.saturation.clone(),
             scale_to_zero: self.scale_to_zero.clone(),
+            hybrid: self.hybrid,
             ..wva_engine::EngineConfig::default()
         }
     }
@@ -374,18 +391,7 @@ pub fn parse_saturation_config(
     file: &Path,
     text: &str,
 ) -> Result<BTreeMap<String, SaturationEntry>, InputError> {
-    #[derive(serde::Deserialize)]
-    struct ConfigMap {
-        data: BTreeMap<String, String>,
-    }
-    let is_config_map = text.lines().any(|l| l.starts_with("data:"));
-    let data = if is_config_map {
-        serde_saphyr::from_str::<ConfigMap>(text)
-            .map_err(|e| input_error(file, format!("not a ConfigMap with a data map: {e}")))?
-            .data
-    } else {
-        BTreeMap::from([(DEFAULT_KEY.to_string(), text.to_string())])
-    };
+    let data = config_map_data(file, text, DEFAULT_KEY)?;
     let parsed = parse_saturation(&data);
     if let Some(e) = parsed.errors.first() {
         return Err(input_error(
@@ -398,6 +404,53 @@ pub fn parse_saturation_config(
         ));
     }
     Ok(parsed.entries)
+}
+
+/// The data of a ConfigMap manifest, or `text` alone as the value of `bare_key` when it is not
+/// a manifest. A manifest has `kind:` or `apiVersion:`, or a top-level `data:` map of strings
+/// (a bare value may have its own `data:` list, as the per-class service-class form does).
+fn config_map_data(
+    file: &Path,
+    text: &str,
+    bare_key: &str,
+) -> Result<BTreeMap<String, String>, InputError> {
+    #[derive(serde::Deserialize)]
+    struct ConfigMap {
+        data: BTreeMap<String, String>,
+    }
+    let top = |key: &str| text.lines().any(|l| l.starts_with(key));
+    let manifest = top("kind:") || top("apiVersion:");
+    if !manifest && !top("data:") {
+        return Ok(BTreeMap::from([(bare_key.to_string(), text.to_string())]));
+    }
+    match serde_saphyr::from_str::<ConfigMap>(text) {
+        Ok(c) => Ok(c.data),
+        Err(_) if !manifest => Ok(BTreeMap::from([(bare_key.to_string(), text.to_string())])),
+        Err(e) => Err(input_error(
+            file,
+            format!("not a ConfigMap with a data map: {e}"),
+        )),
+    }
+}
+
+/// Parses a service-class ConfigMap (or the YAML of one data key: a list of classes) and
+/// returns the class of `model_id`; an error when the file is invalid or lists no class for
+/// the model.
+pub fn parse_service_class_config(
+    file: &Path,
+    text: &str,
+    model_id: &str,
+) -> Result<ModelClass, InputError> {
+    let data = config_map_data(file, text, "serviceClasses")?;
+    let classes = parse_service_classes(&data).map_err(|e| input_error(file, e.join("; ")))?;
+    classes.of(model_id).cloned().ok_or_else(|| {
+        input_error(
+            file,
+            format!(
+                "no service class lists model {model_id:?}; add it to a class's `model` (or `data: [{{model: {model_id}, ...}}]`)"
+            ),
+        )
+    })
 }
 
 fn annotation<T: std::str::FromStr>(

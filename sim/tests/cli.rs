@@ -724,3 +724,107 @@ fn decide_reads_stdin_and_bounds_the_input() {
         "error: /dev/zero: larger than 16777216 bytes, the most read from one input; pass the file itself\n"
     );
 }
+
+/// The A100 variant's desired replicas at `time` (s) of a `--json` run.
+fn a100_desired_at(v: &serde_json::Value, time: u64) -> u64 {
+    let row = v["timeline"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["time"] == time))
+        .unwrap_or_else(|| panic!("no timeline row at {time}s"));
+    row["desired"][0].as_u64().expect("desired")
+}
+
+/// HYBRID mode learns each variant's performance model from the emulated latencies and keeps
+/// the replicas it says the load needs: on the built-in ramp without scale-up window, at
+/// 18:00 the saturation analyzer alone scales the A100 variant down from 3 to 2 (and
+/// saturates again), HYBRID keeps 3; over the hour it is saturated for less time. The header
+/// names the mode and the service class.
+#[test]
+fn hybrid_mode_keeps_the_replicas_the_model_needs() {
+    let args = ["simulate", "--json", "--hpa-scale-up-window", "0s"];
+    let capacity_only = wva(&args);
+    let hybrid = wva(&[&args[..], &["--hybrid"]].concat());
+    assert_eq!(hybrid.code, 0, "{}", hybrid.err);
+    let (c, h) = (json(&capacity_only.out), json(&hybrid.out));
+    assert_eq!(
+        (
+            c["summary"]["hybrid"].clone(),
+            h["summary"]["hybrid"].clone()
+        ),
+        (false.into(), true.into())
+    );
+    assert_eq!(a100_desired_at(&c, 1080), 2, "capacity-only scales down");
+    assert_eq!(a100_desired_at(&h, 1080), 3, "HYBRID holds");
+    let saturated = |v: &serde_json::Value| v["summary"]["secondsSaturated"].as_u64().unwrap();
+    assert!(
+        saturated(&h) < saturated(&c),
+        "{} vs {}",
+        saturated(&h),
+        saturated(&c)
+    );
+
+    let text = wva(&["simulate", "--hybrid"]);
+    let mut lines = text.out.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .ends_with("scaleUpStep one, HYBRID mode"),
+        "{}",
+        text.out
+    );
+    assert_eq!(
+        lines.next(),
+        Some("  service class standard (priority 1): ITL 40 ms, TTFT 2000 ms")
+    );
+    assert!(
+        text.out.contains("summary (scaleUpStep one, HYBRID mode):"),
+        "{}",
+        text.out
+    );
+}
+
+/// `--service-class` takes the service-class ConfigMap (or one of its values) and gives the
+/// model its class; a bad class or a class list without the model is an error naming the
+/// file, the class and the field.
+#[test]
+fn service_class_file_sets_the_slo_and_bad_ones_are_errors() {
+    let config_map = temp_file(
+        "classes.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: service-classes-config\ndata:\n  premium.yaml: |\n    name: Premium\n    priority: 1\n    data:\n      - model: meta/llama-3.1-8b\n        slo-tpot: 30\n        slo-ttft: 500\n",
+    );
+    let r = wva(&["simulate", "--hybrid", "--service-class", &config_map]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.out.lines().nth(1),
+        Some("  service class Premium (priority 1): ITL 30 ms, TTFT 500 ms")
+    );
+
+    let bad = temp_file(
+        "bad-class.yaml",
+        "name: gold\npriority: 0\ndata:\n  - model: meta/llama-3.1-8b\n    slo-tpot: -1\n",
+    );
+    let r = wva(&["simulate", "--service-class", &bad]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err.contains(&format!("error: {bad}: serviceClasses: class \"gold\": priority is 0, expected 1 (highest) to 100 (lowest)")),
+        "{}",
+        r.err
+    );
+    assert!(r.err.contains("slo-tpot is -1"), "{}", r.err);
+
+    let r = wva(&[
+        "simulate",
+        "--service-class",
+        &config_map,
+        "--va",
+        &sample("vas.yaml"),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err
+            .contains("no service class lists model \"ibm/granite-3.3-8b\""),
+        "{}",
+        r.err
+    );
+}

@@ -14,7 +14,7 @@ fn policy_table(out: &str) -> Vec<&str> {
 }
 
 #[test]
-fn compare_runs_one_sized_and_v2_under_the_charts_hpa_and_a_fast_one() {
+fn compare_runs_one_sized_v2_and_hybrid_under_the_charts_hpa_and_a_fast_one() {
     let r = wva(&["simulate", "--compare"]);
     assert_eq!(r.code, 0, "{}", r.err);
     let table = policy_table(&r.out);
@@ -43,9 +43,11 @@ fn compare_runs_one_sized_and_v2_under_the_charts_hpa_and_a_fast_one() {
             "one/hpa",
             "sized/hpa",
             "v2/hpa",
+            "hybrid/hpa",
             "one/hpa-fast",
             "sized/hpa-fast",
-            "v2/hpa-fast"
+            "v2/hpa-fast",
+            "hybrid/hpa-fast"
         ]
     );
     // The main run is one/hpa: its summary is the table's first row.
@@ -57,13 +59,17 @@ fn compare_runs_one_sized_and_v2_under_the_charts_hpa_and_a_fast_one() {
     let cost = |i: usize| policies[i]["summary"]["cost"].as_f64().unwrap();
     // sized saturates less than one; the fast HPA less than the chart's.
     assert!(saturated(1) < saturated(0), "{policies:?}");
-    assert!(saturated(3) < saturated(0), "{policies:?}");
-    assert!(saturated(4) < saturated(1), "{policies:?}");
+    assert!(saturated(4) < saturated(0), "{policies:?}");
+    assert!(saturated(5) < saturated(1), "{policies:?}");
     // V2 sits between: less saturated than one, cheaper than sized, under either HPA.
-    for (one, sized, v2) in [(0, 1, 2), (3, 4, 5)] {
+    for (one, sized, v2) in [(0, 1, 2), (4, 5, 6)] {
         assert!(saturated(v2) < saturated(one), "{policies:?}");
         assert!(cost(v2) < cost(sized), "{policies:?}");
     }
+    // HYBRID never saturates longer than `one` (scale-down waits for the model's agreement),
+    // and with the fast HPA it saturates less.
+    assert!(saturated(3) <= saturated(0), "{policies:?}");
+    assert!(saturated(7) < saturated(4), "{policies:?}");
 }
 
 #[test]
@@ -94,7 +100,7 @@ fn compare_takes_a_list_of_policies_and_rejects_unknown_ones() {
         assert_eq!(
             r.err,
             format!(
-                "error: command line: --compare policy {bad:?} is not ENGINE/AUTOSCALER; ENGINE is one of one, sized, v2, AUTOSCALER one of hpa, hpa-fast, keda, run (e.g. sized/hpa-fast)\n"
+                "error: command line: --compare policy {bad:?} is not ENGINE/AUTOSCALER; ENGINE is one of one, sized, v2, hybrid, AUTOSCALER one of hpa, hpa-fast, keda, run (e.g. sized/hpa-fast)\n"
             )
         );
     }

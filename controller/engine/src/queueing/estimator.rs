@@ -20,6 +20,12 @@ pub const MIN_OBSERVATIONS: u32 = 12;
 /// rejected.
 pub const OUTLIER_SIGMAS: f64 = 4.0;
 
+/// The largest batch size of the accepted rows must be at least this many times the smallest
+/// before the estimate is used: rows from one batch size cannot tell the base time from the
+/// per-sequence slope (a replica observed only while full would be extrapolated to any
+/// batch).
+pub const BATCH_SPREAD: f64 = 1.5;
+
 /// Rejected rows in a row after which the estimator takes them as a lasting change rather
 /// than outliers and relearns.
 pub const CHANGE_ROWS: u32 = 3;
@@ -54,6 +60,8 @@ pub struct Estimator {
     rejected: u32,
     /// Rows rejected since the last accepted one.
     rejected_in_a_row: u32,
+    /// The smallest and largest batch size of the rows accepted since the last start.
+    batches: Option<(f64, f64)>,
     /// Mean of the squared residuals of the accepted rows (after the warm-up).
     residual_power: f64,
 }
@@ -73,6 +81,7 @@ impl Estimator {
             accepted: 0,
             rejected: 0,
             rejected_in_a_row: 0,
+            batches: None,
             residual_power: 0.0,
         }
     }
@@ -99,15 +108,21 @@ impl Estimator {
                 && self.update(y, h)
             {
                 taken += 1;
+                let (low, high) = self.batches.unwrap_or((o.batch, o.batch));
+                self.batches = Some((low.min(o.batch), high.max(o.batch)));
             }
         }
         taken
     }
 
-    /// The estimate once `MIN_OBSERVATIONS` (12) rows were accepted and it describes a replica
-    /// (α > 0; slopes estimated below 0 are taken as 0).
+    /// The estimate once `MIN_OBSERVATIONS` (12) rows were accepted, at batch sizes
+    /// `BATCH_SPREAD` (1.5) times apart, and it describes a replica (α > 0; slopes estimated
+    /// below 0 are taken as 0).
     pub fn params(&self) -> Option<PerfParams> {
-        if self.accepted < MIN_OBSERVATIONS {
+        let spread = self
+            .batches
+            .is_some_and(|(low, high)| high >= BATCH_SPREAD * low);
+        if self.accepted < MIN_OBSERVATIONS || !spread {
             return None;
         }
         let [alpha, beta, gamma] = self.theta;
@@ -145,6 +160,7 @@ impl Estimator {
                 // A lasting change: keep the estimate as a start, forget the confidence.
                 self.covariance = uncertain();
                 self.accepted = 0;
+                self.batches = None;
                 self.residual_power = 0.0;
             }
         }
@@ -282,13 +298,38 @@ mod tests {
                 first_rejected = Some(i);
             }
         }
-        assert_eq!(first_rejected, Some(0), "the first climbing row is an outlier");
+        assert_eq!(
+            first_rejected,
+            Some(0),
+            "the first climbing row is an outlier"
+        );
         let relearned = estimator.params().expect("relearned");
         let predicted = relearned.decode(60.0, workload);
         assert!(
             (predicted - 45.0).abs() <= 4.5,
             "{relearned:?} predicts {predicted} ms at 60 sequences"
         );
+    }
+
+    /// Rows at one batch size (a replica observed only while full) give no estimate: they
+    /// cannot tell the base time from the slope.
+    #[test]
+    fn one_batch_size_gives_no_estimate() {
+        let workload = Workload {
+            input_tokens: 512.0,
+            output_tokens: 256.0,
+        };
+        let mut estimator = Estimator::new();
+        for i in 0..30 {
+            estimator.observe(&Observation {
+                batch: 100.0 + f64::from(i % 3),
+                workload,
+                itl_ms: Some(42.0),
+                ttft_ms: None,
+            });
+        }
+        assert_eq!(estimator.accepted(), 30);
+        assert_eq!(estimator.params(), None);
     }
 
     #[test]

@@ -1,0 +1,217 @@
+//! VA-less discovery (`WVA_DISCOVERY` `annotations` or `both`): HPAs and KEDA ScaledObjects
+//! annotated `llm-d.ai/managed: "true"` become variants, each an in-memory
+//! VariantAutoscaling named after its object and fed through the same assembly and engine
+//! path as the VAs read from the API.
+//!
+//! * [`source`]: an HPA or ScaledObject read into one shape;
+//! * [`annotations`]: the annotations and bounds that make it a variant, or why not;
+//! * [`resolve`]: the variants of a cycle, and the objects skipped (invalid, conflicting);
+//! * [`watch`]: the watches of HPAs and (once their CRD exists) ScaledObjects.
+//!
+//! A discovered variant has no status: its decisions go to `wva_desired_replicas`
+//! (`variant_name` = the object's name), and what a VA's conditions would say goes to events
+//! on the object, only when it changes, like a VA's.
+
+pub mod annotations;
+pub mod resolve;
+pub mod source;
+pub mod watch;
+
+use crate::k8s::status::Target;
+use crate::keys::{self, VaRef};
+use crate::run::context::{Context, State};
+use crate::run::cycle::in_scope_vas;
+use crate::run::effects::{self, StatusEffects};
+use crate::run::events::{Event, Reason};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Resource;
+use resolve::{Discovered, Skip, is_synthetic};
+use source::{Source, SourceKey};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use wva_api::crd::{VariantAutoscaling, VariantAutoscalingStatus};
+use wva_api::metrics::WvaMetrics;
+use wva_engine::Decision;
+
+/// What discovery remembers between cycles.
+#[derive(Debug, Default)]
+pub struct DiscoveryState {
+    /// The discovered variants of the last cycle and their objects.
+    sources: HashMap<VaRef, Source>,
+    /// What each discovered variant's VA status would say; never written, its changes become
+    /// events on the object.
+    statuses: HashMap<VaRef, VariantAutoscalingStatus>,
+    /// The `VariantDiscovered` note last published for each variant.
+    announced: HashMap<VaRef, String>,
+    /// The objects skipped in the last cycle, with the warning published.
+    skipped: BTreeMap<SourceKey, Skip>,
+    /// The series of `wva_discovery_skipped_total` exported: object and reason.
+    counted: BTreeSet<(SourceKey, &'static str)>,
+}
+
+impl DiscoveryState {
+    /// The object `va` was discovered from, when discovery built it.
+    pub fn source_of(&self, va: &VariantAutoscaling) -> Option<&Source> {
+        if !is_synthetic(va) {
+            return None;
+        }
+        self.sources.get(&keys::of(va))
+    }
+
+    /// Where events about `va` go: its HPA or ScaledObject when discovery built it, else the
+    /// VA itself.
+    pub fn regarding(&self, va: &VariantAutoscaling) -> ObjectReference {
+        match self.source_of(va) {
+            Some(source) => source.reference(),
+            None => va.object_ref(&()),
+        }
+    }
+}
+
+/// The variants of a cycle: the VAs in scope and, when discovery is on, the variants of the
+/// annotated objects in scope. Warns about the objects skipped and announces new or changed
+/// variants, each on its object, only when that changes.
+pub async fn variants(ctx: &Context, state: &mut State) -> Vec<Arc<VariantAutoscaling>> {
+    let mut vas = in_scope_vas(ctx);
+    let Some(watches) = &ctx.discovery else {
+        return vas;
+    };
+    let sources: Vec<Source> = watches
+        .sources()
+        .into_iter()
+        .filter(|s| ctx.in_scope_object(&s.namespace, Some(&s.labels)))
+        .collect();
+    let va_refs: Vec<&VariantAutoscaling> = vas.iter().map(AsRef::as_ref).collect();
+    let resolution = resolve::resolve(&sources, &va_refs);
+    warn_skipped(ctx, state, &sources, resolution.skipped).await;
+    let mut current = HashMap::new();
+    for Discovered { mut va, source } in resolution.variants {
+        let key = keys::of(&va);
+        let note = announcement(&va, &source);
+        if state.discovery.announced.get(&key) != Some(&note) {
+            tracing::info!(object = %source.key(), variant = %key.name, "{note}");
+            ctx.events
+                .publish(
+                    &source.reference(),
+                    Event::new(Reason::VariantDiscovered, note.clone()),
+                )
+                .await;
+            state.discovery.announced.insert(key.clone(), note);
+        }
+        va.status = state.discovery.statuses.get(&key).cloned();
+        current.insert(key, source);
+        vas.push(Arc::new(va));
+    }
+    let gone: Vec<VaRef> = state
+        .discovery
+        .sources
+        .keys()
+        .filter(|k| !current.contains_key(*k))
+        .cloned()
+        .collect();
+    for key in gone {
+        state.discovery.statuses.remove(&key);
+        state.discovery.announced.remove(&key);
+        state.forget_decision(&ctx.metrics, &key);
+    }
+    state.discovery.sources = current;
+    vas
+}
+
+/// The `VariantDiscovered` note of a variant.
+fn announcement(va: &VariantAutoscaling, source: &Source) -> String {
+    let spec = &va.spec;
+    format!(
+        "Managed by WVA as variant {:?} of model {:?} (cost {}, replicas {} to {}, target {} {}); its decisions are published as wva_desired_replicas{{variant_name=\"{}\",namespace=\"{}\"}}",
+        source.name,
+        spec.model_id,
+        spec.variant_cost,
+        spec.min_replicas.unwrap_or_default(),
+        spec.max_replicas.unwrap_or_default(),
+        spec.scale_target_ref.kind,
+        spec.scale_target_ref.name,
+        source.name,
+        source.namespace,
+    )
+}
+
+/// Publishes the warning of each object newly skipped (or skipped for another reason),
+/// counts it, and deletes the counter series of objects that are gone.
+async fn warn_skipped(
+    ctx: &Context,
+    state: &mut State,
+    sources: &[Source],
+    skipped: BTreeMap<SourceKey, Skip>,
+) {
+    let by_key: HashMap<SourceKey, &Source> = sources.iter().map(|s| (s.key(), s)).collect();
+    for (key, skip) in &skipped {
+        if state.discovery.skipped.get(key) == Some(skip) {
+            continue;
+        }
+        tracing::warn!(object = %key, reason = skip.reason.as_str(), "{}", skip.note);
+        count_skip(&ctx.metrics, key, skip.reason);
+        state
+            .discovery
+            .counted
+            .insert((key.clone(), skip.reason.as_str()));
+        if let Some(source) = by_key.get(key) {
+            ctx.events
+                .publish(
+                    &source.reference(),
+                    Event::new(skip.reason, skip.note.clone()),
+                )
+                .await;
+        }
+    }
+    state.discovery.skipped = skipped;
+    let gone: Vec<(SourceKey, &'static str)> = state
+        .discovery
+        .counted
+        .iter()
+        .filter(|(key, _)| !by_key.contains_key(key))
+        .cloned()
+        .collect();
+    for (key, reason) in gone {
+        drop(
+            ctx.metrics
+                .wva_discovery_skipped_total
+                .remove_label_values(&[&key.namespace, key.kind.kind(), &key.name, reason]),
+        );
+        state.discovery.counted.remove(&(key, reason));
+    }
+}
+
+fn count_skip(metrics: &WvaMetrics, key: &SourceKey, reason: Reason) {
+    metrics
+        .wva_discovery_skipped_total
+        .with_label_values(&[&key.namespace, key.kind.kind(), &key.name, reason.as_str()])
+        .inc();
+}
+
+/// What a VA status would say for a discovered variant, as events on its object: the
+/// warnings of conditions that turn False and `MetricsRestored`, like a VA's, only when the
+/// (unwritten) status changes. Returns false when `va` was not discovered.
+pub async fn report(
+    ctx: &Context,
+    state: &mut State,
+    va: &VariantAutoscaling,
+    target: Target<'_>,
+    decision: Option<&Decision>,
+) -> bool {
+    let Some(regarding) = state.discovery.source_of(va).map(Source::reference) else {
+        return false;
+    };
+    let key = keys::of(va);
+    let now = Time(jiff::Timestamp::now());
+    let previous = state.discovery.statuses.get(&key);
+    if let Some(StatusEffects { status, events }) =
+        effects::status_effects(va, previous, target, decision, &now)
+    {
+        state.discovery.statuses.insert(key, status);
+        for event in events {
+            ctx.events.publish(&regarding, event).await;
+        }
+    }
+    true
+}

@@ -150,26 +150,7 @@ mod tests {
     use crate::discovery::source::SourceKind;
 
     fn source(kind: SourceKind, annotations: &[(&str, &str)]) -> Source {
-        Source {
-            kind,
-            namespace: "llm-d".into(),
-            name: "llama".into(),
-            uid: None,
-            generation: None,
-            labels: Default::default(),
-            annotations: annotations
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            target: Some(ScaleTargetRef {
-                api_version: "apps/v1".into(),
-                kind: "Deployment".into(),
-                name: "llama-8b".into(),
-            }),
-            min_replicas: None,
-            max_replicas: None,
-            owned_by_scaled_object: false,
-        }
+        crate::discovery::source::tests::sample(kind, "llama", "llama-8b", annotations)
     }
 
     const MANAGED_MODEL: [(&str, &str); 2] = [(MANAGED, "true"), (MODEL_ID, "meta/llama")];

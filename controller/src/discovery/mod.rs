@@ -215,3 +215,129 @@ pub async fn report(
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::cycle;
+    use crate::testing::{Fixture, NAMESPACE};
+    use kube::api::DynamicObject;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher;
+    use wva_testkit::{StubResponse, StubServer};
+
+    /// An annotated ScaledObject for Deployment `chat`, `cost` its cost annotation.
+    fn scaled_object(cost: &str) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+            "metadata": {"name": "chat-so", "namespace": NAMESPACE, "uid": "so-1",
+                         "annotations": {"llm-d.ai/managed": "true", "llm-d.ai/model-id": "acme/chat",
+                                         "llm-d.ai/variant-cost": cost}},
+            "spec": {"scaleTargetRef": {"name": "chat"}, "maxReplicaCount": 3}
+        }))
+        .expect("scaled object")
+    }
+
+    /// A ScaledObject variant goes through the cycle like a VA, with every event on the
+    /// ScaledObject: announced once, `TargetNotFound` while its Deployment is missing, its
+    /// decision published under its name once the Deployment exists. A bad cost then skips it
+    /// with one warning, counted, and its series are removed.
+    #[tokio::test]
+    async fn a_scaled_object_variant_reports_on_the_scaled_object() {
+        let prometheus = StubServer::start(|_: &wva_testkit::RecordedRequest| {
+            StubResponse::json(
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.to_string(),
+            )
+        });
+        let mut fx = Fixture::start().await;
+        fx.use_prometheus(&prometheus.url());
+        let (hpas, _) = reflector::store();
+        let mut writer = reflector::store::Writer::new(source::scaled_object_resource());
+        let scaled_objects = writer.as_reader();
+        writer.apply_watcher_event(&watcher::Event::Apply(scaled_object("2")));
+        fx.ctx.discovery = Some(watch::Watches::new(hpas, scaled_objects));
+
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        let on_object: Vec<(String, String)> = fx
+            .events()
+            .into_iter()
+            .filter(|e| e.3 == "chat-so")
+            .map(|(_, reason, note, _)| (reason, note))
+            .collect();
+        assert_eq!(
+            on_object,
+            [
+                (
+                    "VariantDiscovered".to_string(),
+                    "Managed by WVA as variant \"chat-so\" of model \"acme/chat\" (cost 2, replicas 0 to 3, target Deployment chat); its decisions are published as wva_desired_replicas{variant_name=\"chat-so\",namespace=\"default\"}".to_string()
+                ),
+                (
+                    "TargetNotFound".to_string(),
+                    "Scale target Deployment chat not found in namespace default".to_string()
+                ),
+            ],
+            "each once over two cycles"
+        );
+        let regarding = fx.double.objects("events.events.k8s.io")[0]["regarding"].clone();
+        assert_eq!(regarding["kind"], "ScaledObject");
+        assert_eq!(regarding["apiVersion"], "keda.sh/v1alpha1");
+        assert_eq!(regarding["uid"], "so-1");
+
+        fx.create_deployment("chat");
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        assert_eq!(
+            desired(&fx),
+            [("chat-so".to_string(), 1.0)],
+            "the safety net keeps its replica"
+        );
+        assert!(
+            fx.double.objects("variantautoscalings.llmd.ai").is_empty(),
+            "no VA written"
+        );
+
+        writer.apply_watcher_event(&watcher::Event::Apply(scaled_object("-1")));
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        cycle::run(&fx.ctx, &mut fx.state).await;
+        let warnings: Vec<String> = fx
+            .events()
+            .into_iter()
+            .filter(|e| e.1 == "InvalidAnnotation" && e.3 == "chat-so")
+            .map(|e| e.2)
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("annotation llm-d.ai/variant-cost is \"-1\""),
+            "{warnings:?}"
+        );
+        let skipped = fx
+            .ctx
+            .metrics
+            .wva_discovery_skipped_total
+            .with_label_values(&[NAMESPACE, "ScaledObject", "chat-so", "InvalidAnnotation"])
+            .get();
+        assert_eq!(skipped, 1);
+        assert_eq!(desired(&fx), [], "skipped: its series are gone");
+    }
+
+    /// The `wva_desired_replicas` series as (variant_name, value).
+    fn desired(fx: &Fixture) -> Vec<(String, f64)> {
+        use prometheus::core::Collector;
+        fx.ctx
+            .metrics
+            .wva_desired_replicas
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|m| {
+                let name = m
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == "variant_name")
+                    .map(|l| l.value().to_string())
+                    .unwrap_or_default();
+                (name, m.get_gauge().get_value())
+            })
+            .collect()
+    }
+}

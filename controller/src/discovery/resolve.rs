@@ -190,24 +190,11 @@ mod tests {
 
     fn source(kind: SourceKind, name: &str, target: &str, annotations: &[(&str, &str)]) -> Source {
         Source {
-            kind,
-            namespace: "llm-d".into(),
-            name: name.into(),
-            uid: None,
             generation: Some(3),
             labels: BTreeMap::from([("team".to_string(), "a".to_string())]),
-            annotations: annotations
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            target: Some(ScaleTargetRef {
-                api_version: "apps/v1".into(),
-                kind: "Deployment".into(),
-                name: target.into(),
-            }),
             min_replicas: Some(2),
             max_replicas: Some(6),
-            owned_by_scaled_object: false,
+            ..crate::discovery::source::tests::sample(kind, name, target, annotations)
         }
     }
 

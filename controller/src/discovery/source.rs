@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{ApiResource, DynamicObject};
+use kube::api::{ApiResource, DynamicObject, ObjectMeta};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -115,13 +115,6 @@ impl Source {
         let meta = &hpa.metadata;
         let spec = hpa.spec.as_ref();
         Source {
-            kind: SourceKind::Hpa,
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            uid: meta.uid.clone(),
-            generation: meta.generation,
-            labels: meta.labels.clone().unwrap_or_default(),
-            annotations: meta.annotations.clone().unwrap_or_default(),
             target: spec
                 .map(|s| &s.scale_target_ref)
                 .filter(|r| !r.name.is_empty())
@@ -141,6 +134,24 @@ impl Source {
                 .iter()
                 .flatten()
                 .any(|o| o.kind == "ScaledObject" && o.api_version.starts_with("keda.sh/")),
+            ..Source::of_metadata(SourceKind::Hpa, meta)
+        }
+    }
+
+    /// What every kind has: identity, labels and annotations; no target or bounds yet.
+    fn of_metadata(kind: SourceKind, meta: &ObjectMeta) -> Source {
+        Source {
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone(),
+            generation: meta.generation,
+            labels: meta.labels.clone().unwrap_or_default(),
+            annotations: meta.annotations.clone().unwrap_or_default(),
+            target: None,
+            min_replicas: None,
+            max_replicas: None,
+            owned_by_scaled_object: false,
         }
     }
 
@@ -156,13 +167,6 @@ impl Source {
                 .map(str::to_string)
         };
         Source {
-            kind: SourceKind::ScaledObject,
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            uid: meta.uid.clone(),
-            generation: meta.generation,
-            labels: meta.labels.clone().unwrap_or_default(),
-            annotations: meta.annotations.clone().unwrap_or_default(),
             target: text("/scaleTargetRef/name").map(|name| ScaleTargetRef {
                 api_version: text("/scaleTargetRef/apiVersion").unwrap_or_else(|| "apps/v1".into()),
                 kind: text("/scaleTargetRef/kind").unwrap_or_else(|| "Deployment".into()),
@@ -174,7 +178,7 @@ impl Source {
             max_replicas: spec
                 .and_then(|s| s.get("maxReplicaCount"))
                 .and_then(Value::as_i64),
-            owned_by_scaled_object: false,
+            ..Source::of_metadata(SourceKind::ScaledObject, meta)
         }
     }
 
@@ -219,9 +223,37 @@ impl fmt::Display for SourceKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A source in `llm-d` with `annotations`, scaling Deployment `target`, without bounds.
+    pub(crate) fn sample(
+        kind: SourceKind,
+        name: &str,
+        target: &str,
+        annotations: &[(&str, &str)],
+    ) -> Source {
+        Source {
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            target: Some(ScaleTargetRef {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                name: target.into(),
+            }),
+            ..Source::of_metadata(
+                kind,
+                &ObjectMeta {
+                    name: Some(name.into()),
+                    namespace: Some("llm-d".into()),
+                    ..ObjectMeta::default()
+                },
+            )
+        }
+    }
 
     #[test]
     fn an_hpa_and_a_scaled_object_read_alike_with_their_defaults() {

@@ -59,14 +59,26 @@ impl DiscoveryState {
         self.sources.get(&keys::of(va))
     }
 
-    /// Where events about `va` go: its HPA or ScaledObject when discovery built it, else the
-    /// VA itself.
-    pub fn regarding(&self, va: &VariantAutoscaling) -> ObjectReference {
+    /// Where an event about `va` goes, and how it reads there: on its HPA or ScaledObject when
+    /// discovery built it, the fixes a VA's notes suggest then name the annotation or the
+    /// object's label; on the VA itself otherwise.
+    pub fn address(&self, va: &VariantAutoscaling, event: Event) -> (ObjectReference, Event) {
         match self.source_of(va) {
-            Some(source) => source.reference(),
-            None => va.object_ref(&()),
+            Some(source) => {
+                let note = reword(&event.note, source.kind.kind());
+                (source.reference(), Event::new(event.reason, note))
+            }
+            None => (va.object_ref(&()), event),
         }
     }
+}
+
+/// A note written for a VA, reworded for a variant discovered from an object of `kind`.
+fn reword(note: &str, kind: &str) -> String {
+    let model_id = format!("the annotation {}", annotations::MODEL_ID);
+    note.replace("the VA's spec.modelID", &model_id)
+        .replace("the VA's modelID", &model_id)
+        .replace("the VA label ", &format!("the {kind} label "))
 }
 
 /// The variants of a cycle: the VAs in scope and, when discovery is on, the variants of the
@@ -199,9 +211,9 @@ pub async fn report(
     target: Target<'_>,
     decision: Option<&Decision>,
 ) -> bool {
-    let Some(regarding) = state.discovery.source_of(va).map(Source::reference) else {
+    if state.discovery.source_of(va).is_none() {
         return false;
-    };
+    }
     let key = keys::of(va);
     let now = Time(jiff::Timestamp::now());
     let previous = state.discovery.statuses.get(&key);
@@ -210,6 +222,7 @@ pub async fn report(
     {
         state.discovery.statuses.insert(key, status);
         for event in events {
+            let (regarding, event) = state.discovery.address(va, event);
             ctx.events.publish(&regarding, event).await;
         }
     }
@@ -295,6 +308,18 @@ mod tests {
             fx.double.objects("variantautoscalings.llmd.ai").is_empty(),
             "no VA written"
         );
+        let accelerator: Vec<String> = fx
+            .events()
+            .into_iter()
+            .filter(|e| e.1 == "AcceleratorNotResolved" && e.3 == "chat-so")
+            .map(|e| e.2)
+            .collect();
+        assert_eq!(
+            accelerator,
+            [
+                "No accelerator for chat-so: set the ScaledObject label inference.optimization/acceleratorName or a GPU product node selector on the Deployment; metrics use accelerator_type=\"unknown\""
+            ]
+        );
 
         writer.apply_watcher_event(&watcher::Event::Apply(scaled_object("-1")));
         cycle::run(&fx.ctx, &mut fx.state).await;
@@ -318,6 +343,24 @@ mod tests {
             .get();
         assert_eq!(skipped, 1);
         assert_eq!(desired(&fx), [], "skipped: its series are gone");
+    }
+
+    #[test]
+    fn notes_written_for_a_va_name_the_annotation_or_the_label_of_the_object() {
+        assert_eq!(
+            reword(
+                "...: set the VA's spec.modelID to it; check that the VA's modelID equals the model_name label",
+                "ScaledObject"
+            ),
+            "...: set the annotation llm-d.ai/model-id to it; check that the annotation llm-d.ai/model-id equals the model_name label"
+        );
+        assert_eq!(
+            reword(
+                "No accelerator for x: set the VA label inference.optimization/acceleratorName or ...",
+                "HorizontalPodAutoscaler"
+            ),
+            "No accelerator for x: set the HorizontalPodAutoscaler label inference.optimization/acceleratorName or ..."
+        );
     }
 
     /// The `wva_desired_replicas` series as (variant_name, value).

@@ -102,7 +102,7 @@ pub async fn run(ctx: &Context, state: &mut State) {
         if let Some(event) = model_id_news.remove(&key) {
             tracing::warn!(variant = %key.name, namespace = %member.namespace(), "{}", event.note);
             state.series.count_model_id_not_found(&ctx.metrics, &key);
-            let regarding = state.discovery.regarding(member.va);
+            let (regarding, event) = state.discovery.address(member.va, event);
             ctx.events.publish(&regarding, event).await;
         }
         present.insert(key);
@@ -208,7 +208,6 @@ pub async fn publish(
         state.series.count_safety_net(&ctx.metrics, decision);
         log_safety_net(decision);
     }
-    let regarding = state.discovery.regarding(va);
     for event in events {
         if event.reason == Reason::AcceleratorNotResolved {
             state.warned_accelerator.insert(key.clone());
@@ -216,6 +215,7 @@ pub async fn publish(
         if let Some(s) = scaling.filter(|s| s.event_reason(decision) == event.reason) {
             tracing::info!(variant = %decision.variant, namespace = %decision.namespace, from = s.from, to = s.to, reason = decision.reason.as_str(), "{}", event.note);
         }
+        let (regarding, event) = state.discovery.address(va, event);
         ctx.events.publish(&regarding, event).await;
     }
 }

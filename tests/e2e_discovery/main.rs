@@ -132,6 +132,16 @@ async fn an_annotated_hpa_without_a_va_is_managed_and_scales_up() {
         .wait_event("ScaledUp", "llama-hpa", "Scaled up from 1 to 2 replicas")
         .await;
     assert_eq!(scaled.type_, "Normal");
+    if let Some(double) = &cluster.double {
+        let counts = double.request_counts();
+        let reads = |resource: &str| counts.get("list", resource) + counts.get("watch", resource);
+        assert_eq!(
+            reads("variantautoscalings"),
+            0,
+            "annotations mode never reads VAs: {counts:?}"
+        );
+        assert!(reads("horizontalpodautoscalers") > 0, "{counts:?}");
+    }
     let vas = cluster
         .vas()
         .list(&Default::default())
@@ -235,6 +245,14 @@ async fn a_va_wins_a_conflict_and_a_bad_cost_is_warned_until_fixed() {
         1,
         "{events:#?}"
     );
+
+    if let Some(double) = &cluster.double {
+        let counts = double.request_counts();
+        assert!(
+            counts.get("watch", "variantautoscalings") > 0,
+            "both modes read VAs: {counts:?}"
+        );
+    }
 
     // Fixing the annotation makes the HPA a variant.
     Api::<HorizontalPodAutoscaler>::namespaced(cluster.client.clone(), &ns)

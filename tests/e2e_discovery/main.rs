@@ -276,3 +276,107 @@ async fn a_va_wins_a_conflict_and_a_bad_cost_is_warned_until_fixed() {
         )
         .await;
 }
+
+/// KEDA's ScaledObject CRD, as far as discovery needs it (a real KEDA's CRD has the full
+/// schema).
+fn scaled_object_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "scaledobjects.keda.sh"},
+        "spec": {
+            "group": "keda.sh",
+            "names": {"plural": "scaledobjects", "kind": "ScaledObject", "singular": "scaledobject"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]
+        }
+    })
+}
+
+/// `WVA_DISCOVERY=annotations` with KEDA's CRD installed after the controller started (when
+/// the cluster does not have it yet): the annotated ScaledObject is picked up without a
+/// restart and managed with its own bounds. On a real cluster the CRD is deleted again when
+/// this scenario created it (no KEDA runs there, so nothing acts on the ScaledObject).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scaled_object_is_managed_once_the_keda_crd_is_installed() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DeleteParams, DynamicObject};
+    let cluster = Cluster::start("discovery-keda").await;
+    let ns = cluster.namespace.clone();
+    let fleet = Fleet::start(&cluster, MODEL, &["chat"], 0.10, 0.0);
+    cluster.create_deployment("chat", &["chat-0"]).await;
+    fleet.synced().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client.clone());
+    let installed = crds
+        .get_opt("scaledobjects.keda.sh")
+        .await
+        .expect("CRD lookup")
+        .is_some();
+    let wva = Wva::start(
+        &cluster,
+        &fleet.prometheus,
+        &[("WVA_DISCOVERY", "annotations")],
+    );
+    if !installed {
+        wva.wait_log("ScaledObjects are watched as soon as it is")
+            .await;
+        let crd: CustomResourceDefinition =
+            serde_json::from_value(scaled_object_crd()).expect("CRD");
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD created");
+    }
+    let resource = ApiResource {
+        group: "keda.sh".into(),
+        version: "v1alpha1".into(),
+        api_version: "keda.sh/v1alpha1".into(),
+        kind: "ScaledObject".into(),
+        plural: "scaledobjects".into(),
+    };
+    let scaled_object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {
+            "name": "chat-so",
+            "namespace": ns,
+            "labels": {"inference.optimization/acceleratorName": "H100"},
+            "annotations": managed(Some("4.5")),
+        },
+        "spec": {"scaleTargetRef": {"name": "chat"}, "minReplicaCount": 1, "maxReplicaCount": 3, "triggers": []}
+    }))
+    .expect("ScaledObject");
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &ns, &resource);
+    let start = std::time::Instant::now();
+    // A new CRD is served a moment after it is created.
+    while let Err(error) = api.create(&PostParams::default(), &scaled_object).await {
+        assert!(
+            start.elapsed() < harness::DEADLINE,
+            "ScaledObject not created: {error}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ns2 = ns.clone();
+    wva.wait_metrics(
+        "wva_desired_replicas of the ScaledObject's variant",
+        move |m| desired_replicas(m, &ns2, "chat-so") == Some(1.0),
+    )
+    .await;
+    cluster
+        .wait_event(
+            "VariantDiscovered",
+            "chat-so",
+            &format!(
+                "Managed by WVA as variant \"chat-so\" of model \"{MODEL}\" (cost 4.5, replicas 1 to 3, target Deployment chat)"
+            ),
+        )
+        .await;
+    if !installed {
+        wva.wait_log("Discovery: watching KEDA ScaledObjects").await;
+        if cluster.is_real() {
+            crds.delete("scaledobjects.keda.sh", &DeleteParams::default())
+                .await
+                .expect("CRD deleted");
+        }
+    }
+}

@@ -1037,6 +1037,69 @@ fn vanilla_defaults_render_only_the_controller_in_the_release_namespace() {
 /// reads it) adds get and patch on `deployments/scale`; `SCALE_FROM_ZERO_SOURCE=epp` adds
 /// reading Services and `get /metrics` (the endpoint picker authorizes the controller's token
 /// for it). A word the controller would reject fails the render, naming the key.
+/// `WVA_DISCOVERY` `annotations` or `both` (any case) lets the controller watch HPAs and KEDA
+/// ScaledObjects; `va` (the default) does not; an unknown word is refused by the schema.
+#[test]
+fn discovery_rbac_follows_the_discovery_mode() {
+    const KEY: &str = "wva.parameters.WVA_DISCOVERY";
+    let controller = Expect {
+        controller: true,
+        ..Expect::default()
+    };
+    for (name, word, watches) in [
+        ("discovery-default", None, false),
+        ("discovery-va", Some("va"), false),
+        ("discovery-annotations", Some("annotations"), true),
+        ("discovery-both", Some("Both"), true),
+    ] {
+        let set = word.map(|w| format!("{KEY}={w}"));
+        let args: Vec<&str> = set.iter().flat_map(|s| ["--set", s.as_str()]).collect();
+        let r = check(name, &args, &controller);
+        let manager = r
+            .suffixed("ClusterRole", "-manager")
+            .expect("manager ClusterRole");
+        for verb in ["get", "list", "watch"] {
+            assert_eq!(
+                grants(manager, "autoscaling", "horizontalpodautoscalers", verb),
+                watches,
+                "{name}: {verb} horizontalpodautoscalers"
+            );
+            assert_eq!(
+                grants(manager, "keda.sh", "scaledobjects", verb),
+                watches,
+                "{name}: {verb} scaledobjects"
+            );
+        }
+        assert!(
+            grants(manager, "events.k8s.io", "events", "create"),
+            "{name}"
+        );
+        assert!(
+            !grants(manager, "autoscaling", "horizontalpodautoscalers", "update")
+                && !grants(manager, "keda.sh", "scaledobjects", "patch"),
+            "{name}: discovery never writes the objects"
+        );
+        let config = r
+            .docs
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap" && d["data"]["WVA_DISCOVERY"].is_string());
+        assert_eq!(
+            config.map(|d| d["data"]["WVA_DISCOVERY"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase()),
+            Some(word.unwrap_or("va").to_lowercase()),
+            "{name}: the main ConfigMap carries the mode"
+        );
+    }
+    let err = template_error(&["--set", &format!("{KEY}=crd")]);
+    assert!(
+        err.contains("values don't meet the specifications of the schema")
+            && err.contains("WVA_DISCOVERY"),
+        "{err}"
+    );
+}
+
 #[test]
 fn scale_from_zero_rbac_follows_the_actuation_and_the_source() {
     const ACTUATION: &str = "wva.parameters.SCALE_FROM_ZERO_ACTUATION";

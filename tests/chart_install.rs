@@ -1179,3 +1179,68 @@ async fn scale_from_zero_rbac_follows_the_values_on_a_real_cluster() {
     assert!(!allowed_url(&sa, "get", "/metrics").await);
     drop(cleanup);
 }
+
+/// Discovery's RBAC, as the chart's ServiceAccount on the real API server: with the default
+/// `WVA_DISCOVERY=va` it may not list HPAs or ScaledObjects; after `helm upgrade` with
+/// `WVA_DISCOVERY=annotations` it gets, lists and watches both (and lists HPAs for real) but
+/// may not update an HPA; back to `va`, the list is forbidden again.
+#[tokio::test]
+async fn discovery_rbac_follows_the_values_on_a_real_cluster() {
+    let Some((admin, ns, mut cleanup)) = start("discovery-rbac", "wva-discovery-rbac").await else {
+        return;
+    };
+    cleanup.releases.push(("wva".into(), ns.clone()));
+    let mut install = vec!["install", "wva", CHART, "-n", &ns, "--create-namespace"];
+    install.extend(PLAIN_PROMETHEUS);
+    cleanup.helm.ok(&install);
+    let dir = scratch("discovery-rbac");
+    let sa_kubeconfig = dir.join("kubeconfig");
+    token_kubeconfig(
+        &cleanup.helm.kubeconfig,
+        &controller_token(&admin, &ns).await,
+        &sa_kubeconfig,
+    );
+    let sa = client_for(&sa_kubeconfig).await;
+    let hpas: Api<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> =
+        Api::all(sa.clone());
+    let may_list_hpas = || allowed(&sa, "list", "autoscaling", "horizontalpodautoscalers", None);
+
+    assert!(!may_list_hpas().await, "va (default) may list HPAs");
+    assert!(!allowed(&sa, "list", "keda.sh", "scaledobjects", None).await);
+    forbidden(hpas.list(&ListParams::default()).await, "list HPAs with va");
+
+    cleanup
+        .helm
+        .upgrade("wva", &ns, "wva.parameters.WVA_DISCOVERY=annotations");
+    until("list HPAs after the upgrade", true, may_list_hpas).await;
+    for verb in ["get", "list", "watch"] {
+        assert!(
+            allowed(&sa, verb, "autoscaling", "horizontalpodautoscalers", None).await,
+            "{verb} horizontalpodautoscalers"
+        );
+        assert!(
+            allowed(&sa, verb, "keda.sh", "scaledobjects", None).await,
+            "{verb} scaledobjects"
+        );
+    }
+    hpas.list(&ListParams::default())
+        .await
+        .expect("the controller's account lists HPAs");
+    assert!(
+        !allowed(
+            &sa,
+            "update",
+            "autoscaling",
+            "horizontalpodautoscalers",
+            None
+        )
+        .await
+    );
+    assert!(!allowed(&sa, "patch", "keda.sh", "scaledobjects", None).await);
+
+    cleanup
+        .helm
+        .upgrade("wva", &ns, "wva.parameters.WVA_DISCOVERY=va");
+    until("list HPAs after going back to va", false, may_list_hpas).await;
+    drop(cleanup);
+}

@@ -29,6 +29,31 @@ wva_core::choice_param! {
     }
 }
 
+wva_core::choice_param! {
+    /// Where the controller finds the variants it scales (WVA_DISCOVERY).
+    pub enum Discovery {
+        /// VariantAutoscalings only.
+        Va = "va",
+        /// HPAs and KEDA ScaledObjects annotated `llm-d.ai/managed: "true"` only.
+        Annotations = "annotations",
+        /// Both; a VA wins over an annotated object on the same target.
+        Both = "both",
+    }
+}
+
+impl Discovery {
+    /// True when VariantAutoscalings are watched and managed (`va`, `both`).
+    pub fn reads_vas(self) -> bool {
+        self != Discovery::Annotations
+    }
+
+    /// True when annotated HPAs and ScaledObjects are watched and managed (`annotations`,
+    /// `both`).
+    pub fn reads_annotations(self) -> bool {
+        self != Discovery::Va
+    }
+}
+
 /// Settings read once at startup. Changing one in the main ConfigMap at runtime is rejected
 /// with an `ImmutableConfigChangeRejected` event; restart the controller to apply it.
 #[derive(ConfigParams, Debug, Clone, PartialEq)]
@@ -207,6 +232,14 @@ pub struct StaticConfig {
     /// saturation analyzer, arbitrated so that capacity safety wins.
     #[param(default = "false", pending = "the proactive (HYBRID) optimizer")]
     pub experimental_proactive_model: bool,
+
+    /// Where variants come from: `va` (VariantAutoscalings), `annotations` (HPAs and KEDA
+    /// ScaledObjects annotated `llm-d.ai/managed: "true"` with `llm-d.ai/model-id`, each a
+    /// variant named after the object; no VariantAutoscaling CRD needed) or `both` (a VA wins
+    /// over an annotated object scaling the same target). See docs/controller.md, "Discovery
+    /// modes".
+    #[param(flag, default = "va")]
+    pub wva_discovery: Discovery,
 
     /// Instance name for multi-controller isolation: only VAs labelled
     /// `wva.llmd.ai/controller-instance=<value>` are managed, and every metric carries

@@ -170,6 +170,10 @@ pub struct WvaMetrics {
     /// Times a variant's pods ran while no vLLM series carried its VA's modelID as `model_name` (each counted when it starts, with the `ModelIDNotFound` event)
     #[metric(labels("variant_name", "namespace"))]
     pub wva_model_id_not_found_total: IntCounterVec,
+
+    /// HPAs and ScaledObjects annotated llm-d.ai/managed that discovery skipped, by reason (`InvalidAnnotation`, `DiscoveryConflict`), each counted when it starts, with the Warning event on the object
+    #[metric(labels("namespace", "kind", "name", "reason"))]
+    pub wva_discovery_skipped_total: IntCounterVec,
 }
 
 /// The `wva_` metric names a PromQL expression reads, with the `_bucket`, `_sum` and `_count`

@@ -7,6 +7,8 @@
 //!   the resolved configuration by precedence (explicit flag > env > ConfigMap > default).
 //! * [`configmaps`]: global and namespace-local saturation / scale-to-zero ConfigMaps.
 //! * [`epp`]: the gateway queue scraped from the InferencePools' endpoint pickers.
+//! * [`discovery`]: variants from HPAs and ScaledObjects annotated `llm-d.ai/managed`
+//!   (`WVA_DISCOVERY`).
 //! * [`error`]: the controller's error type.
 //! * [`gpus`]: free GPUs per accelerator type from Nodes and Pods (limited mode).
 //! * [`k8s`]: the Kubernetes client, the informer caches and the InferencePool watch.
@@ -21,6 +23,7 @@ pub mod analyzers;
 pub mod assemble;
 pub mod config;
 pub mod configmaps;
+pub mod discovery;
 pub mod epp;
 pub mod error;
 pub mod gpus;

@@ -77,6 +77,7 @@ impl Fixture {
             scope: Scope::default(),
             main_config_map: ObjectRef::new("wva-config").within("wva-system"),
             startup: Sources::default(),
+            discovery: None,
         };
         Fixture {
             double,

@@ -180,3 +180,9 @@ in lower case ("" when unset). */}}
 {{- define "wva.scaleFromZeroScrapesEpp" -}}
 {{- if eq (include "wva.parameterWord" (dict "root" . "key" "SCALE_FROM_ZERO_SOURCE")) "epp" }}true{{ end }}
 {{- end }}
+
+{{/* Whether the controller discovers variants from annotated HPAs and ScaledObjects
+(WVA_DISCOVERY=annotations or both). */}}
+{{- define "wva.discoversAnnotations" -}}
+{{- if has (include "wva.parameterWord" (dict "root" . "key" "WVA_DISCOVERY")) (list "annotations" "both") }}true{{ end }}
+{{- end }}

@@ -46,6 +46,9 @@ pub struct Context {
     pub main_config_map: ObjectRef<ConfigMap>,
     /// The sources read at startup (flags and env keep precedence over live updates).
     pub startup: Sources,
+    /// The caches of annotated HPAs and ScaledObjects (`WVA_DISCOVERY` `annotations` or
+    /// `both`; `None` with `va`).
+    pub discovery: Option<crate::discovery::watch::Watches>,
 }
 
 impl Context {
@@ -58,10 +61,20 @@ impl Context {
     /// whose namespace the cache does not hold yet waits: the namespace may be excluded.
     pub fn in_scope(&self, va: &VariantAutoscaling) -> bool {
         let namespace = va.metadata.namespace.as_deref().unwrap_or_default();
+        self.in_scope_object(namespace, va.metadata.labels.as_ref())
+    }
+
+    /// True when this controller manages an object in `namespace` with `labels` (a VA, or an
+    /// annotated HPA or ScaledObject): the VA rules, instance label and namespace.
+    pub fn in_scope_object(
+        &self,
+        namespace: &str,
+        labels: Option<&BTreeMap<String, String>>,
+    ) -> bool {
         let Some(ns) = self.caches.namespaces.get(&ObjectRef::new(namespace)) else {
             return false;
         };
-        self.scope.owns_va(va.metadata.labels.as_ref())
+        self.scope.owns_va(labels)
             && self
                 .scope
                 .manages_namespace(namespace, ns.metadata.annotations.as_ref())
@@ -97,6 +110,8 @@ pub struct State {
     pub retries: Retries,
     /// What scale-from-zero remembers: models started, queues seen.
     pub wakes: Wakes,
+    /// What discovery remembers: discovered variants, their unwritten statuses, warnings.
+    pub discovery: crate::discovery::DiscoveryState,
 }
 
 impl State {
@@ -116,6 +131,7 @@ impl State {
             targets: TargetIndex::default(),
             retries: Retries::default(),
             wakes: Wakes::default(),
+            discovery: crate::discovery::DiscoveryState::default(),
         }
     }
 

@@ -16,7 +16,6 @@ use crate::telemetry::capacity::CapacityFigures;
 use crate::telemetry::cycle_metrics::{self, CycleSeries};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Resource;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +25,7 @@ use wva_engine::{Cycle, Decision, EngineConfig, ModelReport};
 /// Runs one engine cycle.
 pub async fn run(ctx: &Context, state: &mut State) {
     let started = Instant::now();
-    let vas = in_scope_vas(ctx);
+    let vas = crate::discovery::variants(ctx, state).await;
     let engine_config = engine_config(ctx, state, &vas).await;
     state
         .cycle_series
@@ -103,7 +102,8 @@ pub async fn run(ctx: &Context, state: &mut State) {
         if let Some(event) = model_id_news.remove(&key) {
             tracing::warn!(variant = %key.name, namespace = %member.namespace(), "{}", event.note);
             state.series.count_model_id_not_found(&ctx.metrics, &key);
-            ctx.events.publish(&member.va.object_ref(&()), event).await;
+            let (regarding, event) = state.discovery.address(member.va, event);
+            ctx.events.publish(&regarding, event).await;
         }
         present.insert(key);
     }
@@ -208,7 +208,6 @@ pub async fn publish(
         state.series.count_safety_net(&ctx.metrics, decision);
         log_safety_net(decision);
     }
-    let regarding = va.object_ref(&());
     for event in events {
         if event.reason == Reason::AcceleratorNotResolved {
             state.warned_accelerator.insert(key.clone());
@@ -216,6 +215,7 @@ pub async fn publish(
         if let Some(s) = scaling.filter(|s| s.event_reason(decision) == event.reason) {
             tracing::info!(variant = %decision.variant, namespace = %decision.namespace, from = s.from, to = s.to, reason = decision.reason.as_str(), "{}", event.note);
         }
+        let (regarding, event) = state.discovery.address(va, event);
         ctx.events.publish(&regarding, event).await;
     }
 }

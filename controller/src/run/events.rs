@@ -43,6 +43,15 @@ pub enum Reason {
     ImmutableConfigChangeRejected,
     /// The main ConfigMap has keys no parameter reads (Warning, on the ConfigMap).
     UnknownConfigKey,
+    /// An HPA or ScaledObject became a variant, or what it asks for changed (Normal, on the
+    /// object; `WVA_DISCOVERY` `annotations` or `both`).
+    VariantDiscovered,
+    /// An HPA or ScaledObject opted in with an invalid annotation or bound and is skipped
+    /// (Warning, on the object).
+    InvalidAnnotation,
+    /// An annotated HPA or ScaledObject scales the target of a VA (the VA wins) or of another
+    /// annotated object, or shares a name with it, and is skipped (Warning, on the object).
+    DiscoveryConflict,
 }
 
 impl Reason {
@@ -62,6 +71,9 @@ impl Reason {
             Reason::InvalidConfiguration => "InvalidConfiguration",
             Reason::ImmutableConfigChangeRejected => "ImmutableConfigChangeRejected",
             Reason::UnknownConfigKey => "UnknownConfigKey",
+            Reason::VariantDiscovered => "VariantDiscovered",
+            Reason::InvalidAnnotation => "InvalidAnnotation",
+            Reason::DiscoveryConflict => "DiscoveryConflict",
         }
     }
 
@@ -72,7 +84,8 @@ impl Reason {
             | Reason::ScaledDown
             | Reason::ScaledFromZero
             | Reason::ScaledToZero
-            | Reason::MetricsRestored => EventType::Normal,
+            | Reason::MetricsRestored
+            | Reason::VariantDiscovered => EventType::Normal,
             _ => EventType::Warning,
         }
     }

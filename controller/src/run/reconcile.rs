@@ -63,6 +63,10 @@ pub async fn sync_status(
     target: Target<'_>,
     decision: Option<&Decision>,
 ) {
+    // A discovered variant has no status to write: its conditions become events on its object.
+    if crate::discovery::report(ctx, state, va, target, decision).await {
+        return;
+    }
     let key = keys::of(va);
     let now = Time(jiff::Timestamp::now());
     let previous = state.written.latest(va);

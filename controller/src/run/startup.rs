@@ -121,13 +121,27 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
     } else {
         GpuInventory::Off
     };
-    let vas: Api<VariantAutoscaling> = caches::scoped(&client, &scope);
-    crate::k8s::crd::wait_until_installed(&vas, &ready_tx).await;
-    let (caches, streams) = caches::watch(&client, &scope, &namespace, gpu_inventory);
+    let discovery = s.wva_discovery;
+    if discovery.reads_vas() {
+        let vas: Api<VariantAutoscaling> = caches::scoped(&client, &scope);
+        crate::k8s::crd::wait_until_installed(&vas, &ready_tx).await;
+    }
+    let (mut caches, mut streams) = caches::watch(&client, &scope, &namespace, gpu_inventory);
+    if !discovery.reads_vas() {
+        crate::discovery::watch::without_vas(&mut caches, &mut streams);
+    }
     let (trigger_tx, triggers) = mpsc::unbounded_channel();
     triggers::spawn(streams, trigger_tx, main_config_map.clone());
     let (leading, campaign) = campaign(&client, &namespace, s, stop_rx);
     let gateway = gateway(&client, &scope, s).await?;
+    let annotated = if discovery.reads_annotations() {
+        let watches = crate::discovery::watch::watch(&client, &scope)
+            .await
+            .map_err(|source| Error::CachesNotSynced { source })?;
+        Some(watches)
+    } else {
+        None
+    };
     caches
         .wait_until_ready()
         .await
@@ -145,6 +159,7 @@ pub async fn start(mut startup: Sources) -> Result<Started, Error> {
         scope,
         main_config_map,
         startup,
+        discovery: annotated,
     };
     Ok(Started {
         ctx,

@@ -245,6 +245,18 @@ pub(crate) fn builtins() -> Vec<ResourceType> {
             &["sts"],
         ),
         (
+            "autoscaling",
+            "v2",
+            "horizontalpodautoscalers",
+            "horizontalpodautoscaler",
+            "HorizontalPodAutoscaler",
+            true,
+            true,
+            false,
+            true,
+            &["hpa"],
+        ),
+        (
             "events.k8s.io",
             "v1",
             "events",

@@ -1,12 +1,14 @@
 //! From the informer caches and one collection to the engine's snapshot.
 //!
 //! [`plan`] picks the VAs the cycle works on and maps pods to variants through each target
-//! Deployment's selector (no API call per pod); [`snapshot`] joins the collected signals.
+//! Deployment's selector and prefill/decode role (no API call per pod); [`snapshot`] joins
+//! the collected signals.
 //! Both are pure, so the same inputs always give the same snapshot.
 
 use crate::analyzers;
 use crate::k8s::status::WrittenStatuses;
 use crate::keys::{self, DeploymentRef};
+use crate::roles::role_of;
 use crate::vllm_args;
 use crate::workload;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -20,7 +22,7 @@ use wva_collector::{
     MAX_OTHER_MODELS, ModelKey, PodIndex, Scope as CollectScope, Signals, VariantKey,
 };
 use wva_engine::{
-    EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot, Variant, parse_cost,
+    EngineConfig, ModelGroup, ReplicaSignals, Role, SignalStatus, Snapshot, Variant, parse_cost,
 };
 
 /// One VA of the cycle and its target.
@@ -35,6 +37,17 @@ pub struct Member<'a> {
 }
 
 impl Member<'_> {
+    /// The prefill/decode role the target serves: the `llm-d.ai/role` label of its pod
+    /// template (`both` without a target).
+    pub fn role(&self) -> Role {
+        role_of(
+            self.deployment
+                .and_then(|d| d.spec.as_ref())
+                .and_then(|s| s.template.metadata.as_ref())
+                .and_then(|m| m.labels.as_ref()),
+        )
+    }
+
     /// The VA's namespace.
     pub fn namespace(&self) -> &str {
         self.va.metadata.namespace.as_deref().unwrap_or_default()
@@ -95,8 +108,12 @@ pub fn plan<'a>(
             continue;
         };
         let model: Arc<str> = member.va.spec.model_id.as_str().into();
+        let role = member.role();
         for pod in by_namespace.get(member.namespace()).into_iter().flatten() {
-            if selector.selects(pod.metadata.labels.as_ref()) {
+            // A selector that also matches the pods of the model's other role (e.g. only
+            // `app: llama`) must not mix their signals into this variant.
+            let labels = pod.metadata.labels.as_ref();
+            if selector.selects(labels) && role_of(labels) == role {
                 let name = pod.metadata.name.as_deref().unwrap_or_default();
                 index.insert(member.namespace(), name, member.key.clone(), model.clone());
             }
@@ -253,6 +270,8 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
     let pods = signals.variants.get(&member.key);
     let limits = vllm_args::batch_limits(pod_spec, &member.key);
     Variant {
+        role: member.role(),
+        data_parallel_size: vllm_args::data_parallel_size(pod_spec, &member.key),
         name: member.name().to_string(),
         cost: parse_cost(&va.spec.variant_cost),
         accelerator: Some(accelerator).filter(|a| a != workload::UNKNOWN_ACCELERATOR),
@@ -274,6 +293,7 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
             .flatten()
             .map(|(pod, s)| ReplicaSignals {
                 pod: pod.clone(),
+                engines: s.engines,
                 kv_cache_usage: s.kv_cache_usage,
                 queue_length: s.queue_length,
                 kv_capacity_tokens: s.kv_capacity_tokens,
@@ -347,6 +367,7 @@ mod tests {
             avg_input_tokens: Some(900.0),
             avg_output_tokens: Some(300.0),
             prefix_cache_hit_rate: Some(0.25),
+            engines: None,
         };
         signals.variants.insert(
             plan.members[0].key.clone(),

@@ -88,10 +88,13 @@ fn pod(signals: &Signals, variant: &str, pod: &str) -> PodSignals {
         .unwrap_or_else(|| panic!("{variant} {pod} missing from {:?}", signals.variants))
 }
 
+/// A pod's signals; a pod with a KV or queue value has one engine rank (the emulator labels
+/// its series `engine="0"`, as vLLM does), one without has no series.
 fn pod_signals(kv: Option<f64>, queue: Option<f64>) -> PodSignals {
     PodSignals {
         kv_cache_usage: kv,
         queue_length: queue,
+        engines: (kv.is_some() || queue.is_some()).then_some(1),
         ..PodSignals::default()
     }
 }
@@ -492,6 +495,7 @@ async fn token_capacity_inputs_are_read_per_pod_only_when_the_scope_asks() {
             kv_cache_usage: Some(0.1),
             queue_length: Some(0.0),
             kv_capacity_tokens: Some(32_768.0),
+            engines: Some(1),
             ..PodSignals::default()
         }
     );

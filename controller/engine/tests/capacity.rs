@@ -35,6 +35,7 @@ fn close(a: f64, b: f64) -> bool {
 /// (a queued one costs 1000 + 200/2 = 1100 tokens).
 fn replica(pod: String, total: f64, kv: f64, queue: f64) -> ReplicaSignals {
     ReplicaSignals {
+        engines: None,
         pod,
         kv_cache_usage: Some(kv),
         queue_length: Some(queue),

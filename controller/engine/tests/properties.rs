@@ -65,6 +65,8 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                     other => other,
                 };
                 Variant {
+                    role: wva_engine::Role::Both,
+                    data_parallel_size: None,
                     name: format!("v{index}"),
                     cost,
                     accelerator,
@@ -79,6 +81,7 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                         .into_iter()
                         .enumerate()
                         .map(|(i, (kv, q, (total, size, hit)))| ReplicaSignals {
+                            engines: None,
                             pod: format!("v{index}-{i}"),
                             kv_cache_usage: kv,
                             queue_length: q,
@@ -297,6 +300,8 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
             service_class: None,
             seen_model_names: Vec::new(),
             variants: vec![Variant {
+                role: wva_engine::Role::Both,
+                data_parallel_size: None,
                 name: "v".into(),
                 cost: 10.0,
                 accelerator: None,
@@ -385,6 +390,8 @@ fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
                 .into_iter()
                 .enumerate()
                 .map(|(j, (replicas, cost, min))| Variant {
+                    role: wva_engine::Role::Both,
+                    data_parallel_size: None,
                     name: format!("v{j}"),
                     cost,
                     accelerator: Some("H100".into()),
@@ -399,6 +406,7 @@ fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
                         .into_iter()
                         .enumerate()
                         .map(|(i, (kv, queue, input, output))| ReplicaSignals {
+                            engines: None,
                             pod: format!("v{j}-{i}"),
                             kv_cache_usage: Some(kv),
                             queue_length: Some(queue),

@@ -266,6 +266,7 @@ mod tests {
 
     fn report(analysis: Option<Analysis>) -> ModelReport {
         ModelReport {
+            role: wva_engine::Role::Both,
             namespace: "llm-d".into(),
             model_id: "meta/llama".into(),
             thresholds: Default::default(),

@@ -8,6 +8,8 @@ use wva_engine::{ModelGroup, ReplicaSignals, Snapshot, Variant};
 /// A variant with `replicas` reporting (kv, queue) pairs; current = number of pairs.
 pub fn variant(name: &str, cost: f64, replicas: &[(f64, f64)]) -> Variant {
     Variant {
+        role: wva_engine::Role::Both,
+        data_parallel_size: None,
         name: name.to_string(),
         cost,
         accelerator: Some("H100".to_string()),

@@ -414,6 +414,94 @@ mod tests {
     }
 
     #[test]
+    fn pods_are_attributed_to_the_variant_of_their_role_and_engines_reach_the_snapshot() {
+        // Both Deployments select `app: llama`, which matches the pods of both roles: each
+        // variant must read only the pods of its own role.
+        let va = |name: &str, target: &str| -> VariantAutoscaling {
+            from_json(serde_json::json!({
+                "metadata": {"name": name, "namespace": "llm-d"},
+                "spec": {"scaleTargetRef": {"kind": "Deployment", "name": target},
+                         "modelID": "org/llama", "variantCost": "10"}
+            }))
+        };
+        let deployment = |name: &str, role: &str, args: &[&str]| -> Deployment {
+            from_json(serde_json::json!({
+                "metadata": {"name": name, "namespace": "llm-d"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "llama"}},
+                         "template": {"metadata": {"labels": {"app": "llama", "llm-d.ai/role": role}},
+                                      "spec": {"containers": [
+                                          {"name": "vllm", "image": "vllm/vllm-openai", "args": args}]}}}
+            }))
+        };
+        let (prefill_va, decode_va) =
+            (va("prefill", "llama-prefill"), va("decode", "llama-decode"));
+        let prefill = deployment("llama-prefill", "prefill", &["--data-parallel-size", "4"]);
+        let decode = deployment("llama-decode", "decode", &[]);
+        let pods: Vec<PartialObjectMeta<Pod>> = [("p-0", "prefill"), ("d-0", "decode")]
+            .map(|(name, role)| {
+                from_json(serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": "llm-d",
+                                 "labels": {"app": "llama", "llm-d.ai/role": role}}
+                }))
+            })
+            .into();
+        let deployments =
+            HashMap::from([(keys::of(&prefill), &prefill), (keys::of(&decode), &decode)]);
+        let pod_refs: Vec<&PartialObjectMeta<Pod>> = pods.iter().collect();
+        let config = EngineConfig::default();
+        let plan = plan(
+            &[&prefill_va, &decode_va],
+            &deployments,
+            &pod_refs,
+            &config,
+            None,
+        );
+        assert_eq!(plan.pods.len(), 2);
+        let owner = |pod: &str| plan.pods.get("llm-d", pod).map(|t| t.variant.to_string());
+        assert_eq!(owner("p-0").as_deref(), Some("llm-d/prefill"));
+        assert_eq!(owner("d-0").as_deref(), Some("llm-d/decode"));
+
+        let mut signals = Signals::default();
+        for (member, pod, engines) in [
+            ("llm-d/prefill", "p-0", None),
+            ("llm-d/decode", "d-0", Some(2)),
+        ] {
+            let pod_signals = wva_collector::PodSignals {
+                kv_cache_usage: Some(0.5),
+                queue_length: Some(0.0),
+                engines,
+                ..Default::default()
+            };
+            signals.variants.insert(
+                member.into(),
+                BTreeMap::from([(pod.to_string(), pod_signals)]),
+            );
+        }
+        let snapshot = snapshot(&plan, &signals, config, 0, None);
+        let variants = &snapshot.models[0].variants;
+        let summary: Vec<_> = variants
+            .iter()
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    v.role,
+                    v.data_parallel_size,
+                    v.replicas[0].pod.as_str(),
+                    v.engines_of(v.replicas.first()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("decode", Role::Decode, None, "d-0", 2),
+                ("prefill", Role::Prefill, Some(4), "p-0", 4),
+            ]
+        );
+    }
+
+    #[test]
     fn selectors_match_labels_and_expressions_and_empty_matches_nothing() {
         let selector = LabelSelector {
             match_labels: Some(labels(&[("app", "llama")])),

@@ -706,27 +706,17 @@ async fn a_prefill_decode_pair_scales_only_the_saturated_role() {
         0.50,
         1.0,
     );
-    cluster
-        .create_labelled_deployment(
-            "llama-prefill",
-            &["llama-prefill-0"],
-            &[("llm-d.ai/role", "prefill")],
-        )
-        .await;
-    cluster
-        .create_labelled_deployment(
-            "llama-decode",
-            &["llama-decode-0"],
-            &[("llm-d.ai/role", "decode")],
-        )
-        .await;
+    for role in ["prefill", "decode"] {
+        let name = format!("llama-{role}");
+        let pod = format!("{name}-0");
+        cluster
+            .create_labelled_deployment(&name, &[&pod], &[("llm-d.ai/role", role)])
+            .await;
+    }
     fleet.synced().await;
-    cluster
-        .create_va("llama-prefill", "llama-prefill", model, "10.0", "H100")
-        .await;
-    cluster
-        .create_va("llama-decode", "llama-decode", model, "10.0", "H100")
-        .await;
+    for name in ["llama-prefill", "llama-decode"] {
+        cluster.create_va(name, name, model, "10.0", "H100").await;
+    }
     let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
     let prefill = |m: &str| desired_replicas(m, &ns, "llama-prefill");
     let decode = |m: &str| desired_replicas(m, &ns, "llama-decode");

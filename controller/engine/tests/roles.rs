@@ -4,19 +4,11 @@
 
 mod common;
 
-use common::{model, saturation, snapshot, variant};
+use common::{find, model, saturation, snapshot, variant};
 use wva_engine::{
-    Action, Cycle, Decision, MetricsReason, Reason, ReplicaSignals, Role, SignalStatus, Snapshot,
-    Variant, decide,
+    Action, Cycle, MetricsReason, Reason, ReplicaSignals, Role, SignalStatus, Snapshot, Variant,
+    decide,
 };
-
-fn find<'a>(cycle: &'a Cycle, variant: &str) -> &'a Decision {
-    cycle
-        .decisions
-        .iter()
-        .find(|d| d.variant == variant)
-        .unwrap_or_else(|| panic!("no decision for {variant}: {cycle:#?}"))
-}
 
 fn with_role(role: Role, mut v: Variant) -> Variant {
     v.role = role;

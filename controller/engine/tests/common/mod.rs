@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use wva_core::saturation::{SaturationEntry, ScaleToZeroEntry};
-use wva_engine::{ModelGroup, ReplicaSignals, Snapshot, Variant};
+use wva_engine::{Cycle, Decision, ModelGroup, ReplicaSignals, Snapshot, Variant};
 
 /// A variant with `replicas` reporting (kv, queue) pairs; current = number of pairs.
 pub fn variant(name: &str, cost: f64, replicas: &[(f64, f64)]) -> Variant {
@@ -71,4 +71,13 @@ pub fn scale_to_zero(pairs: &[(&str, &str)]) -> BTreeMap<String, ScaleToZeroEntr
         .iter()
         .map(|(k, v)| (k.to_string(), serde_saphyr::from_str(v).unwrap()))
         .collect()
+}
+
+/// The decision of `variant` in `cycle`.
+pub fn find<'a>(cycle: &'a Cycle, variant: &str) -> &'a Decision {
+    cycle
+        .decisions
+        .iter()
+        .find(|d| d.variant == variant)
+        .unwrap_or_else(|| panic!("no decision for {variant}: {cycle:#?}"))
 }

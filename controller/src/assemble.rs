@@ -269,9 +269,17 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
     let as_u32 = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
     let pods = signals.variants.get(&member.key);
     let limits = vllm_args::batch_limits(pod_spec, &member.key);
+    let data_parallel_size = vllm_args::data_parallel_size(pod_spec, &member.key);
+    let ranks_seen = pods.into_iter().flatten().any(|(_, s)| s.engines.is_some());
+    if data_parallel_size.is_none() && !ranks_seen && pods.is_some_and(|p| !p.is_empty()) {
+        tracing::debug!(
+            variant = %member.key,
+            "no engine rank information (no engine label on the pods' series, no --data-parallel-size in the args): one engine per pod"
+        );
+    }
     Variant {
         role: member.role(),
-        data_parallel_size: vllm_args::data_parallel_size(pod_spec, &member.key),
+        data_parallel_size,
         name: member.name().to_string(),
         cost: parse_cost(&va.spec.variant_cost),
         accelerator: Some(accelerator).filter(|a| a != workload::UNKNOWN_ACCELERATOR),

@@ -50,8 +50,8 @@ pub fn batch_limits(pod: Option<&PodSpec>, deployment: &str) -> BatchLimits {
 /// The vLLM engine ranks one pod of `pod` runs (of Deployment `deployment`, for the log):
 /// `--data-parallel-size-local` when set (the ranks on this pod when data parallelism spans
 /// several pods), else `--data-parallel-size` or its short form `-dp`; the last occurrence
-/// of each wins. `None` when neither is set or readable, which counts as one engine (logged
-/// at debug).
+/// of each wins. `None` when neither is set or readable (a value that is not a positive
+/// integer is logged at debug).
 pub fn data_parallel_size(pod: Option<&PodSpec>, deployment: &str) -> Option<u32> {
     let container = pod.and_then(vllm_container)?;
     let words = words(container);
@@ -64,19 +64,11 @@ pub fn data_parallel_size(pod: Option<&PodSpec>, deployment: &str) -> Option<u32
             "vLLM data-parallel size is not a positive integer; ignored (one engine per pod)",
         )
     };
-    let size = match last_value(&words, DATA_PARALLEL_SIZE_LOCAL) {
+    match last_value(&words, DATA_PARALLEL_SIZE_LOCAL) {
         Some(text) => read(text, DATA_PARALLEL_SIZE_LOCAL),
         None => last_value_or_short(&words, DATA_PARALLEL_SIZE, Some(DATA_PARALLEL_SIZE_SHORT))
             .and_then(|text| read(text, DATA_PARALLEL_SIZE)),
-    };
-    if size.is_none() {
-        tracing::debug!(
-            deployment,
-            container = container.name,
-            "no vLLM data-parallel size in the container args; one engine per pod unless its series name engine ranks"
-        );
     }
-    size
 }
 
 /// The words of a container's command and args, shell command lines split on whitespace.

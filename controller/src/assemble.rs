@@ -1,12 +1,14 @@
 //! From the informer caches and one collection to the engine's snapshot.
 //!
 //! [`plan`] picks the VAs the cycle works on and maps pods to variants through each target
-//! Deployment's selector (no API call per pod); [`snapshot`] joins the collected signals.
+//! Deployment's selector and prefill/decode role (no API call per pod); [`snapshot`] joins
+//! the collected signals.
 //! Both are pure, so the same inputs always give the same snapshot.
 
 use crate::analyzers;
 use crate::k8s::status::WrittenStatuses;
 use crate::keys::{self, DeploymentRef};
+use crate::roles::role_of;
 use crate::vllm_args;
 use crate::workload;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -20,7 +22,7 @@ use wva_collector::{
     MAX_OTHER_MODELS, ModelKey, PodIndex, Scope as CollectScope, Signals, VariantKey,
 };
 use wva_engine::{
-    EngineConfig, ModelGroup, ReplicaSignals, SignalStatus, Snapshot, Variant, parse_cost,
+    EngineConfig, ModelGroup, ReplicaSignals, Role, SignalStatus, Snapshot, Variant, parse_cost,
 };
 
 /// One VA of the cycle and its target.
@@ -35,6 +37,17 @@ pub struct Member<'a> {
 }
 
 impl Member<'_> {
+    /// The prefill/decode role the target serves: the `llm-d.ai/role` label of its pod
+    /// template (`both` without a target).
+    pub fn role(&self) -> Role {
+        role_of(
+            self.deployment
+                .and_then(|d| d.spec.as_ref())
+                .and_then(|s| s.template.metadata.as_ref())
+                .and_then(|m| m.labels.as_ref()),
+        )
+    }
+
     /// The VA's namespace.
     pub fn namespace(&self) -> &str {
         self.va.metadata.namespace.as_deref().unwrap_or_default()
@@ -95,8 +108,12 @@ pub fn plan<'a>(
             continue;
         };
         let model: Arc<str> = member.va.spec.model_id.as_str().into();
+        let role = member.role();
         for pod in by_namespace.get(member.namespace()).into_iter().flatten() {
-            if selector.selects(pod.metadata.labels.as_ref()) {
+            // A selector that also matches the pods of the model's other role (e.g. only
+            // `app: llama`) must not mix their signals into this variant.
+            let labels = pod.metadata.labels.as_ref();
+            if selector.selects(labels) && role_of(labels) == role {
                 let name = pod.metadata.name.as_deref().unwrap_or_default();
                 index.insert(member.namespace(), name, member.key.clone(), model.clone());
             }
@@ -252,7 +269,17 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
     let as_u32 = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
     let pods = signals.variants.get(&member.key);
     let limits = vllm_args::batch_limits(pod_spec, &member.key);
+    let data_parallel_size = vllm_args::data_parallel_size(pod_spec, &member.key);
+    let ranks_seen = pods.into_iter().flatten().any(|(_, s)| s.engines.is_some());
+    if data_parallel_size.is_none() && !ranks_seen && pods.is_some_and(|p| !p.is_empty()) {
+        tracing::debug!(
+            variant = %member.key,
+            "no engine rank information (no engine label on the pods' series, no --data-parallel-size in the args): one engine per pod"
+        );
+    }
     Variant {
+        role: member.role(),
+        data_parallel_size,
         name: member.name().to_string(),
         cost: parse_cost(&va.spec.variant_cost),
         accelerator: Some(accelerator).filter(|a| a != workload::UNKNOWN_ACCELERATOR),
@@ -274,6 +301,7 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
             .flatten()
             .map(|(pod, s)| ReplicaSignals {
                 pod: pod.clone(),
+                engines: s.engines,
                 kv_cache_usage: s.kv_cache_usage,
                 queue_length: s.queue_length,
                 kv_capacity_tokens: s.kv_capacity_tokens,
@@ -347,6 +375,7 @@ mod tests {
             avg_input_tokens: Some(900.0),
             avg_output_tokens: Some(300.0),
             prefix_cache_hit_rate: Some(0.25),
+            engines: None,
         };
         signals.variants.insert(
             plan.members[0].key.clone(),
@@ -389,6 +418,94 @@ mod tests {
                 pod: "llama-b".into(),
                 ..ReplicaSignals::default()
             }
+        );
+    }
+
+    #[test]
+    fn pods_are_attributed_to_the_variant_of_their_role_and_engines_reach_the_snapshot() {
+        // Both Deployments select `app: llama`, which matches the pods of both roles: each
+        // variant must read only the pods of its own role.
+        let va = |name: &str, target: &str| -> VariantAutoscaling {
+            from_json(serde_json::json!({
+                "metadata": {"name": name, "namespace": "llm-d"},
+                "spec": {"scaleTargetRef": {"kind": "Deployment", "name": target},
+                         "modelID": "org/llama", "variantCost": "10"}
+            }))
+        };
+        let deployment = |name: &str, role: &str, args: &[&str]| -> Deployment {
+            from_json(serde_json::json!({
+                "metadata": {"name": name, "namespace": "llm-d"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "llama"}},
+                         "template": {"metadata": {"labels": {"app": "llama", "llm-d.ai/role": role}},
+                                      "spec": {"containers": [
+                                          {"name": "vllm", "image": "vllm/vllm-openai", "args": args}]}}}
+            }))
+        };
+        let (prefill_va, decode_va) =
+            (va("prefill", "llama-prefill"), va("decode", "llama-decode"));
+        let prefill = deployment("llama-prefill", "prefill", &["--data-parallel-size", "4"]);
+        let decode = deployment("llama-decode", "decode", &[]);
+        let pods: Vec<PartialObjectMeta<Pod>> = [("p-0", "prefill"), ("d-0", "decode")]
+            .map(|(name, role)| {
+                from_json(serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": "llm-d",
+                                 "labels": {"app": "llama", "llm-d.ai/role": role}}
+                }))
+            })
+            .into();
+        let deployments =
+            HashMap::from([(keys::of(&prefill), &prefill), (keys::of(&decode), &decode)]);
+        let pod_refs: Vec<&PartialObjectMeta<Pod>> = pods.iter().collect();
+        let config = EngineConfig::default();
+        let plan = plan(
+            &[&prefill_va, &decode_va],
+            &deployments,
+            &pod_refs,
+            &config,
+            None,
+        );
+        assert_eq!(plan.pods.len(), 2);
+        let owner = |pod: &str| plan.pods.get("llm-d", pod).map(|t| t.variant.to_string());
+        assert_eq!(owner("p-0").as_deref(), Some("llm-d/prefill"));
+        assert_eq!(owner("d-0").as_deref(), Some("llm-d/decode"));
+
+        let mut signals = Signals::default();
+        for (member, pod, engines) in [
+            ("llm-d/prefill", "p-0", None),
+            ("llm-d/decode", "d-0", Some(2)),
+        ] {
+            let pod_signals = wva_collector::PodSignals {
+                kv_cache_usage: Some(0.5),
+                queue_length: Some(0.0),
+                engines,
+                ..Default::default()
+            };
+            signals.variants.insert(
+                member.into(),
+                BTreeMap::from([(pod.to_string(), pod_signals)]),
+            );
+        }
+        let snapshot = snapshot(&plan, &signals, config, 0, None);
+        let variants = &snapshot.models[0].variants;
+        let summary: Vec<_> = variants
+            .iter()
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    v.role,
+                    v.data_parallel_size,
+                    v.replicas[0].pod.as_str(),
+                    v.engines_of(v.replicas.first()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("decode", Role::Decode, None, "d-0", 2),
+                ("prefill", Role::Prefill, Some(4), "p-0", 4),
+            ]
         );
     }
 

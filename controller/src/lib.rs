@@ -13,10 +13,12 @@
 //! * [`gpus`]: free GPUs per accelerator type from Nodes and Pods (limited mode).
 //! * [`k8s`]: the Kubernetes client, the informer caches and the InferencePool watch.
 //! * [`keys`]: typed keys of the objects the controller tracks.
+//! * [`roles`]: the prefill/decode role of a pod or target (`llm-d.ai/role`).
 //! * [`run`]: `wva run`, the controller loop and its steps.
 //! * [`scope`]: which VAs and namespaces this controller manages.
 //! * [`telemetry`]: logs and health probes.
-//! * [`vllm_args`]: vLLM's batch limits read from a Deployment's container command line.
+//! * [`vllm_args`]: vLLM's batch limits and data-parallel size read from a Deployment's
+//!   container command line.
 //! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
 
 pub mod analyzers;
@@ -29,6 +31,7 @@ pub mod error;
 pub mod gpus;
 pub mod k8s;
 pub mod keys;
+pub mod roles;
 pub mod run;
 pub mod scope;
 pub mod telemetry;

@@ -255,6 +255,7 @@ fn typed<K: DeserializeOwned>(object: Value) -> K {
 /// replicas, metrics found; tests change the fields they are about.
 pub fn decision(current: u32, desired: u32) -> Decision {
     Decision {
+        role: wva_engine::Role::Both,
         namespace: "llm-d".into(),
         model_id: "meta/llama".into(),
         variant: "llama-8b".into(),

@@ -1,6 +1,7 @@
 //! vLLM's batch limits read from a Deployment's pod template: `--max-num-batched-tokens` and
 //! `--max-num-seqs` in the vLLM container's `command` or `args` (the token-capacity
-//! analyzer derives a replica's capacity from them when it has not observed one).
+//! analyzer derives a replica's capacity from them when it has not observed one); and the
+//! engine ranks one pod runs (`--data-parallel-size-local`, `--data-parallel-size`, `-dp`).
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
@@ -16,6 +17,10 @@ pub struct BatchLimits {
 /// The flags read, as vLLM spells them (it also accepts underscores for dashes).
 const MAX_NUM_BATCHED_TOKENS: &str = "max-num-batched-tokens";
 const MAX_NUM_SEQS: &str = "max-num-seqs";
+const DATA_PARALLEL_SIZE: &str = "data-parallel-size";
+const DATA_PARALLEL_SIZE_LOCAL: &str = "data-parallel-size-local";
+/// vLLM's short form of `--data-parallel-size`.
+const DATA_PARALLEL_SIZE_SHORT: &str = "-dp";
 
 /// The batch limits of the vLLM container of `pod` (of Deployment `deployment`, for the
 /// log): the first container whose image, command or args mention `vllm`, else the only
@@ -26,31 +31,76 @@ pub fn batch_limits(pod: Option<&PodSpec>, deployment: &str) -> BatchLimits {
     let Some(container) = pod.and_then(vllm_container) else {
         return BatchLimits::default();
     };
-    let words: Vec<&str> = container
-        .command
-        .iter()
-        .chain(container.args.iter())
-        .flatten()
-        .flat_map(|arg| arg.split_whitespace())
-        .collect();
+    let words = words(container);
     let read = |flag: &str| {
-        let text = last_value(&words, flag)?;
-        let value = text.parse::<u32>().ok().filter(|&v| v > 0);
-        if value.is_none() {
-            tracing::debug!(
-                deployment,
-                container = container.name,
-                flag = format!("--{flag}"),
-                value = text,
-                "vLLM batch limit is not a positive integer; ignored (the token-capacity analyzer treats it as not set)"
-            );
-        }
-        value
+        positive(
+            last_value(&words, flag)?,
+            deployment,
+            container,
+            flag,
+            "vLLM batch limit is not a positive integer; ignored (the token-capacity analyzer treats it as not set)",
+        )
     };
     BatchLimits {
         max_num_batched_tokens: read(MAX_NUM_BATCHED_TOKENS),
         max_num_seqs: read(MAX_NUM_SEQS),
     }
+}
+
+/// The vLLM engine ranks one pod of `pod` runs (of Deployment `deployment`, for the log):
+/// `--data-parallel-size-local` when set (the ranks on this pod when data parallelism spans
+/// several pods), else `--data-parallel-size` or its short form `-dp`; the last occurrence
+/// of each wins. `None` when neither is set or readable (a value that is not a positive
+/// integer is logged at debug).
+pub fn data_parallel_size(pod: Option<&PodSpec>, deployment: &str) -> Option<u32> {
+    let container = pod.and_then(vllm_container)?;
+    let words = words(container);
+    let read = |text: &str, flag: &str| {
+        positive(
+            text,
+            deployment,
+            container,
+            flag,
+            "vLLM data-parallel size is not a positive integer; ignored (one engine per pod)",
+        )
+    };
+    match last_value(&words, DATA_PARALLEL_SIZE_LOCAL) {
+        Some(text) => read(text, DATA_PARALLEL_SIZE_LOCAL),
+        None => last_value_or_short(&words, DATA_PARALLEL_SIZE, Some(DATA_PARALLEL_SIZE_SHORT))
+            .and_then(|text| read(text, DATA_PARALLEL_SIZE)),
+    }
+}
+
+/// The words of a container's command and args, shell command lines split on whitespace.
+fn words(container: &Container) -> Vec<&str> {
+    container
+        .command
+        .iter()
+        .chain(container.args.iter())
+        .flatten()
+        .flat_map(|arg| arg.split_whitespace())
+        .collect()
+}
+
+/// `text` as a positive integer; otherwise `None` with a debug log saying `why`.
+fn positive(
+    text: &str,
+    deployment: &str,
+    container: &Container,
+    flag: &str,
+    why: &'static str,
+) -> Option<u32> {
+    let value = text.parse::<u32>().ok().filter(|&v| v > 0);
+    if value.is_none() {
+        tracing::debug!(
+            deployment,
+            container = container.name,
+            flag = format!("--{flag}"),
+            value = text,
+            "{why}"
+        );
+    }
+    value
 }
 
 /// The first container running vLLM, else the only container.
@@ -72,16 +122,21 @@ fn vllm_container(pod: &PodSpec) -> Option<&Container> {
 /// The value of the last `--flag` in `words` (`--flag V` or `--flag=V`, dashes or
 /// underscores); an empty text when the flag ends the command line.
 fn last_value<'a>(words: &[&'a str], flag: &str) -> Option<&'a str> {
+    last_value_or_short(words, flag, None)
+}
+
+/// [`last_value`], also reading the short form `short` (`-dp V` or `-dp=V`) when given.
+fn last_value_or_short<'a>(words: &[&'a str], flag: &str, short: Option<&str>) -> Option<&'a str> {
     let mut found = None;
     for (i, word) in words.iter().enumerate() {
-        let Some(name) = word.strip_prefix("--") else {
-            continue;
-        };
-        let (name, inline) = match name.split_once('=') {
+        let (name, inline) = match word.split_once('=') {
             Some((name, value)) => (name, Some(value)),
-            None => (name, None),
+            None => (*word, None),
         };
-        if name.replace('_', "-") != flag {
+        let long = name
+            .strip_prefix("--")
+            .is_some_and(|n| n.replace('_', "-") == flag);
+        if !long && Some(name) != short {
             continue;
         }
         found = Some(inline.unwrap_or_else(|| words.get(i + 1).copied().unwrap_or_default()));
@@ -234,5 +289,50 @@ mod tests {
             both(None, Some(12)),
             "other flags are not read"
         );
+    }
+
+    fn dp(args: &[&str]) -> Option<u32> {
+        let c = container("vllm", "vllm/vllm-openai", &[], args);
+        data_parallel_size(
+            Some(&PodSpec {
+                containers: vec![c],
+                ..PodSpec::default()
+            }),
+            "ns/llama",
+        )
+    }
+
+    #[test]
+    fn data_parallel_size_local_then_size_then_short() {
+        assert_eq!(dp(&["--data-parallel-size", "4"]), Some(4));
+        assert_eq!(dp(&["--data_parallel_size=2"]), Some(2));
+        assert_eq!(dp(&["-dp", "8"]), Some(8));
+        assert_eq!(dp(&["-dp=3"]), Some(3));
+        assert_eq!(
+            dp(&[
+                "--data-parallel-size",
+                "8",
+                "--data-parallel-size-local",
+                "2"
+            ]),
+            Some(2),
+            "the ranks on this pod win over the total"
+        );
+        assert_eq!(
+            dp(&["-dp", "2", "--data-parallel-size", "4"]),
+            Some(4),
+            "the last occurrence wins"
+        );
+        assert_eq!(dp(&["--data-parallel-size-local", "0", "-dp", "4"]), None);
+        for missing in [
+            &[][..],
+            &["-dp"],
+            &["--data-parallel-size", "$(DP)"],
+            &["-dpx", "4"],
+            &["--data-parallel-rank", "1"],
+        ] {
+            assert_eq!(dp(missing), None, "{missing:?}");
+        }
+        assert_eq!(data_parallel_size(None, "ns/x"), None);
     }
 }

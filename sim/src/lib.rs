@@ -44,6 +44,8 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
             seen_model_names: Vec::new(),
             variants: (0..variants)
                 .map(|v| Variant {
+                    role: wva_engine::Role::Both,
+                    data_parallel_size: None,
                     name: format!("model-{m}-v{v}"),
                     cost: [10.0, 20.0, 40.0, 80.0][v % 4],
                     accelerator: Some(["A100", "H100", "L40S", "H200"][v % 4].to_string()),
@@ -58,6 +60,7 @@ pub fn synthetic_snapshot(models: usize, variants: usize, replicas: usize, seed:
                     arrival_rate: None,
                     replicas: (0..replicas)
                         .map(|r| ReplicaSignals {
+                            engines: None,
                             pod: format!("model-{m}-v{v}-{r}"),
                             kv_cache_usage: Some(rng.next_f64()),
                             queue_length: Some((rng.next_f64() * 8.0).floor()),

@@ -143,6 +143,7 @@ fn replica_signals(pod: &Replica) -> Option<ReplicaSignals> {
     let (kv, queue) = pod.signals()?;
     let size = pod.request_size();
     Some(ReplicaSignals {
+        engines: None,
         pod: pod.pod.clone(),
         kv_cache_usage: Some(kv),
         queue_length: Some(queue),
@@ -356,6 +357,8 @@ impl<'a> Sim<'a> {
                     .collect();
                 replicas.sort_by(|a, b| a.pod.cmp(&b.pod));
                 Variant {
+                    role: wva_engine::Role::Both,
+                    data_parallel_size: None,
                     name: spec.name.clone(),
                     cost: spec.cost,
                     accelerator: Some(spec.accelerator.clone()),

@@ -158,12 +158,39 @@ impl Cluster {
 
     /// [`Cluster::create_deployment`] in `namespace`.
     pub async fn create_deployment_in(&self, namespace: &str, name: &str, pods: &[&str]) {
+        self.create_labelled_deployment_in(namespace, name, pods, &[])
+            .await;
+    }
+
+    /// [`Cluster::create_deployment`] whose pod template (and so its pods) also carries the
+    /// `labels`, e.g. `llm-d.ai/role: prefill`.
+    pub async fn create_labelled_deployment(
+        &self,
+        name: &str,
+        pods: &[&str],
+        labels: &[(&str, &str)],
+    ) {
+        self.create_labelled_deployment_in(&self.namespace, name, pods, labels)
+            .await;
+    }
+
+    async fn create_labelled_deployment_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        pods: &[&str],
+        labels: &[(&str, &str)],
+    ) {
+        let mut template_labels = json!({"app": name});
+        for (key, value) in labels {
+            template_labels[*key] = json!(value);
+        }
         let deployment: Deployment = serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "replicas": pods.len(),
                 "selector": {"matchLabels": {"app": name}},
-                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}
+                "template": {"metadata": {"labels": template_labels}, "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}}
             }
         }))
         .expect("deployment");
@@ -307,19 +334,25 @@ impl Cluster {
                     .expect("pod deleted");
             }
         }
-        // Pods as the ReplicaSet would make them from the template, bound to the node.
+        // Pods as the ReplicaSet would make them from the template (its labels and spec),
+        // bound to the node.
         let template = Api::<Deployment>::namespaced(self.client.clone(), namespace)
             .get(name)
             .await
             .expect("Deployment")
             .spec
-            .and_then(|s| s.template.spec);
-        let mut spec = serde_json::to_value(template).expect("pod spec");
+            .map(|s| s.template);
+        let labels = template
+            .as_ref()
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_else(|| [("app".to_string(), name.to_string())].into());
+        let mut spec = serde_json::to_value(template.and_then(|t| t.spec)).expect("pod spec");
         spec["nodeName"] = json!(NODE);
         for pod in pods {
             if pod_api.get_opt(pod).await.expect("pod lookup").is_none() {
                 let object: Pod = serde_json::from_value(json!({
-                    "metadata": {"name": pod, "namespace": namespace, "labels": {"app": name}},
+                    "metadata": {"name": pod, "namespace": namespace, "labels": labels},
                     "spec": spec
                 }))
                 .expect("pod");

@@ -1,5 +1,5 @@
 //! End-to-end scenarios about decisions: the cheaper of two variants grows, a Prometheus
-//! outage is bridged by the safety net, scale-to-zero. The real `wva` binary runs against a
+//! outage is bridged by the safety net, scale-to-zero, a prefill/decode pair scales per role. The real `wva` binary runs against a
 //! Kubernetes API (the in-memory double, or `WVA_E2E_KUBECONFIG`) and a real Prometheus
 //! scraping vLLM emulators; the scenarios assert what a user sees: VA conditions, `/metrics`,
 //! events and the log.
@@ -687,4 +687,74 @@ async fn a_wrong_model_id_names_the_model_id_the_pods_serve() {
         .filter(|e| e.reason == "ModelIDNotFound")
         .count();
     assert_eq!(warnings, 1);
+}
+
+/// A prefill/decode pair of one model: two Deployments whose pods are labelled
+/// `llm-d.ai/role` `prefill` and `decode`, one VA each. Only the prefill pod saturates (KV
+/// 0.85); the decode pod has room (KV 0.50, queue 1). Prefill's `wva_desired_replicas`
+/// rises to 2 and decode's stays 1: analysed together, decode's spare KV (0.30) would have
+/// hidden prefill's saturation and nothing would have grown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefill_decode_pair_scales_only_the_saturated_role() {
+    let cluster = Cluster::start("pd").await;
+    let ns = cluster.namespace.clone();
+    let model = "meta/llama-3.1-8b-pd";
+    let fleet = Fleet::start(
+        &cluster,
+        model,
+        &["llama-prefill", "llama-decode"],
+        0.50,
+        1.0,
+    );
+    for role in ["prefill", "decode"] {
+        let name = format!("llama-{role}");
+        let pod = format!("{name}-0");
+        cluster
+            .create_labelled_deployment(&name, &[&pod], &[("llm-d.ai/role", role)])
+            .await;
+    }
+    fleet.synced().await;
+    for name in ["llama-prefill", "llama-decode"] {
+        cluster.create_va(name, name, model, "10.0", "H100").await;
+    }
+    let wva = Wva::start(&cluster, &fleet.prometheus, &[]);
+    let prefill = |m: &str| desired_replicas(m, &ns, "llama-prefill");
+    let decode = |m: &str| desired_replicas(m, &ns, "llama-decode");
+    wva.wait_metrics("both roles published at 1", |m| {
+        prefill(m) == Some(1.0) && decode(m) == Some(1.0)
+    })
+    .await;
+
+    fleet.set_deployment(&ns, "llama-prefill", 0.85, 0.0);
+    let metrics = wva
+        .wait_metrics("prefill grows to 2", |m| prefill(m) == Some(2.0))
+        .await;
+    assert_eq!(decode(&metrics), Some(1.0), "{metrics}");
+    cluster
+        .wait_event(
+            "ScaledUp",
+            "llama-prefill",
+            "Scaled up from 1 to 2 replicas",
+        )
+        .await;
+    // Two more cycles at the same load: decode still holds.
+    let metrics = wva.wait_cycles(2).await;
+    assert_eq!(decode(&metrics), Some(1.0), "{metrics}");
+    let va = cluster
+        .wait_va("llama-decode", "decode's decision written", |va| {
+            alloc(va) == Some(1)
+        })
+        .await;
+    assert_eq!(
+        condition(&va, "MetricsAvailable").map(|c| c.1),
+        Some("MetricsFound".into())
+    );
+    assert!(
+        cluster
+            .events()
+            .await
+            .iter()
+            .all(|e| !(e.reason == "ScaledUp" && e.object == "llama-decode")),
+        "decode never scaled"
+    );
 }

@@ -124,6 +124,10 @@ pub struct PodSignals {
     /// Prefix-cache hits per queried token over the last 5 minutes (0..1); `None` also when
     /// nothing was queried. Read only with [`Scope::token_capacity`].
     pub prefix_cache_hit_rate: Option<f64>,
+    /// vLLM engine ranks (data parallelism): the distinct `engine` label values of the pod's
+    /// KV-cache and queue series; `None` when they carry no `engine` label. The KV-cache and
+    /// queue values are then those of the busiest engine.
+    pub engines: Option<u32>,
 }
 
 /// The most `model_name` values kept per variant in [`Signals::other_models`].
@@ -270,6 +274,8 @@ struct SeriesLabels<'a> {
     num_gpu_blocks: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     block_size: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    engine: Option<Cow<'a, str>>,
 }
 
 /// The texts of one cycle's queries.
@@ -336,6 +342,8 @@ pub(crate) struct PodValues {
     pub(crate) variants: HashMap<VariantKey, BTreeMap<String, PodSignals>>,
     /// The other models seen on each variant's pods.
     pub(crate) other_models: HashMap<VariantKey, BTreeSet<String>>,
+    /// The `engine` label values seen on each pod's per-pod peak series, by (namespace, pod).
+    engines: HashMap<(String, String), BTreeSet<String>>,
 }
 
 impl PodValues {
@@ -351,6 +359,7 @@ impl PodValues {
         PodValues {
             variants,
             other_models: HashMap::new(),
+            engines: HashMap::new(),
         }
     }
 
@@ -419,6 +428,16 @@ pub(crate) fn apply_pod_values(
         else {
             continue;
         };
+        if let (PodField::KvCacheUsage | PodField::QueueLength, Some(engine)) =
+            (field, labels.engine.as_deref())
+        {
+            let ranks = values
+                .engines
+                .entry((namespace.to_string(), pod.to_string()))
+                .or_default();
+            ranks.insert(engine.to_string());
+            signals.engines = Some(u32::try_from(ranks.len()).unwrap_or(u32::MAX));
+        }
         let slot = match field {
             PodField::KvCacheUsage => &mut signals.kv_cache_usage,
             PodField::QueueLength => &mut signals.queue_length,
@@ -521,6 +540,58 @@ mod tests {
             values.variants["ns/a"]["a-1"].kv_cache_usage,
             Some(0.5),
             "the series of the variant's own model is still read"
+        );
+    }
+
+    #[test]
+    fn engine_ranks_of_a_pod_are_counted_and_its_busiest_engine_read() {
+        let mut index = PodIndex::new();
+        index.insert("ns", "dp-1", "ns/dp".into(), "m".into());
+        index.insert("ns", "plain-1", "ns/plain".into(), "m".into());
+        let series = |rows: &[(&str, Option<&str>, &str)]| {
+            let result: Vec<_> = rows
+                .iter()
+                .map(|(pod, engine, value)| {
+                    let mut metric =
+                        serde_json::json!({"namespace": "ns", "pod": pod, "model_name": "m"});
+                    if let Some(engine) = engine {
+                        metric["engine"] = serde_json::json!(engine);
+                    }
+                    serde_json::json!({"metric": metric, "value": [0, value]})
+                })
+                .collect();
+            serde_json::to_vec(&serde_json::json!({
+                "status": "success",
+                "data": {"resultType": "vector", "result": result},
+            }))
+            .unwrap()
+        };
+        let mut values = PodValues::empty(&index);
+        let mut stats = CycleStats::default();
+        let kv = series(&[
+            ("dp-1", Some("0"), "0.2"),
+            ("dp-1", Some("1"), "0.7"),
+            ("dp-1", Some("2"), "0.4"),
+            ("plain-1", None, "0.3"),
+        ]);
+        // The queue series name a fourth rank: the pod runs four engines.
+        let queue = series(&[("dp-1", Some("1"), "2"), ("dp-1", Some("3"), "5")]);
+        apply_pod_values(&kv, PodField::KvCacheUsage, &index, &mut values, &mut stats).unwrap();
+        apply_pod_values(
+            &queue,
+            PodField::QueueLength,
+            &index,
+            &mut values,
+            &mut stats,
+        )
+        .unwrap();
+
+        let dp = values.variants["ns/dp"]["dp-1"];
+        assert_eq!(dp.engines, Some(4));
+        assert_eq!((dp.kv_cache_usage, dp.queue_length), (Some(0.7), Some(5.0)));
+        assert_eq!(
+            values.variants["ns/plain"]["plain-1"].engines, None,
+            "no engine label: unknown (the controller then reads the args)"
         );
     }
 }

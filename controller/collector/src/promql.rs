@@ -121,11 +121,12 @@ impl fmt::Display for Selector {
 }
 
 /// The per-pod peak of `metric` over [`PEAK_WINDOW`] for everything in `namespace` (or
-/// everywhere): one series per (namespace, model_name, pod).
+/// everywhere): one series per (namespace, model_name, pod) and vLLM engine rank (`engine`,
+/// set by vLLM on each rank's series under data parallelism; absent otherwise).
 pub fn per_pod_peak(metric: &str, namespace: Option<&str>) -> String {
     let selector = Selector::new(metric).eq_opt("namespace", namespace);
     format!(
-        "max by ({PER_POD}) (max_over_time({selector}[{}]))",
+        "max by ({PER_POD}, engine) (max_over_time({selector}[{}]))",
         format_range(PEAK_WINDOW)
     )
 }
@@ -201,11 +202,11 @@ mod tests {
     fn batched_queries_filter_only_on_the_watched_namespace() {
         assert_eq!(
             per_pod_peak(metric::KV_CACHE_USAGE, None),
-            "max by (namespace, model_name, pod, pod_name) (max_over_time(vllm:kv_cache_usage_perc[1m]))"
+            "max by (namespace, model_name, pod, pod_name, engine) (max_over_time(vllm:kv_cache_usage_perc[1m]))"
         );
         assert_eq!(
             per_pod_peak(metric::REQUESTS_WAITING, Some("team-a")),
-            "max by (namespace, model_name, pod, pod_name) (max_over_time(vllm:num_requests_waiting{namespace=\"team-a\"}[1m]))"
+            "max by (namespace, model_name, pod, pod_name, engine) (max_over_time(vllm:num_requests_waiting{namespace=\"team-a\"}[1m]))"
         );
         assert_eq!(
             request_count(Some("team-a"), Duration::from_secs(600)),

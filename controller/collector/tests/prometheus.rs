@@ -88,10 +88,13 @@ fn pod(signals: &Signals, variant: &str, pod: &str) -> PodSignals {
         .unwrap_or_else(|| panic!("{variant} {pod} missing from {:?}", signals.variants))
 }
 
+/// A pod's signals; a pod with a KV or queue value has one engine rank (the emulator labels
+/// its series `engine="0"`, as vLLM does), one without has no series.
 fn pod_signals(kv: Option<f64>, queue: Option<f64>) -> PodSignals {
     PodSignals {
         kv_cache_usage: kv,
         queue_length: queue,
+        engines: (kv.is_some() || queue.is_some()).then_some(1),
         ..PodSignals::default()
     }
 }
@@ -492,6 +495,7 @@ async fn token_capacity_inputs_are_read_per_pod_only_when_the_scope_asks() {
             kv_cache_usage: Some(0.1),
             queue_length: Some(0.0),
             kv_capacity_tokens: Some(32_768.0),
+            engines: Some(1),
             ..PodSignals::default()
         }
     );
@@ -507,4 +511,43 @@ async fn token_capacity_inputs_are_read_per_pod_only_when_the_scope_asks() {
     assert_eq!(signals.stats.queries, 2, "no token query unless asked");
     assert!(signals.token_queries.is_empty());
     assert_eq!(pod(&signals, "team-a/va", "busy-1"), signals_of(0.5, 0.0));
+}
+
+/// A pod running four vLLM engine ranks (data parallelism) exposes one series per rank,
+/// labelled `engine`: the real Prometheus keeps the ranks apart through the per-pod query, so
+/// the collector counts four engines and reads the busiest rank, with no extra query.
+#[tokio::test]
+async fn engine_ranks_of_a_data_parallel_pod_are_counted() {
+    let mut body = String::new();
+    for (engine, kv, queue) in [(0, 0.2, 0.0), (1, 0.7, 3.0), (2, 0.4, 1.0), (3, 0.1, 0.0)] {
+        body.push_str(&format!(
+            "vllm:kv_cache_usage_perc{{engine=\"{engine}\",model_name=\"org/llama\"}} {kv}\n\
+             vllm:num_requests_waiting{{engine=\"{engine}\",model_name=\"org/llama\"}} {queue}\n"
+        ));
+    }
+    let server = wva_testkit::StubServer::start(move |_| wva_testkit::StubResponse::text(&body));
+    let target = wva_testkit::ScrapeTarget::new(format!("127.0.0.1:{}", server.port()))
+        .label("namespace", "team-a")
+        .label("pod", "dp-1");
+    let prometheus = Prometheus::start([target]).expect("start Prometheus");
+    prometheus
+        .wait_until("count(vllm:kv_cache_usage_perc)", WAIT, |result| {
+            result[0]["value"][1].as_str() == Some("4")
+        })
+        .expect("four ranks scraped");
+    let collector = Collector::new(common::plain(&prometheus.url())).unwrap();
+    let pods = index(&[("team-a", "dp-1", "team-a/va", "org/llama")]);
+
+    let signals = collector.collect(&scope(None, &[], &[]), &pods).await;
+
+    assert_eq!(
+        pod(&signals, "team-a/va", "dp-1"),
+        PodSignals {
+            kv_cache_usage: Some(0.7),
+            queue_length: Some(3.0),
+            engines: Some(4),
+            ..PodSignals::default()
+        }
+    );
+    assert_eq!(signals.stats.queries, 2, "no query added for the ranks");
 }

@@ -50,6 +50,11 @@ pub(crate) fn classify(r: &ReplicaSignals, t: &SaturationThresholds) -> ReplicaS
 pub(crate) struct VariantStats {
     pub reporting: u32,
     pub free: u32,
+    /// Engines of the non-saturated replicas (data parallelism: a replica counts its
+    /// engines); the averages are taken over them.
+    pub free_engines: u32,
+    /// The most engines one non-saturated replica runs: what a scale-down removes at most.
+    pub max_free_engines: u32,
     pub saturated: u32,
     pub unknown: u32,
     pub unreported: u32,
@@ -83,16 +88,22 @@ impl VariantStats {
         if v.replicas
             .is_sorted_by(|a, b| cmp_replica(a, b) != Ordering::Greater)
         {
-            v.replicas.iter().for_each(|r| stats.add(r, t));
+            v.replicas
+                .iter()
+                .for_each(|r| stats.add(r, v.engines_of(Some(r)), t));
         } else {
             let mut sorted: Vec<&ReplicaSignals> = v.replicas.iter().collect();
             sorted.sort_by(|a, b| cmp_replica(a, b));
-            sorted.into_iter().for_each(|r| stats.add(r, t));
+            sorted
+                .into_iter()
+                .for_each(|r| stats.add(r, v.engines_of(Some(r)), t));
         }
         stats
     }
 
-    fn add(&mut self, r: &ReplicaSignals, t: &SaturationThresholds) {
+    /// Adds replica `r`, which runs `engines` engines (its values are its busiest engine's:
+    /// the per-pod peak).
+    fn add(&mut self, r: &ReplicaSignals, engines: u32, t: &SaturationThresholds) {
         if finite(r.kv_cache_usage).is_none() || finite(r.queue_length).is_none() {
             self.missing += 1;
         }
@@ -109,8 +120,10 @@ impl VariantStats {
                 spare_queue,
             } => {
                 self.free += 1;
-                self.spare_kv_sum += spare_kv;
-                self.spare_queue_sum += spare_queue;
+                self.free_engines = self.free_engines.saturating_add(engines);
+                self.max_free_engines = self.max_free_engines.max(engines);
+                self.spare_kv_sum += spare_kv * f64::from(engines);
+                self.spare_queue_sum += spare_queue * f64::from(engines);
             }
         }
         self.reporting += 1;
@@ -122,13 +135,13 @@ impl VariantStats {
             .max(0.0);
     }
 
-    /// Average spare KV of this variant's non-saturated replicas (0 when none): the limiter's
+    /// Average spare KV of this variant's non-saturated engines (0 when none): the limiter's
     /// priority (lower = more saturated) and the tie-breaker between equal costs.
     pub fn avg_spare_kv(&self) -> f64 {
-        if self.free == 0 {
+        if self.free_engines == 0 {
             0.0
         } else {
-            self.spare_kv_sum / f64::from(self.free)
+            self.spare_kv_sum / f64::from(self.free_engines)
         }
     }
 
@@ -163,6 +176,8 @@ impl ModelNumbers {
         for s in stats {
             sum.reporting += s.reporting;
             sum.free += s.free;
+            sum.free_engines = sum.free_engines.saturating_add(s.free_engines);
+            sum.max_free_engines = sum.max_free_engines.max(s.max_free_engines);
             sum.saturated += s.saturated;
             sum.unknown += s.unknown;
             sum.unreported += s.unreported;
@@ -172,10 +187,10 @@ impl ModelNumbers {
             sum.kv_load += s.kv_load;
             sum.queue_load += s.queue_load;
         }
-        let (avg_spare_kv, avg_spare_queue) = if sum.free == 0 {
+        let (avg_spare_kv, avg_spare_queue) = if sum.free_engines == 0 {
             (0.0, 0.0)
         } else {
-            let n = f64::from(sum.free);
+            let n = f64::from(sum.free_engines);
             (sum.spare_kv_sum / n, sum.spare_queue_sum / n)
         };
         let should_scale_up =
@@ -190,7 +205,7 @@ impl ModelNumbers {
             avg_spare_kv,
             avg_spare_queue,
             should_scale_up,
-            scale_down_safe_on_known: scale_down_safe(sum.free, avg_spare_kv, avg_spare_queue, t),
+            scale_down_safe_on_known: scale_down_safe(&sum, avg_spare_kv, avg_spare_queue, t),
             sized_total: sized_total(sum.kv_load, sum.queue_load, t),
         }
     }
@@ -201,13 +216,21 @@ impl ModelNumbers {
     }
 }
 
-/// Needs at least two non-saturated replicas; spreads their average load over N−1 and asks
-/// that both remaining spares stay at or above their triggers.
-fn scale_down_safe(n: u32, avg_kv: f64, avg_queue: f64, t: &SaturationThresholds) -> bool {
-    if n < 2 {
+/// Needs at least two non-saturated replicas; spreads their average load over the engines
+/// left after removing the largest replica (`E / (E − e)`: `N / (N − 1)` when every replica
+/// runs one engine, or the same number) and asks that both remaining spares stay at or above
+/// their triggers.
+fn scale_down_safe(
+    sum: &VariantStats,
+    avg_kv: f64,
+    avg_queue: f64,
+    t: &SaturationThresholds,
+) -> bool {
+    let (engines, removed) = (sum.free_engines, sum.max_free_engines);
+    if sum.free < 2 || engines <= removed {
         return false;
     }
-    let factor = f64::from(n) / f64::from(n - 1);
+    let factor = f64::from(engines) / f64::from(engines - removed);
     let remaining_kv = t.kv_cache_threshold - (t.kv_cache_threshold - avg_kv) * factor;
     let remaining_queue =
         t.queue_length_threshold - (t.queue_length_threshold - avg_queue) * factor;

@@ -192,14 +192,25 @@ impl ModelCapacity {
             },
         };
         for (v, rs) in variants.iter().zip(&replicas) {
-            let capacities: Vec<f64> = rs
+            // Data parallelism: a replica running several engines has their capacity and
+            // demand; the per-engine figures are multiplied by its engine count.
+            let engines = |r: &ReplicaSignals| f64::from(v.engines_of(Some(r)));
+            let per_engine: Vec<f64> = rs
                 .iter()
                 .map(|r| replica_capacity(unit, total(r), v, RequestSize::of(r), t))
                 .collect();
-            let per_replica = median(capacities.clone())
-                .unwrap_or_else(|| replica_capacity(unit, model_total, v, model_size, t));
-            for (r, capacity) in rs.iter().zip(capacities) {
-                out.demand += out.replica_demand(r, total(r), capacity, t);
+            let per_replica = median(
+                rs.iter()
+                    .zip(&per_engine)
+                    .map(|(r, c)| c * engines(r))
+                    .collect(),
+            )
+            .unwrap_or_else(|| {
+                replica_capacity(unit, model_total, v, model_size, t)
+                    * f64::from(v.engines_of(None))
+            });
+            for (r, capacity) in rs.iter().zip(per_engine) {
+                out.demand += out.replica_demand(r, total(r), capacity, t) * engines(r);
             }
             let reporting = u32::try_from(rs.len()).unwrap_or(u32::MAX);
             let serving = v.ready_replicas.max(reporting);
@@ -310,6 +321,8 @@ mod tests {
             max_replicas: None,
             max_num_batched_tokens: Some(8192),
             max_num_seqs: Some(64),
+            role: crate::Role::Both,
+            data_parallel_size: None,
             perf: None,
             arrival_rate: None,
             replicas: Vec::new(),

@@ -1,6 +1,6 @@
 //! The engine's output: one decision per variant and one report per model.
 
-use crate::snapshot::ScaleToZeroPolicy;
+use crate::snapshot::{Role, ScaleToZeroPolicy};
 use serde::{Serialize, Serializer};
 use wva_core::saturation::{SaturationThresholds, ScaleUpStep};
 
@@ -10,9 +10,9 @@ use wva_core::saturation::{SaturationThresholds, ScaleUpStep};
 pub struct Cycle {
     /// The snapshot's `now`.
     pub now: i64,
-    /// One decision per variant, ordered by namespace, model, variant.
+    /// One decision per variant, ordered by namespace, model, role, variant.
     pub decisions: Vec<Decision>,
-    /// One report per model group, in the same order.
+    /// One report per model group and role, in the same order.
     pub models: Vec<ModelReport>,
 }
 
@@ -27,6 +27,9 @@ pub struct Decision {
     pub model_id: String,
     /// The VA name.
     pub variant: String,
+    /// The variant's prefill/decode role (omitted when `both`).
+    #[serde(skip_serializing_if = "Role::is_both")]
+    pub role: Role,
     /// Accelerator type, when known.
     pub accelerator: Option<String>,
     /// Replicas of the Deployment now.
@@ -193,7 +196,8 @@ impl MetricsReason {
     }
 }
 
-/// What the engine concluded about one model.
+/// What the engine concluded about one model, or about one role of a model whose variants
+/// serve several prefill/decode roles.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelReport {
@@ -202,6 +206,9 @@ pub struct ModelReport {
     /// The model ID.
     #[serde(rename = "modelID")]
     pub model_id: String,
+    /// The role this report decides (omitted when `both`).
+    #[serde(skip_serializing_if = "Role::is_both")]
+    pub role: Role,
     /// The thresholds in force.
     pub thresholds: SaturationThresholds,
     /// The scale-up step in force.

@@ -22,8 +22,9 @@ impl ModelPlan<'_> {
             status: false,
             reason: MetricsReason::MetricsMissing,
             message: format!(
-                "No replica of model {:?} runs, so there are no saturation signals; they return when a replica starts",
-                self.group.model_id
+                "No replica of model {:?}{} runs, so there are no saturation signals; they return when a replica starts",
+                self.group.model_id,
+                self.report.role.suffix()
             ),
         };
         if !self.report.scale_to_zero.enabled {

@@ -2,7 +2,7 @@
 //!
 //! [`decide`] is a pure function from a [`Snapshot`] (time, configuration, model groups with
 //! their variants and per-replica signals, request counts, free GPUs) to a [`Cycle`] (one
-//! [`Decision`] per variant, one [`ModelReport`] per model). It reads no clock and does no I/O,
+//! [`Decision`] per variant, one [`ModelReport`] per model and [`Role`]). It reads no clock and does no I/O,
 //! so the controller, `wva simulate` and `wva decide` run the same code. The output does not
 //! depend on the order of the input. The algorithm is described in `docs/engine.md`; with
 //! [`EngineConfig::hybrid`] the [`queueing`] model's targets are arbitrated with the capacity
@@ -18,6 +18,7 @@ mod limiter;
 mod optimizer;
 mod plan;
 pub mod queueing;
+mod roles;
 mod scaling;
 mod snapshot;
 mod wake;
@@ -29,7 +30,7 @@ pub use cycle::{
     MetricsReason, ModelReport, Note, Reason,
 };
 pub use snapshot::{
-    DEFAULT_COST, EngineConfig, ModelGroup, PolicySource, ReplicaSignals, ScaleToZeroPolicy,
+    DEFAULT_COST, EngineConfig, ModelGroup, PolicySource, ReplicaSignals, Role, ScaleToZeroPolicy,
     SignalStatus, Snapshot, Variant, parse_cost,
 };
 
@@ -41,14 +42,14 @@ use std::cmp::Ordering;
 
 /// Runs one engine cycle.
 pub fn decide(snapshot: &Snapshot) -> Cycle {
-    let mut groups: Vec<&ModelGroup> = snapshot.models.iter().collect();
+    let mut groups = roles::by_role(&snapshot.models);
     groups.sort_by(|a, b| {
-        (&a.namespace, &a.model_id)
-            .cmp(&(&b.namespace, &b.model_id))
+        (&a.namespace, &a.model_id, roles::role_of(a))
+            .cmp(&(&b.namespace, &b.model_id, roles::role_of(b)))
             .then_with(|| canonical_tie(a, b))
     });
     let mut plans: Vec<ModelPlan> = groups
-        .into_iter()
+        .iter()
         .map(|g| ModelPlan::new(&snapshot.config, g, snapshot.now))
         .collect();
     if snapshot.config.limited_mode {

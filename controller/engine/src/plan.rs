@@ -84,6 +84,7 @@ impl<'a> ModelPlan<'a> {
             report: ModelReport {
                 namespace: group.namespace.clone(),
                 model_id: group.model_id.clone(),
+                role: crate::roles::role_of(group),
                 thresholds,
                 scale_up_step: config.scale_up_step(ns, model),
                 scale_to_zero: config.scale_to_zero_policy(ns, model),
@@ -176,12 +177,13 @@ impl<'a> ModelPlan<'a> {
     /// pods report instead, when some are seen.
     pub(crate) fn missing_message(&self, what: &str) -> String {
         let (model, namespace) = (&self.group.model_id, &self.group.namespace);
+        let role = self.report.role.suffix();
         match self.group.seen_model_names.as_slice() {
             [] => format!(
-                "{what} for model {model:?} in namespace {namespace:?}; check that the VA's modelID equals the model_name label vLLM reports"
+                "{what} for model {model:?}{role} in namespace {namespace:?}; check that the VA's modelID equals the model_name label vLLM reports"
             ),
             seen => format!(
-                "{what} for model {model:?} in namespace {namespace:?}; the pods of its variants report model_name {}: set the VA's spec.modelID to the one they serve",
+                "{what} for model {model:?}{role} in namespace {namespace:?}; the pods of its variants report model_name {}: set the VA's spec.modelID to the one they serve",
                 seen.iter()
                     .map(|name| format!("{name:?}"))
                     .collect::<Vec<_>>()
@@ -210,6 +212,7 @@ impl<'a> ModelPlan<'a> {
                 namespace: group.namespace.clone(),
                 model_id: group.model_id.clone(),
                 variant: p.v.name.clone(),
+                role: p.v.role,
                 accelerator: p.v.accelerator.clone(),
                 current_replicas: current,
                 desired_replicas: p.target,

@@ -230,6 +230,55 @@ pub enum SignalStatus {
     NoData,
 }
 
+/// The role a variant's pods play in prefill/decode disaggregation: the `llm-d.ai/role`
+/// label of its target's pod template (`prefill`, `decode`; any other value or none is
+/// `both`). The engine decides each (namespace, model, role) apart: prefill and decode pods
+/// saturate on different work, so their signals are never averaged or summed together.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Serves whole requests (no disaggregation), the default.
+    #[default]
+    Both,
+    /// Runs the prefill of disaggregated requests.
+    Prefill,
+    /// Runs the decode of disaggregated requests.
+    Decode,
+}
+
+impl Role {
+    /// The label value (`both`, `prefill`, `decode`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Both => "both",
+            Role::Prefill => "prefill",
+            Role::Decode => "decode",
+        }
+    }
+
+    /// True for [`Role::Both`] (the serialized forms omit it).
+    pub fn is_both(&self) -> bool {
+        *self == Role::Both
+    }
+
+    /// How messages that name a model add the role: ` (role prefill)`, or nothing for
+    /// [`Role::Both`].
+    pub fn suffix(self) -> String {
+        match self {
+            Role::Both => String::new(),
+            role => format!(" (role {})", role.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One variant (one VA and its Deployment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -245,6 +294,15 @@ pub struct Variant {
     /// GPUs one replica requests.
     #[serde(default = "one")]
     pub gpus_per_replica: u32,
+    /// The prefill/decode role of the variant's pods; variants of one model with different
+    /// roles are decided apart.
+    #[serde(default, skip_serializing_if = "Role::is_both")]
+    pub role: Role,
+    /// vLLM engine ranks one replica runs (`--data-parallel-size-local`, else
+    /// `--data-parallel-size`, from the target's container args); `None` = not set there. A
+    /// replica's [`ReplicaSignals::engines`] beats it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_parallel_size: Option<u32>,
     /// Replicas of the Deployment (`status.replicas`, or `spec.replicas` when 0).
     pub current_replicas: u32,
     /// Ready replicas.
@@ -282,6 +340,19 @@ pub struct Variant {
     pub replicas: Vec<ReplicaSignals>,
 }
 
+impl Variant {
+    /// The engines of capacity one replica of this variant counts as (data parallelism):
+    /// the replica's own [`ReplicaSignals::engines`] when its series name engine ranks, else
+    /// [`Variant::data_parallel_size`], else 1. Never 0.
+    pub fn engines_of(&self, replica: Option<&ReplicaSignals>) -> u32 {
+        replica
+            .and_then(|r| r.engines)
+            .or(self.data_parallel_size)
+            .unwrap_or(1)
+            .max(1)
+    }
+}
+
 fn default_cost() -> f64 {
     DEFAULT_COST
 }
@@ -296,6 +367,10 @@ fn one() -> u32 {
 pub struct ReplicaSignals {
     /// Pod name.
     pub pod: String,
+    /// vLLM engine ranks the pod's series show (distinct `engine` label values); `None` when
+    /// its series carry no `engine` label. See [`Variant::engines_of`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engines: Option<u32>,
     /// KV-cache usage as a fraction (0-1), peak over the last minute.
     #[serde(default)]
     pub kv_cache_usage: Option<f64>,
@@ -424,6 +499,11 @@ fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
             "{at}.minReplicas ({min}) is above maxReplicas ({max}); lower minReplicas or raise maxReplicas"
         ));
     }
+    if v.data_parallel_size == Some(0) {
+        problems.push(format!(
+            "{at}.dataParallelSize is 0, expected at least 1 (omit it when not set)"
+        ));
+    }
     if let Some(x) = v.arrival_rate
         && !(x.is_finite() && x >= 0.0)
     {
@@ -455,6 +535,11 @@ fn validate_variant(at: &str, v: &Variant, problems: &mut Vec<String>) {
                     "{at}.replicas[{k}].{field} is {x}, expected a number 0 or more (omit it when missing)"
                 ));
             }
+        }
+        if r.engines == Some(0) {
+            problems.push(format!(
+                "{at}.replicas[{k}].engines is 0, expected at least 1 (omit it when unknown)"
+            ));
         }
         if let Some(x) = r.prefix_cache_hit_rate
             && x.is_finite()

@@ -5,7 +5,7 @@
 //! call it with the gateway queue of each model in [`ModelGroup::gateway_queue`].
 
 use crate::{
-    Action, Decision, MetricsCondition, MetricsReason, ModelGroup, Reason, Snapshot, Variant,
+    Action, Decision, MetricsCondition, MetricsReason, ModelGroup, Reason, Role, Snapshot, Variant,
 };
 
 /// The outcome of one scale-from-zero check.
@@ -31,7 +31,8 @@ pub fn is_dormant(model: &ModelGroup) -> bool {
 /// Decides which dormant models of `snapshot` start a replica: those whose gateway queue is
 /// known and above 0. Each gets 1 replica on its cheapest variant (ties: more GPUs per
 /// replica, then name; never a variant whose `maxReplicas` is 0; in limited mode a variant
-/// whose accelerator has a free GPU slot is preferred). At most `max_in_flight - in_flight`
+/// whose accelerator has a free GPU slot is preferred; a `prefill` variant only when the
+/// model has no other, since a prefill pod alone serves no whole request). At most `max_in_flight - in_flight`
 /// models start, largest queue first; the others are [`Wake::deferred`]. An unknown queue
 /// (`None`) is not demand.
 pub fn wake(snapshot: &Snapshot, in_flight: u32, max_in_flight: u32) -> Wake {
@@ -66,8 +67,8 @@ pub fn wake(snapshot: &Snapshot, in_flight: u32, max_in_flight: u32) -> Wake {
     result
 }
 
-/// The variant that starts: cheapest, then most GPUs per replica, then name; in limited mode
-/// one that fits in the free GPUs when there is one.
+/// The variant that starts: not `prefill` when another role is there; in limited mode one
+/// that fits in the free GPUs when there is one; then cheapest, most GPUs per replica, name.
 fn cheapest<'a>(snapshot: &Snapshot, model: &'a ModelGroup) -> Option<&'a Variant> {
     let fits = |v: &Variant| match (&snapshot.free_gpus, snapshot.config.limited_mode) {
         (Some(free), true) => v
@@ -82,8 +83,10 @@ fn cheapest<'a>(snapshot: &Snapshot, model: &'a ModelGroup) -> Option<&'a Varian
         .iter()
         .filter(|v| v.max_replicas != Some(0))
         .min_by(|a, b| {
-            fits(b)
-                .cmp(&fits(a))
+            let prefill = |v: &Variant| v.role == Role::Prefill;
+            prefill(a)
+                .cmp(&prefill(b))
+                .then_with(|| fits(b).cmp(&fits(a)))
                 .then_with(|| a.cost.total_cmp(&b.cost))
                 .then_with(|| b.gpus_per_replica.cmp(&a.gpus_per_replica))
                 .then_with(|| a.name.cmp(&b.name))
@@ -96,14 +99,17 @@ fn activation(model: &ModelGroup, variant: &Variant, queue: f64) -> Decision {
         namespace: model.namespace.clone(),
         model_id: model.model_id.clone(),
         variant: variant.name.clone(),
+        role: variant.role,
         accelerator: variant.accelerator.clone(),
         current_replicas: 0,
         desired_replicas: 1,
         action: Action::ScaleUp,
         reason: Reason::ScaleFromZero,
         message: format!(
-            "{queue} requests wait at the inference gateway for model {:?}; starting 1 replica on the cheapest variant (cost {})",
-            model.model_id, variant.cost
+            "{queue} requests wait at the inference gateway for model {:?}{}; starting 1 replica on the cheapest variant (cost {})",
+            model.model_id,
+            variant.role.suffix(),
+            variant.cost
         ),
         safety_net: false,
         fallback_source: None,

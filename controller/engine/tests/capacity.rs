@@ -4,21 +4,13 @@
 
 mod common;
 
-use common::{model, saturation, snapshot, variant};
+use common::{find, model, saturation, snapshot, variant};
 use wva_engine::{
-    Action, CapacityAnalysis, Cycle, Decision, Reason, ReplicaSignals, Snapshot, Variant, decide,
+    Action, CapacityAnalysis, Cycle, Reason, ReplicaSignals, Snapshot, Variant, decide,
 };
 
 /// The V2 configuration: one `saturation` analyzer with its defaults.
 const V2: &str = "analyzers:\n  - name: saturation\n";
-
-fn find<'a>(cycle: &'a Cycle, variant: &str) -> &'a Decision {
-    cycle
-        .decisions
-        .iter()
-        .find(|d| d.variant == variant)
-        .unwrap_or_else(|| panic!("no decision for {variant}: {cycle:#?}"))
-}
 
 fn capacity(cycle: &Cycle) -> &CapacityAnalysis {
     cycle.models[0]
@@ -35,6 +27,7 @@ fn close(a: f64, b: f64) -> bool {
 /// (a queued one costs 1000 + 200/2 = 1100 tokens).
 fn replica(pod: String, total: f64, kv: f64, queue: f64) -> ReplicaSignals {
     ReplicaSignals {
+        engines: None,
         pod,
         kv_cache_usage: Some(kv),
         queue_length: Some(queue),

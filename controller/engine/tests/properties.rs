@@ -3,7 +3,9 @@
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use wva_core::saturation::{AnalyzerEntry, SaturationEntry, ScaleUpStep};
-use wva_engine::{ModelGroup, Reason, ReplicaSignals, SignalStatus, Snapshot, Variant, decide};
+use wva_engine::{
+    ModelGroup, Reason, ReplicaSignals, Role, SignalStatus, Snapshot, Variant, decide,
+};
 
 fn signal(max: f64) -> impl Strategy<Value = Option<f64>> {
     prop_oneof![
@@ -65,6 +67,8 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                     other => other,
                 };
                 Variant {
+                    role: wva_engine::Role::Both,
+                    data_parallel_size: None,
                     name: format!("v{index}"),
                     cost,
                     accelerator,
@@ -79,6 +83,7 @@ fn variant(index: usize) -> impl Strategy<Value = Variant> {
                         .into_iter()
                         .enumerate()
                         .map(|(i, (kv, q, (total, size, hit)))| ReplicaSignals {
+                            engines: None,
                             pod: format!("v{index}-{i}"),
                             kv_cache_usage: kv,
                             queue_length: q,
@@ -235,6 +240,49 @@ proptest! {
         prop_assert_eq!(decide(&s), decide(&shuffled));
     }
 
+    /// Prefill/decode: the variants of each role of a model are decided exactly as if they
+    /// were a model of their own; the other role's signals change nothing.
+    #[test]
+    fn each_role_is_decided_as_a_model_of_its_own(
+        mut s in snapshot(),
+        roles in prop::collection::vec(0usize..3, 12),
+    ) {
+        const ROLES: [Role; 3] = [Role::Both, Role::Prefill, Role::Decode];
+        let mut k = 0;
+        for m in &mut s.models {
+            for v in &mut m.variants {
+                v.role = ROLES[roles[k % roles.len()]];
+                k += 1;
+            }
+        }
+        // The same variants, one model per role, whose IDs sort in role order.
+        let mut split = s.clone();
+        split.models = s
+            .models
+            .iter()
+            .flat_map(|m| {
+                ROLES.iter().enumerate().filter_map(move |(i, role)| {
+                    let mut part = m.clone();
+                    part.model_id = format!("{}/{i}", m.model_id);
+                    part.variants.retain(|v| v.role == *role);
+                    (!part.variants.is_empty()).then_some(part)
+                })
+            })
+            .collect();
+        let outcome = |c: &wva_engine::Cycle| -> Vec<_> {
+            c.decisions
+                .iter()
+                .map(|d| (d.namespace.clone(), d.variant.clone(), d.role, d.desired_replicas, d.reason, d.limited))
+                .collect()
+        };
+        let (together, apart) = (decide(&s), decide(&split));
+        prop_assert_eq!(outcome(&together), outcome(&apart));
+        let reports = |c: &wva_engine::Cycle| -> Vec<_> {
+            c.models.iter().map(|r| (r.analysis.clone(), r.capacity.clone(), r.notes.clone())).collect()
+        };
+        prop_assert_eq!(reports(&together), reports(&apart));
+    }
+
     #[test]
     fn limiter_never_grants_beyond_free_gpus(mut s in snapshot(), h100 in 0u32..6, a100 in 0u32..6) {
         s.config.limited_mode = true;
@@ -297,6 +345,8 @@ fn one_model(entry: SaturationEntry, current: u32, kv: f64, queue: f64) -> Snaps
             service_class: None,
             seen_model_names: Vec::new(),
             variants: vec![Variant {
+                role: wva_engine::Role::Both,
+                data_parallel_size: None,
                 name: "v".into(),
                 cost: 10.0,
                 accelerator: None,
@@ -385,6 +435,8 @@ fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
                 .into_iter()
                 .enumerate()
                 .map(|(j, (replicas, cost, min))| Variant {
+                    role: wva_engine::Role::Both,
+                    data_parallel_size: None,
                     name: format!("v{j}"),
                     cost,
                     accelerator: Some("H100".into()),
@@ -399,6 +451,7 @@ fn v2_fleet() -> impl Strategy<Value = (Snapshot, f64)> {
                         .into_iter()
                         .enumerate()
                         .map(|(i, (kv, queue, input, output))| ReplicaSignals {
+                            engines: None,
                             pod: format!("v{j}-{i}"),
                             kv_cache_usage: Some(kv),
                             queue_length: Some(queue),

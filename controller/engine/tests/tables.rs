@@ -3,20 +3,11 @@
 
 mod common;
 
-use common::{model, saturation, scale_to_zero, snapshot, variant};
+use common::{find, model, saturation, scale_to_zero, snapshot, variant};
 use std::collections::BTreeMap;
 use wva_engine::{
-    Action, Cycle, Decision, FallbackSource, MetricsReason, Note, Reason, SignalStatus, Snapshot,
-    decide,
+    Action, Cycle, FallbackSource, MetricsReason, Note, Reason, SignalStatus, Snapshot, decide,
 };
-
-fn find<'a>(cycle: &'a Cycle, variant: &str) -> &'a Decision {
-    cycle
-        .decisions
-        .iter()
-        .find(|d| d.variant == variant)
-        .unwrap_or_else(|| panic!("no decision for {variant}: {cycle:#?}"))
-}
 
 fn targets(cycle: &Cycle) -> Vec<(String, u32)> {
     cycle

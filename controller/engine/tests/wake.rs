@@ -4,7 +4,7 @@ mod common;
 
 use common::{model, scale_to_zero, snapshot, variant};
 use std::collections::BTreeMap;
-use wva_engine::{Action, MetricsReason, ModelGroup, Reason, Snapshot, Variant, wake};
+use wva_engine::{Action, MetricsReason, ModelGroup, Reason, Role, Snapshot, Variant, wake};
 
 /// A variant at zero with no earlier decision.
 fn idle(name: &str, cost: f64) -> Variant {
@@ -187,4 +187,23 @@ fn waiting_requests_at_the_gateway_keep_a_model_from_scaling_to_zero() {
     s.models[0].gateway_queue = Some(2.0);
     let c = wva_engine::decide(&s);
     assert_eq!(c.decisions[0].desired_replicas, 1);
+}
+
+#[test]
+fn a_prefill_decode_model_wakes_on_a_variant_that_is_not_prefill() {
+    // The prefill variant is cheaper, but a prefill pod alone serves no whole request.
+    let mut prefill = idle("llama-prefill", 5.0);
+    prefill.role = Role::Prefill;
+    let mut decode = idle("llama-decode", 20.0);
+    decode.role = Role::Decode;
+    let s = snapshot(vec![dormant("m", Some(2.0), vec![prefill.clone(), decode])]);
+    assert_eq!(started(&s, 0, 10), vec![one("m", "llama-decode")]);
+    let message = &wake(&s, 0, 10).activations[0].message;
+    assert!(
+        message.contains("for model \"m\" (role decode);"),
+        "{message}"
+    );
+    // With only prefill variants, one of them starts.
+    let s = snapshot(vec![dormant("m", Some(2.0), vec![prefill])]);
+    assert_eq!(started(&s, 0, 10), vec![one("m", "llama-prefill")]);
 }

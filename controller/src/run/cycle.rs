@@ -222,6 +222,8 @@ pub async fn publish(
 
 /// Logs the engine's notes about one model.
 fn log_notes(report: &ModelReport) {
+    // The role of a prefill/decode model's report; absent for `both`.
+    let role = (!report.role.is_both()).then_some(report.role.as_str());
     let transition = report
         .analysis
         .as_ref()
@@ -229,10 +231,10 @@ fn log_notes(report: &ModelReport) {
     for note in &report.notes {
         match transition {
             Some(why) if *note == wva_engine::Note::InTransition => {
-                tracing::info!(namespace = %report.namespace, model = %report.model_id, reason = %why, "{note}");
+                tracing::info!(namespace = %report.namespace, model = %report.model_id, role, reason = %why, "{note}");
             }
             _ => {
-                tracing::info!(namespace = %report.namespace, model = %report.model_id, "{note}");
+                tracing::info!(namespace = %report.namespace, model = %report.model_id, role, "{note}");
             }
         }
     }

@@ -2,7 +2,7 @@
 //! `wva_spare_capacity` and `wva_saturation_utilization`, and the removal of the series of
 //! models that no longer have them.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use wva_api::metrics::WvaMetrics;
 use wva_api::metrics::prometheus::GaugeVec;
 use wva_engine::ModelReport;
@@ -38,17 +38,30 @@ pub struct CapacitySeries {
 
 impl CapacitySeries {
     /// Sets the gauges of every model of a cycle that has figures, and deletes those of every
-    /// model exported before that has none now or is not in the cycle.
+    /// model exported before that has none now or is not in the cycle. A model listed more
+    /// than once (one report per prefill/decode role) shows its busiest role: the figures
+    /// with the highest utilization.
     pub fn publish<'a>(
         &mut self,
         metrics: &WvaMetrics,
         models: impl IntoIterator<Item = (&'a str, &'a str, Option<CapacityFigures>)>,
     ) {
-        let mut now = HashSet::new();
+        let mut busiest: BTreeMap<(&str, &str), CapacityFigures> = BTreeMap::new();
         for (namespace, model_id, figures) in models {
             let Some(figures) = figures else {
                 continue;
             };
+            busiest
+                .entry((namespace, model_id))
+                .and_modify(|kept| {
+                    if figures.utilization > kept.utilization {
+                        *kept = figures;
+                    }
+                })
+                .or_insert(figures);
+        }
+        let mut now = HashSet::new();
+        for ((namespace, model_id), figures) in busiest {
             let values = [figures.required, figures.spare, figures.utilization];
             for (gauge, value) in gauges(metrics).into_iter().zip(values) {
                 gauge.with_label_values(&[model_id, namespace]).set(value);
@@ -134,5 +147,18 @@ mod tests {
         );
         series.publish(&metrics, []);
         assert!(!text(&registry).contains("org/llama"), "no model left");
+
+        // A prefill/decode model has a report per role: the busiest role's figures show.
+        series.publish(
+            &metrics,
+            [
+                ("llm-d", "org/llama", figures(0.0, 500.0, 0.4)),
+                ("llm-d", "org/llama", figures(2048.0, 0.0, 0.95)),
+            ],
+        );
+        assert!(
+            text(&registry)
+                .contains(r#"wva_required_capacity{model_id="org/llama",namespace="llm-d"} 2048"#)
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::keys::{self, VaRef};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use wva_api::metrics::WvaMetrics;
 use wva_collector::QueryTiming;
-use wva_engine::{Cycle, Decision, EngineConfig, MetricsReason};
+use wva_engine::{Analysis, Cycle, Decision, EngineConfig, MetricsReason, ModelReport};
 
 /// The `state` values of `wva_model_metrics_freshness`.
 const FRESHNESS_STATES: [&str; 3] = ["fresh", "stale", "missing"];
@@ -151,8 +151,15 @@ impl CycleSeries {
                 .or_default()
                 .push(decision);
         }
+        // A prefill/decode model has one report per role; its gauges combine them.
+        let mut reports: BTreeMap<(&str, &str), Vec<&ModelReport>> = BTreeMap::new();
         for report in &cycle.models {
-            let (namespace, model) = (report.namespace.as_str(), report.model_id.as_str());
+            reports
+                .entry((&report.namespace, &report.model_id))
+                .or_default()
+                .push(report);
+        }
+        for ((namespace, model), reports) in reports {
             let decisions = by_model.remove(&(namespace, model)).unwrap_or_default();
             let state = freshness(&decisions);
             for candidate in FRESHNESS_STATES {
@@ -166,34 +173,49 @@ impl CycleSeries {
                 .wva_model_safety_net
                 .with_label_values(&[model, namespace])
                 .set(i64::from(safety_net));
-            let wants_more = report.analysis.as_ref().is_some_and(|a| a.should_scale_up);
-            let all_at_max = !decisions.is_empty()
-                && decisions.iter().all(|d| {
-                    max_replicas
-                        .get(&keys::decided(d))
-                        .is_some_and(|max| d.desired_replicas >= *max)
-                });
+            // Some role needs more and every variant of that role is at maxReplicas.
+            let saturated_at_max = reports.iter().any(|report| {
+                let wants_more = report.analysis.as_ref().is_some_and(|a| a.should_scale_up);
+                let mut of_role = decisions
+                    .iter()
+                    .filter(|d| d.role == report.role)
+                    .peekable();
+                wants_more
+                    && of_role.peek().is_some()
+                    && of_role.all(|d| {
+                        max_replicas
+                            .get(&keys::decided(d))
+                            .is_some_and(|max| d.desired_replicas >= *max)
+                    })
+            });
             metrics
                 .wva_model_saturated_at_max
                 .with_label_values(&[model, namespace])
-                .set(i64::from(wants_more && all_at_max));
-            match &report.analysis {
-                Some(analysis) => {
-                    for (signal, spare) in SPARE_SIGNALS
-                        .into_iter()
-                        .zip([analysis.avg_spare_kv, analysis.avg_spare_queue])
-                    {
-                        metrics
-                            .wva_model_spare_capacity
-                            .with_label_values(&[model, namespace, signal])
-                            .set(spare);
-                    }
+                .set(i64::from(saturated_at_max));
+            let analyses: Vec<&Analysis> =
+                reports.iter().filter_map(|r| r.analysis.as_ref()).collect();
+            if analyses.is_empty() {
+                delete_analysis(metrics, model, namespace);
+            } else {
+                // The tighter role's spare, the saturated replicas of every role.
+                let least = |spare: fn(&Analysis) -> f64| {
+                    analyses
+                        .iter()
+                        .map(|a| spare(a))
+                        .fold(f64::INFINITY, f64::min)
+                };
+                let spares = [least(|a| a.avg_spare_kv), least(|a| a.avg_spare_queue)];
+                for (signal, spare) in SPARE_SIGNALS.into_iter().zip(spares) {
                     metrics
-                        .wva_model_saturated_replicas
-                        .with_label_values(&[model, namespace])
-                        .set(i64::from(analysis.saturated_replicas));
+                        .wva_model_spare_capacity
+                        .with_label_values(&[model, namespace, signal])
+                        .set(spare);
                 }
-                None => delete_analysis(metrics, model, namespace),
+                let saturated: u32 = analyses.iter().map(|a| a.saturated_replicas).sum();
+                metrics
+                    .wva_model_saturated_replicas
+                    .with_label_values(&[model, namespace])
+                    .set(i64::from(saturated));
             }
             now.insert((namespace.to_string(), model.to_string()));
         }
@@ -262,10 +284,13 @@ mod tests {
     use prometheus::Registry;
     use std::time::Duration;
     use wva_api::metrics::MetricSet;
-    use wva_engine::{Analysis, MetricsCondition, ModelReport, PolicySource, ScaleToZeroPolicy};
+    use wva_engine::{
+        Analysis, MetricsCondition, ModelReport, PolicySource, Role, ScaleToZeroPolicy,
+    };
 
     fn report(analysis: Option<Analysis>) -> ModelReport {
         ModelReport {
+            role: wva_engine::Role::Both,
             namespace: "llm-d".into(),
             model_id: "meta/llama".into(),
             thresholds: Default::default(),
@@ -359,6 +384,53 @@ mod tests {
             !text(&registry).contains("meta/llama"),
             "model gone, series gone"
         );
+    }
+
+    #[test]
+    fn a_prefill_decode_model_combines_its_roles() {
+        let registry = Registry::new();
+        let metrics = WvaMetrics::register(&registry, None).expect("registers");
+        let mut series = CycleSeries::default();
+        let mut prefill = crate::testing::decision(2, 2);
+        prefill.role = Role::Prefill;
+        prefill.variant = "llama-prefill".into();
+        let mut decode = crate::testing::decision(2, 2);
+        decode.role = Role::Decode;
+        decode.variant = "llama-decode".into();
+        // Prefill needs more and is at its maxReplicas; decode has room and no bound.
+        let max: HashMap<VaRef, u32> = [(keys::decided(&prefill), 2)].into();
+        let roomy = Analysis {
+            non_saturated_replicas: 2,
+            saturated_replicas: 0,
+            avg_spare_kv: 0.3,
+            avg_spare_queue: 4.0,
+            should_scale_up: false,
+            ..saturated()
+        };
+        let cycle = Cycle {
+            now: 0,
+            decisions: vec![prefill, decode],
+            models: vec![
+                ModelReport {
+                    role: Role::Prefill,
+                    ..report(Some(saturated()))
+                },
+                ModelReport {
+                    role: Role::Decode,
+                    ..report(Some(roomy))
+                },
+            ],
+        };
+        series.publish_models(&metrics, &cycle, &max);
+        let out = text(&registry);
+        for line in [
+            r#"wva_model_saturated_at_max{model_id="meta/llama",namespace="llm-d"} 1"#,
+            r#"wva_model_saturated_replicas{model_id="meta/llama",namespace="llm-d"} 2"#,
+            r#"wva_model_spare_capacity{model_id="meta/llama",namespace="llm-d",signal="kv_cache"} 0"#,
+            r#"wva_model_metrics_freshness{model_id="meta/llama",namespace="llm-d",state="fresh"} 1"#,
+        ] {
+            assert!(out.contains(line), "{line} in {out}");
+        }
     }
 
     #[test]

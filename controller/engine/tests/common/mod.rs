@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use wva_core::saturation::{SaturationEntry, ScaleToZeroEntry};
-use wva_engine::{ModelGroup, ReplicaSignals, Snapshot, Variant};
+use wva_engine::{Cycle, Decision, ModelGroup, ReplicaSignals, Snapshot, Variant};
 
 /// A variant with `replicas` reporting (kv, queue) pairs; current = number of pairs.
 pub fn variant(name: &str, cost: f64, replicas: &[(f64, f64)]) -> Variant {
     Variant {
+        role: wva_engine::Role::Both,
+        data_parallel_size: None,
         name: name.to_string(),
         cost,
         accelerator: Some("H100".to_string()),
@@ -69,4 +71,13 @@ pub fn scale_to_zero(pairs: &[(&str, &str)]) -> BTreeMap<String, ScaleToZeroEntr
         .iter()
         .map(|(k, v)| (k.to_string(), serde_saphyr::from_str(v).unwrap()))
         .collect()
+}
+
+/// The decision of `variant` in `cycle`.
+pub fn find<'a>(cycle: &'a Cycle, variant: &str) -> &'a Decision {
+    cycle
+        .decisions
+        .iter()
+        .find(|d| d.variant == variant)
+        .unwrap_or_else(|| panic!("no decision for {variant}: {cycle:#?}"))
 }

@@ -13,9 +13,10 @@
 //! * [`keys`]: typed keys of the objects the controller tracks.
 //! * [`run`]: `wva run`, the controller loop and its steps.
 //! * [`scope`]: which VAs and namespaces this controller manages.
+//! * [`target`]: scale targets (Deployment, StatefulSet, LeaderWorkerSet) behind one type.
 //! * [`telemetry`]: logs and health probes.
-//! * [`vllm_args`]: vLLM's batch limits read from a Deployment's container command line.
-//! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
+//! * [`vllm_args`]: vLLM's batch limits read from a serving pod's container command line.
+//! * [`workload`]: accelerator, GPUs per pod and replica counts read from a target.
 
 pub mod analyzers;
 pub mod assemble;
@@ -28,6 +29,7 @@ pub mod k8s;
 pub mod keys;
 pub mod run;
 pub mod scope;
+pub mod target;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

@@ -176,17 +176,26 @@ pub(crate) mod tests {
         panic!("timed out: {what}");
     }
 
-    #[tokio::test]
-    async fn a_missing_crd_is_ready_and_empty_and_one_installed_later_is_watched() {
-        let double = wva_kube_double::KubeDouble::start().await;
+    /// Watches the LeaderWorkerSets of `double` in the background; returns once the cache is
+    /// ready.
+    async fn watched_until_ready(
+        double: &wva_kube_double::KubeDouble,
+    ) -> (OptionalCache<LeaderWorkerSet>, tokio::task::JoinHandle<()>) {
         let client = double.client();
         let api: Api<LeaderWorkerSet> = Api::namespaced(client.clone(), "default");
         let (cache, stream) = watch(&client, api, CRD_NAME, |_: &mut LeaderWorkerSet| {});
         let driver = tokio::spawn(stream.for_each(|_| async {}));
         tokio::time::timeout(Duration::from_secs(5), cache.wait_until_ready())
             .await
-            .expect("ready without the CRD")
+            .expect("ready within 5s")
             .expect("writer alive");
+        (cache, driver)
+    }
+
+    #[tokio::test]
+    async fn a_missing_crd_is_ready_and_empty_and_one_installed_later_is_watched() {
+        let double = wva_kube_double::KubeDouble::start().await;
+        let (cache, driver) = watched_until_ready(&double).await;
         assert!(cache.store().state().is_empty());
         assert_eq!(double.request_count("list", "leaderworkersets"), 0);
 
@@ -202,14 +211,7 @@ pub(crate) mod tests {
         let double = wva_kube_double::KubeDouble::start().await;
         double.create(lws_crd()).expect("CRD");
         double.create(lws("big")).expect("LWS");
-        let client = double.client();
-        let api: Api<LeaderWorkerSet> = Api::namespaced(client.clone(), "default");
-        let (cache, stream) = watch(&client, api, CRD_NAME, |_: &mut LeaderWorkerSet| {});
-        let driver = tokio::spawn(stream.for_each(|_| async {}));
-        tokio::time::timeout(Duration::from_secs(5), cache.wait_until_ready())
-            .await
-            .expect("ready")
-            .expect("writer alive");
+        let (cache, driver) = watched_until_ready(&double).await;
         assert_eq!(cache.store().state().len(), 1, "listed before ready");
         driver.abort();
     }

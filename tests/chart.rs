@@ -2645,3 +2645,37 @@ fn every_controller_parameter_is_a_helm_value_written_to_the_main_config_map() {
         );
     }
 }
+
+/// `va.targetKind` names the kind the VA and the HPA scale, with its API version: a
+/// StatefulSet under `apps/v1`, a LeaderWorkerSet under `leaderworkerset.x-k8s.io/v1`.
+#[test]
+fn the_target_kind_sets_the_scale_target_of_the_va_and_the_hpa() {
+    for (kind, api_version) in [
+        ("StatefulSet", "apps/v1"),
+        ("LeaderWorkerSet", "leaderworkerset.x-k8s.io/v1"),
+    ] {
+        let name = format!("target-{}", kind.to_lowercase());
+        let kind_value = format!("va.targetKind={kind}");
+        let r = template(
+            &name,
+            &[
+                "--set",
+                "wva.prometheus.baseURL=https://p:9090",
+                "--set",
+                "llmd.modelName=big,llmd.modelID=acme/big,llmd.deploymentName=big-decode",
+                "--set",
+                &kind_value,
+            ],
+        );
+        validate(&name, &r);
+        let expected =
+            serde_json::json!({"apiVersion": api_version, "kind": kind, "name": "big-decode"});
+        for object in ["VariantAutoscaling", "HorizontalPodAutoscaler"] {
+            assert_eq!(
+                r.one(object)["spec"]["scaleTargetRef"],
+                expected,
+                "{name}: {object}"
+            );
+        }
+    }
+}

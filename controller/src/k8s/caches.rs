@@ -41,7 +41,7 @@ pub struct Caches {
     pub stateful_sets: Store<StatefulSet>,
     /// LeaderWorkerSets (scale targets), watched once their CRD exists.
     pub leader_worker_sets: OptionalCache<LeaderWorkerSet>,
-    /// Pods, metadata only (pod → Deployment by the Deployment's selector).
+    /// Pods, metadata only (pod → scale target: a selector, or an LWS group leader).
     pub pods: Store<PartialObjectMeta<Pod>>,
     /// Namespaces (empty when a single namespace is watched).
     pub namespaces: Store<Namespace>,

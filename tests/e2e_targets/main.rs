@@ -14,9 +14,13 @@ mod harness;
 mod ops;
 mod workloads;
 
-use harness::{Cluster, Fleet, Wva, condition};
-use ops::{desired_replicas, gauge};
-use workloads::{LwsCrd, create_lws, create_stateful_set, create_va, leaders, workers};
+use harness::{Cluster, DEADLINE, Fleet, Wva, condition};
+use ops::{desired_replicas, gauge, wait_log_lines};
+use std::time::{Duration, Instant};
+use workloads::{
+    LwsCrd, create_lws, create_stateful_set, create_va, leaders, stateful_set_replicas, workers,
+};
+use wva_testkit::GatewayEmulator;
 
 const MODEL: &str = "acme/big";
 
@@ -57,6 +61,57 @@ async fn a_saturated_stateful_set_scales_up() {
     assert_eq!(
         message_once(&cluster, "db", "TargetResolved", "TargetFound").await,
         "Scale target StatefulSet db found"
+    );
+}
+
+/// A StatefulSet at 0 with `SCALE_FROM_ZERO_ACTUATION=scale`: requests queue at the gateway,
+/// and WVA patches the StatefulSet's own scale subresource from 0 to 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_from_zero_patches_a_stateful_set() {
+    let cluster = Cluster::start("sts-wake").await;
+    let ns = cluster.namespace.clone();
+    let gateway = GatewayEmulator::start();
+    gateway.set_queue(MODEL, 0.0);
+    let served = [(ns.as_str(), "db", MODEL)];
+    let fleet = Fleet::serve_with(&cluster, &served, 0.10, 0.0, vec![gateway.target(&ns)]);
+    cluster
+        .put_config_map(
+            "wva-model-scale-to-zero-config",
+            &[(
+                "default",
+                "enable_scale_to_zero: true\nretention_period: 10m\n",
+            )],
+        )
+        .await;
+    create_stateful_set(&cluster, "db", 0).await;
+    create_va(&cluster, "db", ("apps/v1", "StatefulSet"), "db", MODEL).await;
+    let env = [("SCALE_FROM_ZERO_ACTUATION", "scale")];
+    let wva = Wva::start(&cluster, &fleet.prometheus, &env);
+    wva.wait_metrics("db published at 0", |m| {
+        desired_replicas(m, &ns, "db") == Some(0.0)
+    })
+    .await;
+    gateway.set_queue(MODEL, 3.0);
+    let start = Instant::now();
+    while stateful_set_replicas(&cluster, "db").await != Some(1) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "db not scaled to 1; log:\n{}",
+            wva.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_log_lines(
+        &wva,
+        &["Scaled StatefulSet from 0 to 1 replica (SCALE_FROM_ZERO_ACTUATION=scale)"],
+        1,
+    )
+    .await;
+    assert_eq!(
+        desired_replicas(&wva.metrics(), &ns, "db"),
+        Some(1.0),
+        "{}",
+        wva.log()
     );
 }
 

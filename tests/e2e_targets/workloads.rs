@@ -48,6 +48,16 @@ pub async fn create_va(
         .expect("VA created");
 }
 
+/// The `spec.replicas` of StatefulSet `name`.
+pub async fn stateful_set_replicas(cluster: &Cluster, name: &str) -> Option<i32> {
+    Api::<StatefulSet>::namespaced(cluster.client.clone(), &cluster.namespace)
+        .get(name)
+        .await
+        .ok()?
+        .spec?
+        .replicas
+}
+
 /// Creates StatefulSet `name` with `replicas` pods (label `app=<name>`) and waits until they
 /// run and it reports them ready.
 pub async fn create_stateful_set(cluster: &Cluster, name: &str, replicas: usize) {
@@ -82,12 +92,13 @@ pub async fn create_stateful_set(cluster: &Cluster, name: &str, replicas: usize)
     }
     let start = Instant::now();
     loop {
+        // A status at 0 leaves out `readyReplicas`.
         let ready = api
             .get(name)
             .await
             .ok()
             .and_then(|s| s.status)
-            .and_then(|s| s.ready_replicas);
+            .map(|s| s.ready_replicas.unwrap_or(0));
         let pods = running_pods(&cluster.client, ns, name).await;
         if ready == Some(i32::try_from(replicas).unwrap_or(0)) && pods.len() == replicas {
             return;

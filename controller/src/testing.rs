@@ -219,19 +219,7 @@ impl Fixture {
     pub fn create_deployment_with(&mut self, name: &str, replicas: u32) {
         let created = self
             .double
-            .create(json!({
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name, "namespace": NAMESPACE},
-                "spec": {
-                    "replicas": replicas,
-                    "selector": {"matchLabels": {"app": name}},
-                    "template": {
-                        "metadata": {"labels": {"app": name}},
-                        "spec": {"containers": [{"name": "vllm", "image": "vllm"}]}
-                    }
-                }
-            }))
+            .create(apps_v1("Deployment", name, replicas))
             .expect("Deployment");
         self.deployments
             .apply_watcher_event(&watcher::Event::Apply(typed(created)));
@@ -241,20 +229,7 @@ impl Fixture {
     pub fn create_stateful_set(&mut self, name: &str, replicas: u32) {
         let created = self
             .double
-            .create(json!({
-                "apiVersion": "apps/v1",
-                "kind": "StatefulSet",
-                "metadata": {"name": name, "namespace": NAMESPACE},
-                "spec": {
-                    "replicas": replicas,
-                    "serviceName": name,
-                    "selector": {"matchLabels": {"app": name}},
-                    "template": {
-                        "metadata": {"labels": {"app": name}},
-                        "spec": {"containers": [{"name": "vllm", "image": "vllm"}]}
-                    }
-                }
-            }))
+            .create(apps_v1("StatefulSet", name, replicas))
             .expect("StatefulSet");
         self.stateful_sets
             .apply_watcher_event(&watcher::Event::Apply(typed(created)));
@@ -305,6 +280,28 @@ impl Fixture {
             })
             .collect()
     }
+}
+
+/// An `apps/v1` workload of `kind` named `name` with `replicas` pods labelled `app=<name>` (a
+/// StatefulSet also names its Service).
+fn apps_v1(kind: &str, name: &str, replicas: u32) -> Value {
+    let mut workload = json!({
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "vllm", "image": "vllm"}]}
+            }
+        }
+    });
+    if kind == "StatefulSet" {
+        workload["spec"]["serviceName"] = json!(name);
+    }
+    workload
 }
 
 fn typed<K: DeserializeOwned>(object: Value) -> K {

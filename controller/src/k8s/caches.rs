@@ -3,7 +3,7 @@
 //!
 //! * VAs: label-filtered by controller instance, limited to the watched namespace if set.
 //! * Scale targets (Deployments, StatefulSets, and LeaderWorkerSets once their CRD exists:
-//!   [`optional`](super::optional)) and Pods (metadata only): same namespace limit.
+//!   [`super::optional`]) and Pods (metadata only): same namespace limit.
 //! * Namespaces: cluster-wide (exclusion annotation, opt-in label), unless one namespace is
 //!   watched.
 //! * ConfigMaps: every ConfigMap of the controller namespace (main and global ConfigMaps),

@@ -717,6 +717,17 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
             &["get", "update", "patch"],
         ),
         ("apps", "deployments", &["get", "list", "watch"]),
+        ("apps", "statefulsets", &["get", "list", "watch"]),
+        (
+            "leaderworkerset.x-k8s.io",
+            "leaderworkersets",
+            &["get", "list", "watch"],
+        ),
+        (
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            &["get", "list", "watch"],
+        ),
         ("", "pods", &["get", "list", "watch"]),
         ("", "namespaces", &["get", "list", "watch"]),
         ("", "configmaps", &["get", "list", "watch"]),
@@ -733,6 +744,23 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
         !grants("apps", "deployments", "update"),
         "the HPA scales, not WVA"
     );
+    assert!(!grants("apps", "statefulsets", "update"));
+    let crd_rules: Vec<&Value> = manager["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter(|rule| lists(rule, "resources", "customresourcedefinitions"))
+        .collect();
+    assert!(
+        crd_rules.iter().all(|rule| rule["resourceNames"]
+            == serde_json::json!(["leaderworkersets.leaderworkerset.x-k8s.io"])),
+        "CRDs: only the LeaderWorkerSet CRD may be read: {crd_rules:?}"
+    );
+    assert!(!grants(
+        "leaderworkerset.x-k8s.io",
+        "leaderworkersets",
+        "update"
+    ));
     // Nodes only for the limited-mode GPU inventory.
     let limited = keys.get("WVA_LIMITED_MODE").map(String::as_str) == Some("true");
     for verb in ["get", "list", "watch"] {
@@ -755,11 +783,17 @@ fn assert_controller(r: &Rendered, expect: &Expect) {
     }
     let patches_scale = static_config.scale_from_zero_actuation == ScaleFromZeroActuation::Scale;
     for verb in ["get", "patch"] {
-        assert_eq!(
-            grants("apps", "deployments/scale", verb),
-            patches_scale,
-            "{verb} deployments/scale is granted exactly with SCALE_FROM_ZERO_ACTUATION=scale"
-        );
+        for (group, resource) in [
+            ("apps", "deployments/scale"),
+            ("apps", "statefulsets/scale"),
+            ("leaderworkerset.x-k8s.io", "leaderworkersets/scale"),
+        ] {
+            assert_eq!(
+                grants(group, resource, verb),
+                patches_scale,
+                "{verb} {resource} is granted exactly with SCALE_FROM_ZERO_ACTUATION=scale"
+            );
+        }
     }
     assert!(!grants("apps", "deployments/scale", "update"));
     let scrapes_epp = static_config.scale_from_zero_source == ScaleFromZeroSource::Epp;
@@ -2672,5 +2706,39 @@ fn every_controller_parameter_is_a_helm_value_written_to_the_main_config_map() {
                 && err.contains(expected),
             "{set}: {err}"
         );
+    }
+}
+
+/// `va.targetKind` names the kind the VA and the HPA scale, with its API version: a
+/// StatefulSet under `apps/v1`, a LeaderWorkerSet under `leaderworkerset.x-k8s.io/v1`.
+#[test]
+fn the_target_kind_sets_the_scale_target_of_the_va_and_the_hpa() {
+    for (kind, api_version) in [
+        ("StatefulSet", "apps/v1"),
+        ("LeaderWorkerSet", "leaderworkerset.x-k8s.io/v1"),
+    ] {
+        let name = format!("target-{}", kind.to_lowercase());
+        let kind_value = format!("va.targetKind={kind}");
+        let r = template(
+            &name,
+            &[
+                "--set",
+                "wva.prometheus.baseURL=https://p:9090",
+                "--set",
+                "llmd.modelName=big,llmd.modelID=acme/big,llmd.deploymentName=big-decode",
+                "--set",
+                &kind_value,
+            ],
+        );
+        validate(&name, &r);
+        let expected =
+            serde_json::json!({"apiVersion": api_version, "kind": kind, "name": "big-decode"});
+        for object in ["VariantAutoscaling", "HorizontalPodAutoscaler"] {
+            assert_eq!(
+                r.one(object)["spec"]["scaleTargetRef"],
+                expected,
+                "{name}: {object}"
+            );
+        }
     }
 }

@@ -925,6 +925,14 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
         "RBAC denied wva run, as the chart's ServiceAccount:\n{}",
         denied.join("\n")
     );
+    // The LeaderWorkerSet CRD is watched by name: absent, the controller says so; present (a
+    // scenario of tests/e2e_targets installs it for a while), it watches LeaderWorkerSets.
+    let log = controller.log();
+    assert!(
+        log.contains("CRD leaderworkersets.leaderworkerset.x-k8s.io is not installed")
+            || log.contains("Watching leaderworkersets"),
+        "the LWS CRD watch did not report:\n{log}"
+    );
 
     // HTTPS metrics: the token the chart gives its ServiceMonitor (the metrics-reader's Secret)
     // may scrape, which takes the controller's TokenReview and SubjectAccessReview; the
@@ -982,6 +990,13 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
             "inferencepools",
             None,
         ),
+        ("watch", "apps", "statefulsets", None),
+        (
+            "watch",
+            "leaderworkerset.x-k8s.io",
+            "leaderworkersets",
+            None,
+        ),
     ] {
         assert!(
             allowed(&sa, verb, group, resource, namespace).await,
@@ -990,6 +1005,14 @@ async fn the_charts_rbac_is_enough_for_wva_run_and_no_more() {
     }
     for (verb, group, resource, namespace) in [
         ("delete", "apps", "deployments", Some(models.as_str())),
+        ("patch", "apps", "statefulsets/scale", Some(models.as_str())),
+        // Only the LeaderWorkerSet CRD, by name (the controller watches it to notice it).
+        (
+            "list",
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            None,
+        ),
         ("update", "apps", "deployments/scale", Some(models.as_str())),
         ("patch", "apps", "deployments/scale", Some(models.as_str())),
         ("get", "", "secrets", Some(ns.as_str())),

@@ -7,8 +7,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Desired state of a VariantAutoscaling: one variant (a Deployment serving a model on one
-/// accelerator or configuration) whose replica count WVA decides.
+/// Desired state of a VariantAutoscaling: one variant (a Deployment, StatefulSet or
+/// LeaderWorkerSet serving a model on one accelerator or configuration) whose replica count WVA
+/// decides.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "llmd.ai",
@@ -18,7 +19,8 @@ use serde::{Deserialize, Serialize};
     shortname = "va",
     namespaced,
     status = "VariantAutoscalingStatus",
-    doc = "VariantAutoscaling declares one variant of a model (a Deployment on one accelerator or configuration, with a cost per replica) whose replica count WVA decides and publishes as wva_desired_replicas.",
+    doc = "VariantAutoscaling declares one variant of a model (a Deployment, StatefulSet or LeaderWorkerSet on one accelerator or configuration, with a cost per replica) whose replica count WVA decides and publishes as wva_desired_replicas.",
+    printcolumn = r#"{"name":"Kind","type":"string","jsonPath":".spec.scaleTargetRef.kind"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".spec.scaleTargetRef.name"}"#,
     printcolumn = r#"{"name":"Model","type":"string","jsonPath":".spec.modelID"}"#,
     printcolumn = r#"{"name":"Optimized","type":"integer","jsonPath":".status.desiredOptimizedAlloc.numReplicas"}"#,
@@ -59,20 +61,62 @@ pub struct VariantAutoscalingSpec {
 }
 
 /// Reference to the scaled workload.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = kube::core::Rule::new(
+    "self.kind == 'LeaderWorkerSet' ? self.apiVersion == 'leaderworkerset.x-k8s.io/v1' : self.apiVersion == 'apps/v1'"
+).message("scaleTargetRef.apiVersion must be apps/v1 for a Deployment or a StatefulSet and leaderworkerset.x-k8s.io/v1 for a LeaderWorkerSet"))]
 #[serde(rename_all = "camelCase")]
 pub struct ScaleTargetRef {
-    /// API version of the target. Defaults to apps/v1.
+    /// API version of the target: apps/v1 (the default) for a Deployment or a StatefulSet,
+    /// leaderworkerset.x-k8s.io/v1 for a LeaderWorkerSet.
     #[serde(default = "default_api_version")]
     pub api_version: String,
 
-    /// Kind of the target, e.g. "Deployment".
-    #[schemars(length(min = 1))]
-    pub kind: String,
+    /// Kind of the target: Deployment (the default), StatefulSet or LeaderWorkerSet (whose
+    /// replicas are groups of pods: a leader and its workers).
+    #[serde(default)]
+    pub kind: ScaleTargetKind,
 
     /// Name of the target in the VA's namespace.
     #[schemars(length(min = 1))]
     pub name: String,
+}
+
+/// The kinds of workload a VA can scale.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ScaleTargetKind {
+    /// `apps/v1` Deployment: a replica is a pod.
+    #[default]
+    Deployment,
+    /// `apps/v1` StatefulSet: a replica is a pod.
+    StatefulSet,
+    /// `leaderworkerset.x-k8s.io/v1` LeaderWorkerSet: a replica is a group (a leader pod and
+    /// its workers).
+    LeaderWorkerSet,
+}
+
+impl ScaleTargetKind {
+    /// Every kind.
+    pub const ALL: [ScaleTargetKind; 3] = [
+        ScaleTargetKind::Deployment,
+        ScaleTargetKind::StatefulSet,
+        ScaleTargetKind::LeaderWorkerSet,
+    ];
+
+    /// The kind as the API names it (`Deployment`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleTargetKind::Deployment => "Deployment",
+            ScaleTargetKind::StatefulSet => "StatefulSet",
+            ScaleTargetKind::LeaderWorkerSet => "LeaderWorkerSet",
+        }
+    }
+}
+
+impl std::fmt::Display for ScaleTargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Observed state of a VariantAutoscaling, written by the controller.

@@ -613,8 +613,8 @@ pub struct LlmdValues {
     /// `modelID`). Required when `modelName` is set.
     #[serde(rename = "modelID")]
     pub model_id: String,
-    /// The Deployment to scale (empty = `<modelName>-decode`). The VA is named after it, so
-    /// it is also the `variant_name` of the metrics and the HPA selector.
+    /// The workload to scale, of kind `va.targetKind` (empty = `<modelName>-decode`). The VA
+    /// is named after it, so it is also the `variant_name` of the metrics and the HPA selector.
     pub deployment_name: String,
 }
 
@@ -624,6 +624,9 @@ pub struct LlmdValues {
 pub struct VaValues {
     /// Render the VariantAutoscaling for the model service (when `llmd.modelName` is set).
     pub enabled: bool,
+    /// Kind of the workload `llmd.deploymentName` the VA and the HPA scale (a
+    /// `LeaderWorkerSet`'s replicas are groups of pods).
+    pub target_kind: crate::crd::ScaleTargetKind,
     /// Accelerator type of the variant: the VA label `inference.optimization/acceleratorName`
     /// and the `accelerator_type` label of the metrics.
     #[schemars(length(min = 1))]
@@ -651,6 +654,7 @@ impl Default for VaValues {
     fn default() -> Self {
         VaValues {
             enabled: true,
+            target_kind: crate::crd::ScaleTargetKind::Deployment,
             accelerator: "H100".into(),
             variant_cost: "10.0".into(),
             min_replicas: None,

@@ -33,6 +33,7 @@ fn identity_matches_the_spec() {
     assert_eq!(
         columns,
         [
+            "Kind",
             "Target",
             "Model",
             "Optimized",
@@ -96,9 +97,19 @@ fn spec_validation_and_defaults() {
         spec["properties"]["scaleTargetRef"]["properties"]["apiVersion"]["default"],
         "apps/v1"
     );
+    let target = &spec["properties"]["scaleTargetRef"];
+    assert_eq!(target["required"], serde_json::json!(["name"]));
+    assert_eq!(target["properties"]["kind"]["default"], "Deployment");
     assert_eq!(
-        spec["properties"]["scaleTargetRef"]["required"],
-        serde_json::json!(["kind", "name"])
+        target["properties"]["kind"]["enum"],
+        serde_json::json!(["Deployment", "StatefulSet", "LeaderWorkerSet"])
+    );
+    let rule = &target["x-kubernetes-validations"][0];
+    assert!(
+        rule["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("leaderworkerset.x-k8s.io/v1 for a LeaderWorkerSet")),
+        "{rule}"
     );
     assert_eq!(spec["properties"]["minReplicas"]["minimum"], 0.0);
     assert_eq!(spec["properties"]["maxReplicas"]["minimum"], 1.0);

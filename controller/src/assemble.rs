@@ -1,17 +1,17 @@
 //! From the informer caches and one collection to the engine's snapshot.
 //!
-//! [`plan`] picks the VAs the cycle works on and maps pods to variants through each target
-//! Deployment's selector and prefill/decode role (no API call per pod); [`snapshot`] joins
-//! the collected signals.
+//! [`plan`] picks the VAs the cycle works on and maps pods to variants through each scale
+//! target (a Deployment's or StatefulSet's selector, a LeaderWorkerSet's group leaders) and
+//! the prefill/decode role (no API call per pod); [`snapshot`] joins the collected signals.
 //! Both are pure, so the same inputs always give the same snapshot.
 
 use crate::analyzers;
 use crate::k8s::status::WrittenStatuses;
-use crate::keys::{self, DeploymentRef};
+use crate::keys;
 use crate::roles::role_of;
+use crate::target::{ScaleTarget, Targets};
 use crate::vllm_args;
 use crate::workload;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::{PartialObjectMeta, Selector, SelectorExt};
@@ -30,8 +30,8 @@ use wva_engine::{
 pub struct Member<'a> {
     /// The VA.
     pub va: &'a VariantAutoscaling,
-    /// Its target Deployment, when it exists.
-    pub deployment: Option<&'a Deployment>,
+    /// Its scale target, when it exists.
+    pub target: Option<ScaleTarget<'a>>,
     /// `namespace/name` of the VA: the collector's variant key.
     pub key: VariantKey,
 }
@@ -40,12 +40,7 @@ impl Member<'_> {
     /// The prefill/decode role the target serves: the `llm-d.ai/role` label of its pod
     /// template (`both` without a target).
     pub fn role(&self) -> Role {
-        role_of(
-            self.deployment
-                .and_then(|d| d.spec.as_ref())
-                .and_then(|s| s.template.metadata.as_ref())
-                .and_then(|m| m.labels.as_ref()),
-        )
+        role_of(self.target.and_then(|t| t.serving_pod_labels()))
     }
 
     /// The VA's namespace.
@@ -64,7 +59,8 @@ impl Member<'_> {
 pub struct Plan<'a> {
     /// Every VA in scope, ordered by namespace and name.
     pub members: Vec<Member<'a>>,
-    /// Pods of the target Deployments, by (namespace, pod).
+    /// The pods that are the targets' replicas (an LWS group's leader only), by
+    /// (namespace, pod).
     pub pods: PodIndex,
     /// What the collector should query.
     pub scope: CollectScope,
@@ -73,7 +69,7 @@ pub struct Plan<'a> {
 /// Plans a cycle over `vas` (already filtered by scope).
 pub fn plan<'a>(
     vas: &[&'a VariantAutoscaling],
-    deployments: &HashMap<DeploymentRef, &'a Deployment>,
+    targets: &Targets<'a>,
     pods: &[&PartialObjectMeta<Pod>],
     config: &EngineConfig,
     watch_namespace: Option<&str>,
@@ -82,7 +78,7 @@ pub fn plan<'a>(
         .iter()
         .map(|va| Member {
             va,
-            deployment: deployments.get(&keys::target(va)).copied(),
+            target: targets.get(&keys::target(va)).copied(),
             key: keys::display(&keys::of(*va)).to_string().into(),
         })
         .collect();
@@ -100,11 +96,7 @@ pub fn plan<'a>(
         ..CollectScope::default()
     };
     for member in &members {
-        let Some(selector) = member
-            .deployment
-            .and_then(|d| d.spec.as_ref())
-            .map(|s| PodSelector::new(&s.selector))
-        else {
+        let Some(replica_pods) = member.target.map(|t| t.replica_pods()) else {
             continue;
         };
         let model: Arc<str> = member.va.spec.model_id.as_str().into();
@@ -112,8 +104,7 @@ pub fn plan<'a>(
         for pod in by_namespace.get(member.namespace()).into_iter().flatten() {
             // A selector that also matches the pods of the model's other role (e.g. only
             // `app: llama`) must not mix their signals into this variant.
-            let labels = pod.metadata.labels.as_ref();
-            if selector.selects(labels) && role_of(labels) == role {
+            if replica_pods.contains(pod) && role_of(pod.metadata.labels.as_ref()) == role {
                 let name = pod.metadata.name.as_deref().unwrap_or_default();
                 index.insert(member.namespace(), name, member.key.clone(), model.clone());
             }
@@ -171,7 +162,7 @@ pub fn snapshot(
 ) -> Snapshot {
     let query_error = signals.kv_error.as_ref().or(signals.queue_error.as_ref());
     let mut groups: BTreeMap<(String, String), ModelGroup> = BTreeMap::new();
-    for member in plan.members.iter().filter(|m| m.deployment.is_some()) {
+    for member in plan.members.iter().filter(|m| m.target.is_some()) {
         let (namespace, model) = (
             member.namespace().to_string(),
             member.va.spec.model_id.clone(),
@@ -257,14 +248,8 @@ pub fn use_newest_status(
 
 fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
     let va = member.va;
-    let pod_spec = member
-        .deployment
-        .and_then(|d| d.spec.as_ref())
-        .and_then(|s| s.template.spec.as_ref());
-    let replicas = member
-        .deployment
-        .map(workload::replicas)
-        .unwrap_or_default();
+    let pod_spec = member.target.and_then(|t| t.serving_pod());
+    let replicas = member.target.map(|t| t.replicas()).unwrap_or_default();
     let (accelerator, _) = workload::accelerator(va.metadata.labels.as_ref(), pod_spec);
     let as_u32 = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
     let pods = signals.variants.get(&member.key);
@@ -283,7 +268,7 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
         name: member.name().to_string(),
         cost: parse_cost(&va.spec.variant_cost),
         accelerator: Some(accelerator).filter(|a| a != workload::UNKNOWN_ACCELERATOR),
-        gpus_per_replica: workload::gpus_per_replica(pod_spec),
+        gpus_per_replica: member.target.map_or(1, |t| t.gpus_per_replica()),
         current_replicas: replicas.current,
         ready_replicas: replicas.ready,
         pending_replicas: replicas.pending,
@@ -318,6 +303,8 @@ fn variant(member: &Member<'_>, signals: &Signals) -> Variant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::{CachedTargets, LeaderWorkerSet, lws};
+    use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -359,10 +346,13 @@ mod tests {
                 }))
             })
             .into();
-        let deployments = HashMap::from([(keys::of(&deployment), &deployment)]);
+        let cached = CachedTargets {
+            deployments: vec![Arc::new(deployment)],
+            ..CachedTargets::default()
+        };
         let pod_refs: Vec<&PartialObjectMeta<Pod>> = pods.iter().collect();
         let config = EngineConfig::default();
-        let plan = plan(&[&va], &deployments, &pod_refs, &config, None);
+        let plan = plan(&[&va], &cached.by_ref(), &pod_refs, &config, None);
         assert!(
             !plan.scope.token_capacity,
             "no entry selects the token-capacity analyzer"
@@ -454,13 +444,15 @@ mod tests {
                 }))
             })
             .into();
-        let deployments =
-            HashMap::from([(keys::of(&prefill), &prefill), (keys::of(&decode), &decode)]);
+        let cached = CachedTargets {
+            deployments: vec![Arc::new(prefill), Arc::new(decode)],
+            ..CachedTargets::default()
+        };
         let pod_refs: Vec<&PartialObjectMeta<Pod>> = pods.iter().collect();
         let config = EngineConfig::default();
         let plan = plan(
             &[&prefill_va, &decode_va],
-            &deployments,
+            &cached.by_ref(),
             &pod_refs,
             &config,
             None,
@@ -507,6 +499,59 @@ mod tests {
                 ("prefill", Role::Prefill, Some(4), "p-0", 4),
             ]
         );
+    }
+
+    #[test]
+    fn an_lws_variant_counts_groups_and_reads_only_its_leaders() {
+        let va: VariantAutoscaling = from_json(serde_json::json!({
+            "metadata": {"name": "big", "namespace": "llm"},
+            "spec": {"scaleTargetRef": {"apiVersion": "leaderworkerset.x-k8s.io/v1",
+                                        "kind": "LeaderWorkerSet", "name": "big"},
+                     "modelID": "org/big"}
+        }));
+        let gpus = serde_json::json!({"containers": [{"name": "vllm",
+            "resources": {"limits": {"nvidia.com/gpu": "8"}}}]});
+        let set: LeaderWorkerSet = from_json(serde_json::json!({
+            "metadata": {"name": "big", "namespace": "llm"},
+            "spec": {"replicas": 2, "leaderWorkerTemplate": {"size": 4, "workerTemplate": {"spec": gpus}}},
+            "status": {"replicas": 2, "readyReplicas": 2}
+        }));
+        // Two groups of four pods: a leader (worker index 0) and three workers each.
+        let pods: Vec<PartialObjectMeta<Pod>> = (0..2)
+            .flat_map(|group| (0..4).map(move |worker| (group, worker)))
+            .map(|(group, worker)| {
+                from_json(serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": format!("big-{group}-{worker}"), "namespace": "llm", "labels": {
+                        lws::NAME_LABEL: "big",
+                        lws::GROUP_INDEX_LABEL: group.to_string(),
+                        lws::WORKER_INDEX_LABEL: worker.to_string()
+                    }}
+                }))
+            })
+            .collect();
+        let cached = CachedTargets {
+            leader_worker_sets: vec![Arc::new(set)],
+            ..CachedTargets::default()
+        };
+        let pod_refs: Vec<&PartialObjectMeta<Pod>> = pods.iter().collect();
+        let config = EngineConfig::default();
+        let plan = plan(&[&va], &cached.by_ref(), &pod_refs, &config, None);
+        let indexed: Vec<String> = ["big-0-0", "big-0-1", "big-1-0", "big-1-3"]
+            .into_iter()
+            .filter(|p| plan.pods.get("llm", p).is_some())
+            .map(str::to_string)
+            .collect();
+        assert_eq!(indexed, ["big-0-0", "big-1-0"], "the leaders only");
+
+        let snapshot = snapshot(&plan, &Signals::default(), config, 0, None);
+        let variant = &snapshot.models[0].variants[0];
+        assert_eq!(
+            (variant.current_replicas, variant.ready_replicas),
+            (2, 2),
+            "groups, not pods"
+        );
+        assert_eq!(variant.gpus_per_replica, 32, "4 pods of 8 GPUs per group");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! per source (an object, a VA's scale target, an engine decision), and shown as
 //! `namespace/name` in logs and messages.
 
+use crate::target::TargetRef;
 use kube::runtime::reflector::{Lookup, ObjectRef};
 use std::fmt;
 use wva_api::crd::VariantAutoscaling;
@@ -10,18 +11,14 @@ use wva_engine::Decision;
 /// The key of a VariantAutoscaling.
 pub type VaRef = ObjectRef<VariantAutoscaling>;
 
-/// The key of a Deployment.
-pub type DeploymentRef = ObjectRef<k8s_openapi::api::apps::v1::Deployment>;
-
 /// The key of an object (its namespace and name).
 pub fn of<K: Lookup<DynamicType = ()>>(object: &K) -> ObjectRef<K> {
     ObjectRef::from_obj(object)
 }
 
-/// The key of the Deployment a VA scales (`spec.scaleTargetRef.name` in the VA's namespace).
-pub fn target(va: &VariantAutoscaling) -> DeploymentRef {
-    let namespace = va.metadata.namespace.as_deref().unwrap_or_default();
-    ObjectRef::new(&va.spec.scale_target_ref.name).within(namespace)
+/// The key of the workload a VA scales (`spec.scaleTargetRef` in the VA's namespace).
+pub fn target(va: &VariantAutoscaling) -> TargetRef {
+    TargetRef::of_va(va)
 }
 
 /// The key of the VA an engine decision is for.
@@ -68,10 +65,14 @@ mod tests {
     fn a_vas_target_lives_in_its_namespace() {
         let va: VariantAutoscaling = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "v", "namespace": "n"},
-            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "d"}, "modelID": "m"}
+            "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "d"}, "modelID": "m"}
         }))
         .expect("va");
-        assert_eq!(target(&va), ObjectRef::new("d").within("n"));
+        let target = target(&va);
+        assert_eq!(
+            (target.kind, target.namespace.as_str(), target.name.as_str()),
+            (crate::target::ScaleTargetKind::StatefulSet, "n", "d")
+        );
         assert_eq!(of(&va), ObjectRef::new("v").within("n"));
     }
 }

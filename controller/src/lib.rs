@@ -16,10 +16,11 @@
 //! * [`roles`]: the prefill/decode role of a pod or target (`llm-d.ai/role`).
 //! * [`run`]: `wva run`, the controller loop and its steps.
 //! * [`scope`]: which VAs and namespaces this controller manages.
+//! * [`target`]: scale targets (Deployment, StatefulSet, LeaderWorkerSet) behind one type.
 //! * [`telemetry`]: logs and health probes.
-//! * [`vllm_args`]: vLLM's batch limits and data-parallel size read from a Deployment's
+//! * [`vllm_args`]: vLLM's batch limits and data-parallel size read from a serving pod's
 //!   container command line.
-//! * [`workload`]: accelerator, GPUs per replica and replica counts read from a Deployment.
+//! * [`workload`]: accelerator, GPUs per pod and replica counts read from a target.
 
 pub mod analyzers;
 pub mod assemble;
@@ -34,6 +35,7 @@ pub mod keys;
 pub mod roles;
 pub mod run;
 pub mod scope;
+pub mod target;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

@@ -3,10 +3,12 @@
 //! to the double.
 
 use crate::k8s::caches::Caches;
+use crate::k8s::optional::OptionalCache;
 use crate::run::events::Events;
 use crate::run::{Context, State, startup};
 use crate::scope::Scope;
-use k8s_openapi::api::apps::v1::Deployment;
+use crate::target::{LeaderWorkerSet, ScaleTargetKind};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::CustomResourceExt;
 use kube::core::PartialObjectMeta;
@@ -34,6 +36,8 @@ pub struct Fixture {
     pub state: State,
     vas: Writer<VariantAutoscaling>,
     deployments: Writer<Deployment>,
+    stateful_sets: Writer<StatefulSet>,
+    leader_worker_sets: Writer<LeaderWorkerSet>,
     pods: Writer<PartialObjectMeta<Pod>>,
     config_maps: Writer<ConfigMap>,
 }
@@ -48,6 +52,8 @@ impl Fixture {
         let client = double.client();
         let (vas_store, vas) = reflector::store();
         let (deployments_store, deployments) = reflector::store();
+        let (stateful_sets_store, stateful_sets) = reflector::store();
+        let (lws_store, leader_worker_sets) = reflector::store();
         let (pods_store, pods) = reflector::store();
         let (namespaces, mut namespace_writer) = reflector::store::<Namespace>();
         let (config_maps_store, config_maps) = reflector::store::<ConfigMap>();
@@ -58,6 +64,8 @@ impl Fixture {
         let caches = Caches {
             vas: vas_store,
             deployments: deployments_store,
+            stateful_sets: stateful_sets_store,
+            leader_worker_sets: OptionalCache::new(lws_store),
             pods: pods_store,
             namespaces,
             controller_config_maps: config_maps_store,
@@ -85,6 +93,8 @@ impl Fixture {
             state: State::new(config),
             vas,
             deployments,
+            stateful_sets,
+            leader_worker_sets,
             pods,
             config_maps,
         }
@@ -153,6 +163,22 @@ impl Fixture {
         model: &str,
         cost: &str,
     ) -> VariantAutoscaling {
+        self.create_va_of(name, ScaleTargetKind::Deployment, target, model, cost)
+    }
+
+    /// Creates a VA scaling the `kind` named `target` for `model` at `cost`, and caches it.
+    pub fn create_va_of(
+        &mut self,
+        name: &str,
+        kind: ScaleTargetKind,
+        target: &str,
+        model: &str,
+        cost: &str,
+    ) -> VariantAutoscaling {
+        let api_version = match kind {
+            ScaleTargetKind::LeaderWorkerSet => "leaderworkerset.x-k8s.io/v1",
+            _ => "apps/v1",
+        };
         let created = self
             .double
             .create(json!({
@@ -160,7 +186,7 @@ impl Fixture {
                 "kind": "VariantAutoscaling",
                 "metadata": {"name": name, "namespace": NAMESPACE},
                 "spec": {
-                    "scaleTargetRef": {"kind": "Deployment", "name": target},
+                    "scaleTargetRef": {"apiVersion": api_version, "kind": kind.as_str(), "name": target},
                     "modelID": model,
                     "variantCost": cost
                 }
@@ -194,22 +220,32 @@ impl Fixture {
     pub fn create_deployment_with(&mut self, name: &str, replicas: u32) {
         let created = self
             .double
-            .create(json!({
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name, "namespace": NAMESPACE},
-                "spec": {
-                    "replicas": replicas,
-                    "selector": {"matchLabels": {"app": name}},
-                    "template": {
-                        "metadata": {"labels": {"app": name}},
-                        "spec": {"containers": [{"name": "vllm", "image": "vllm"}]}
-                    }
-                }
-            }))
+            .create(apps_v1("Deployment", name, replicas))
             .expect("Deployment");
         self.deployments
             .apply_watcher_event(&watcher::Event::Apply(typed(created)));
+    }
+
+    /// Creates a StatefulSet with `replicas` (pods labelled `app=<name>`), and caches it.
+    pub fn create_stateful_set(&mut self, name: &str, replicas: u32) {
+        let created = self
+            .double
+            .create(apps_v1("StatefulSet", name, replicas))
+            .expect("StatefulSet");
+        self.stateful_sets
+            .apply_watcher_event(&watcher::Event::Apply(typed(created)));
+    }
+
+    /// Caches a LeaderWorkerSet of `replicas` groups of `size` pods (the double holds none:
+    /// tests of the cache alone need no CRD).
+    pub fn cache_lws(&mut self, name: &str, replicas: u32, size: u32) {
+        let lws = typed(json!({
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"replicas": replicas, "leaderWorkerTemplate": {"size": size,
+                "workerTemplate": {"spec": {"containers": [{"name": "vllm", "image": "vllm"}]}}}}
+        }));
+        self.leader_worker_sets
+            .apply_watcher_event(&watcher::Event::Apply(lws));
     }
 
     /// The condition `kind` of a VA's stored status as (status, reason, message).
@@ -245,6 +281,28 @@ impl Fixture {
             })
             .collect()
     }
+}
+
+/// An `apps/v1` workload of `kind` named `name` with `replicas` pods labelled `app=<name>` (a
+/// StatefulSet also names its Service).
+fn apps_v1(kind: &str, name: &str, replicas: u32) -> Value {
+    let mut workload = json!({
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "vllm", "image": "vllm"}]}
+            }
+        }
+    });
+    if kind == "StatefulSet" {
+        workload["spec"]["serviceName"] = json!(name);
+    }
+    workload
 }
 
 fn typed<K: DeserializeOwned>(object: Value) -> K {

@@ -1,7 +1,6 @@
-//! Facts about a variant read from its VA and target Deployment: accelerator type, GPUs per
-//! replica, replica counts.
+//! Facts about a variant read from its VA and its target's pod template: accelerator type,
+//! GPUs per pod, replica counts (what each kind of target gives: [`crate::target`]).
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
@@ -86,17 +85,21 @@ pub fn accelerator(
     (UNKNOWN_ACCELERATOR.to_string(), AcceleratorSource::Unknown)
 }
 
-/// GPUs one replica requests: the sum over containers of GPU requests (limits when no
-/// request), at least 1 so that a replica always counts against the GPU budget. Quantities
-/// that are not whole numbers are ignored.
+/// GPUs one replica of one pod requests: [`pod_gpus`], at least 1 so that a replica always
+/// counts against the GPU budget.
 pub fn gpus_per_replica(pod: Option<&PodSpec>) -> u32 {
+    pod_gpus(pod).max(1)
+}
+
+/// GPUs one pod requests: the sum over containers of GPU requests (limits when no request).
+/// Quantities that are not whole numbers are ignored.
+pub fn pod_gpus(pod: Option<&PodSpec>) -> u32 {
     pod.map(|p| p.containers.as_slice())
         .unwrap_or_default()
         .iter()
         .flat_map(|c| gpu_quantities(c.resources.as_ref()))
         .filter_map(|(_, quantity)| gpu_count(quantity))
         .fold(0u32, u32::saturating_add)
-        .max(1)
 }
 
 /// The GPU quantities a container asks for: for each of [`GPU_RESOURCES`] it names, the
@@ -121,7 +124,8 @@ pub fn gpu_count(quantity: &Quantity) -> Option<u32> {
     quantity.0.trim().parse().ok()
 }
 
-/// Replica counts of a Deployment as WVA reads them.
+/// Replica counts of a scale target as WVA reads them, in the target's unit (pods, or LWS
+/// groups).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Replicas {
     /// `status.replicas`, or `spec.replicas` while the status is not written yet.
@@ -132,17 +136,13 @@ pub struct Replicas {
     pub pending: u32,
 }
 
-/// Reads the replica counts of `deployment`.
-pub fn replicas(deployment: &Deployment) -> Replicas {
+/// The replica counts of a target whose `spec.replicas` is `spec` (1 when unset), whose
+/// `status.replicas` is `status` and `status.readyReplicas` is `ready`.
+pub fn replicas(spec: Option<i32>, status: Option<i32>, ready: Option<i32>) -> Replicas {
     let to_u32 = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
-    let status = deployment.status.as_ref();
-    let spec = to_u32(deployment.spec.as_ref().and_then(|s| s.replicas)).unwrap_or(1);
-    let current = to_u32(status.and_then(|s| s.replicas))
-        .filter(|r| *r > 0)
-        .unwrap_or(spec);
-    let ready = to_u32(status.and_then(|s| s.ready_replicas))
-        .unwrap_or(0)
-        .min(current);
+    let spec = to_u32(spec).unwrap_or(1);
+    let current = to_u32(status).filter(|r| *r > 0).unwrap_or(spec);
+    let ready = to_u32(ready).unwrap_or(0).min(current);
     Replicas {
         current,
         ready,
@@ -153,7 +153,6 @@ pub fn replicas(deployment: &Deployment) -> Replicas {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
     use k8s_openapi::api::core::v1::{
         Affinity, Container, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
     };
@@ -271,20 +270,8 @@ mod tests {
 
     #[test]
     fn replicas_fall_back_to_spec_until_status_is_written() {
-        let deployment = |spec: i32, status: Option<(i32, i32)>| Deployment {
-            spec: Some(DeploymentSpec {
-                replicas: Some(spec),
-                ..Default::default()
-            }),
-            status: status.map(|(r, ready)| DeploymentStatus {
-                replicas: Some(r),
-                ready_replicas: Some(ready),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
         assert_eq!(
-            replicas(&deployment(3, None)),
+            replicas(Some(3), None, None),
             Replicas {
                 current: 3,
                 ready: 0,
@@ -292,12 +279,18 @@ mod tests {
             }
         );
         assert_eq!(
-            replicas(&deployment(3, Some((3, 2)))),
+            replicas(Some(3), Some(3), Some(2)),
             Replicas {
                 current: 3,
                 ready: 2,
                 pending: 1
             }
+        );
+        assert_eq!(replicas(None, None, None).current, 1, "spec defaults to 1");
+        assert_eq!(
+            replicas(Some(0), Some(0), Some(5)),
+            Replicas::default(),
+            "never more ready than current"
         );
     }
 }

@@ -59,6 +59,8 @@ async fn watch(api: &KubeDouble, inventory: GpuInventory) -> Caches {
     );
     tokio::spawn(streams.vas.for_each(|_| async {}));
     tokio::spawn(streams.deployments.for_each(|_| async {}));
+    tokio::spawn(streams.stateful_sets.for_each(|_| async {}));
+    tokio::spawn(streams.leader_worker_sets.for_each(|_| async {}));
     tokio::spawn(streams.config_maps.for_each(|_| async {}));
     tokio::spawn(streams.others.for_each(|_| async {}));
     tokio::time::timeout(Duration::from_secs(30), caches.wait_until_ready())

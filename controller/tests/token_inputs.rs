@@ -6,13 +6,14 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::PartialObjectMeta;
 use serde_json::json;
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use wva_api::config::StaticConfig;
 use wva_api::crd::VariantAutoscaling;
 use wva_api::params::{Params, Sources};
 use wva_collector::{Collector, CollectorSettings};
-use wva_controller::{assemble, keys};
+use wva_controller::assemble;
+use wva_controller::target::CachedTargets;
 use wva_engine::{EngineConfig, ReplicaSignals};
 use wva_testkit::{Prometheus, VllmPods};
 
@@ -84,7 +85,11 @@ async fn token_inputs_reach_the_snapshot_only_when_asked_and_v1_decides_the_same
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "llama-0", "namespace": NS, "labels": {"app": "llama"}}
     }));
-    let deployments = HashMap::from([(keys::of(&deployment), &deployment)]);
+    let cached = CachedTargets {
+        deployments: vec![Arc::new(deployment)],
+        ..CachedTargets::default()
+    };
+    let deployments = cached.by_ref();
     let config = EngineConfig::default();
     let collector = collector(&prometheus.url());
 

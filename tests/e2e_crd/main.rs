@@ -12,7 +12,7 @@
 mod harness;
 
 use harness::Cluster;
-use kube::api::{ListParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use serde_json::{Value, json};
 use wva_api::crd::VariantAutoscaling;
 
@@ -34,6 +34,29 @@ async fn create(cluster: &Cluster, name: &str, spec: Value) -> Result<VariantAut
         .vas()
         .create(&PostParams::default(), &va(cluster, name, spec))
         .await
+        .map_err(|e| match e {
+            kube::Error::Api(status) => {
+                format!("{} {}: {}", status.code, status.reason, status.message)
+            }
+            other => other.to_string(),
+        })
+}
+
+/// [`create`], with the spec sent exactly as given (no typed defaults filled in by the client).
+async fn create_raw(cluster: &Cluster, name: &str, spec: Value) -> Result<(), String> {
+    let resource = ApiResource::erase::<VariantAutoscaling>(&());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &resource);
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "llmd.ai/v1alpha1",
+        "kind": "VariantAutoscaling",
+        "metadata": {"name": name, "namespace": cluster.namespace},
+        "spec": spec,
+    }))
+    .expect("VA");
+    api.create(&PostParams::default(), &object)
+        .await
+        .map(drop)
         .map_err(|e| match e {
             kube::Error::Api(status) => {
                 format!("{} {}: {}", status.code, status.reason, status.message)
@@ -84,6 +107,36 @@ async fn crd_validation_defaults_printer_columns_and_schema_on_a_real_api_server
         "{error}"
     );
 
+    // The target kinds, and the apiVersion each needs.
+    let error = create_raw(
+        &cluster,
+        "bad-kind",
+        json!({"scaleTargetRef": {"kind": "ReplicaSet", "name": "x"}, "modelID": "m"}),
+    )
+    .await
+    .expect_err("a kind WVA cannot scale is rejected");
+    assert!(error.contains("spec.scaleTargetRef.kind"), "{error}");
+    assert!(error.contains("\"LeaderWorkerSet\""), "{error}");
+    let error = create_raw(
+        &cluster,
+        "lws-apps",
+        json!({"scaleTargetRef": {"kind": "LeaderWorkerSet", "name": "x"}, "modelID": "m"}),
+    )
+    .await
+    .expect_err("a LeaderWorkerSet under apps/v1 (the default) is rejected");
+    assert!(
+        error.contains("leaderworkerset.x-k8s.io/v1 for a LeaderWorkerSet"),
+        "{error}"
+    );
+    let lws = json!({"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": "x"});
+    create(
+        &cluster,
+        "lws",
+        json!({"scaleTargetRef": lws, "modelID": "m"}),
+    )
+    .await
+    .expect("a LeaderWorkerSet with its apiVersion is accepted");
+
     // The pattern on variantCost.
     let error = create(
         &cluster,
@@ -117,6 +170,18 @@ async fn crd_validation_defaults_printer_columns_and_schema_on_a_real_api_server
     )
     .await;
     assert_eq!(stored["spec"]["variantCost"], "10.0", "{stored}");
+    let defaulted = create_raw(
+        &cluster,
+        "no-kind",
+        json!({"scaleTargetRef": {"name": "llama-8b"}, "modelID": "m"}),
+    )
+    .await;
+    assert!(defaulted.is_ok(), "{defaulted:?}");
+    let no_kind = get_json(&cluster, &format!("{path}/no-kind"), "application/json").await;
+    assert_eq!(
+        no_kind["spec"]["scaleTargetRef"]["kind"], "Deployment",
+        "{no_kind}"
+    );
     assert_eq!(
         stored["spec"]["scaleTargetRef"]["apiVersion"], "apps/v1",
         "{stored}"
@@ -147,8 +212,9 @@ async fn crd_validation_defaults_printer_columns_and_schema_on_a_real_api_server
     assert_eq!(names(&table["columnDefinitions"]), expected, "{table}");
     let cells = &table["rows"][0]["cells"];
     assert_eq!(cells[0], "llama-8b-autoscaler", "{table}");
-    assert_eq!(cells[1], "llama-8b", "{table}");
-    assert_eq!(cells[2], "meta/llama-3.1-8b", "{table}");
+    assert_eq!(cells[1], "Deployment", "{table}");
+    assert_eq!(cells[2], "llama-8b", "{table}");
+    assert_eq!(cells[3], "meta/llama-3.1-8b", "{table}");
 
     // `kubectl explain va.spec`: the published OpenAPI v3 schema describes the spec fields.
     let openapi = get_json(

@@ -46,6 +46,13 @@ Helpers of the workload-variant-autoscaler chart.
 {{- default (printf "%s-decode" .Values.llmd.modelName) .Values.llmd.deploymentName }}
 {{- end }}
 
+{{/* The scaleTargetRef of the VA and the HPA: `va.targetKind` named `wva.targetName`. */}}
+{{- define "wva.scaleTargetRef" -}}
+apiVersion: {{ ternary "leaderworkerset.x-k8s.io/v1" "apps/v1" (eq .Values.va.targetKind "LeaderWorkerSet") }}
+kind: {{ .Values.va.targetKind }}
+name: {{ include "wva.targetName" . }}
+{{- end }}
+
 {{/* Common labels. */}}
 {{- define "wva.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}

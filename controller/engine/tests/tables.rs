@@ -628,6 +628,34 @@ fn limiter_never_grants_beyond_free_gpus_and_sized_steps_are_cut() {
     assert_eq!((hot.desired_replicas, hot.limited), (1, true));
 }
 
+/// A LeaderWorkerSet variant (the controller's reading of `size: 4` with 8 GPUs per pod): a
+/// replica is a group of 32 GPUs at `variantCost` 40 per group, and its 2 replicas are its 2
+/// groups, each reported by its leader alone (workers are not replicas).
+fn lws_snapshot(free: u32) -> Snapshot {
+    let mut big = variant("big", 40.0, &[(0.85, 0.0), (0.85, 0.0)]);
+    big.gpus_per_replica = 4 * 8;
+    let mut s = snapshot(vec![model("ns", "m", vec![big])]);
+    s.config.limited_mode = true;
+    s.free_gpus = Some(BTreeMap::from([("H100".to_string(), free)]));
+    s
+}
+
+#[test]
+fn an_lws_group_is_one_replica_that_needs_the_gpus_of_all_its_pods() {
+    let c = decide(&lws_snapshot(32));
+    let big = find(&c, "big");
+    // Two groups, two leaders reporting: not in transition, and one more group fits.
+    assert!(!c.models[0].notes.contains(&Note::InTransition));
+    assert_eq!(
+        (big.current_replicas, big.desired_replicas, big.limited),
+        (2, 3, false)
+    );
+    let c = decide(&lws_snapshot(31));
+    let big = find(&c, "big");
+    assert_eq!((big.desired_replicas, big.limited), (2, true));
+    assert!(big.message.contains("31 free H100 GPUs"), "{}", big.message);
+}
+
 #[test]
 fn limiter_needs_limited_mode_and_an_inventory() {
     let mut s = limiter_snapshot(Some(0));

@@ -9,7 +9,7 @@
 
 use super::source::Source;
 use std::fmt;
-use wva_api::crd::ScaleTargetRef;
+use wva_api::crd::{ScaleTargetKind, ScaleTargetRef};
 
 /// Opts an HPA or ScaledObject in.
 pub const MANAGED: &str = "llm-d.ai/managed";
@@ -97,12 +97,27 @@ pub fn read(source: &Source) -> Result<Option<Wanted>, Invalid> {
             }
         },
     };
-    let Some(target) = source.target.clone() else {
+    let Some(written) = source.target.clone() else {
         return Err(Invalid {
             key: "spec.scaleTargetRef.name".into(),
             value: "missing".into(),
             fix: "name the workload to scale".into(),
         });
+    };
+    let Some(target_kind) = ScaleTargetKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == written.kind)
+    else {
+        return Err(Invalid {
+            key: "spec.scaleTargetRef.kind".into(),
+            value: quoted(Some(&written.kind)),
+            fix: "WVA scales a Deployment, a StatefulSet or a LeaderWorkerSet; point the autoscaler at one of them".into(),
+        });
+    };
+    let target = ScaleTargetRef {
+        api_version: written.api_version,
+        kind: target_kind,
+        name: written.name,
     };
     let kind = source.kind;
     let min = source.min_replicas.unwrap_or(kind.default_min());
@@ -235,6 +250,25 @@ mod tests {
         assert_eq!(
             read(&so).expect_err("no target").key,
             "spec.scaleTargetRef.name"
+        );
+    }
+
+    #[test]
+    fn a_target_of_a_kind_wva_cannot_scale_is_refused_and_the_others_are_read() {
+        let mut hpa = source(SourceKind::Hpa, &MANAGED_MODEL);
+        for kind in ["StatefulSet", "LeaderWorkerSet"] {
+            if let Some(t) = hpa.target.as_mut() {
+                t.kind = kind.into();
+            }
+            let wanted = read(&hpa).expect("valid").expect("managed");
+            assert_eq!(wanted.target.kind.as_str(), kind);
+        }
+        if let Some(t) = hpa.target.as_mut() {
+            t.kind = "Rollout".into();
+        }
+        assert_eq!(
+            read(&hpa).expect_err("unknown kind").to_string(),
+            "spec.scaleTargetRef.kind is \"Rollout\": WVA scales a Deployment, a StatefulSet or a LeaderWorkerSet; point the autoscaler at one of them"
         );
     }
 }

@@ -140,7 +140,7 @@ type TargetKey = (String, String, String);
 fn target_key(namespace: &str, target: &ScaleTargetRef) -> TargetKey {
     (
         namespace.to_string(),
-        target.kind.to_ascii_lowercase(),
+        target.kind.as_str().to_ascii_lowercase(),
         target.name.clone(),
     )
 }

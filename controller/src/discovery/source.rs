@@ -8,7 +8,6 @@ use kube::api::{ApiResource, DynamicObject, ObjectMeta};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
-use wva_api::crd::ScaleTargetRef;
 
 /// The kind of an annotated object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,6 +80,17 @@ pub fn scaled_object_resource() -> ApiResource {
 /// The name of the ScaledObject CRD.
 pub const SCALED_OBJECT_CRD: &str = "scaledobjects.keda.sh";
 
+/// An autoscaler's `spec.scaleTargetRef` as written (its kind may be one WVA cannot scale).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRef {
+    /// `apiVersion` (`apps/v1` when absent).
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `name`.
+    pub name: String,
+}
+
 /// An HPA or ScaledObject as discovery reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {
@@ -99,7 +109,7 @@ pub struct Source {
     /// Its annotations.
     pub annotations: BTreeMap<String, String>,
     /// `spec.scaleTargetRef`; `None` when it names no target.
-    pub target: Option<ScaleTargetRef>,
+    pub target: Option<TargetRef>,
     /// The lower bound of replicas as written (`None`: not set).
     pub min_replicas: Option<i64>,
     /// The upper bound of replicas as written (`None`: not set).
@@ -118,7 +128,7 @@ impl Source {
             target: spec
                 .map(|s| &s.scale_target_ref)
                 .filter(|r| !r.name.is_empty())
-                .map(|r| ScaleTargetRef {
+                .map(|r| TargetRef {
                     api_version: r
                         .api_version
                         .clone()
@@ -167,7 +177,7 @@ impl Source {
                 .map(str::to_string)
         };
         Source {
-            target: text("/scaleTargetRef/name").map(|name| ScaleTargetRef {
+            target: text("/scaleTargetRef/name").map(|name| TargetRef {
                 api_version: text("/scaleTargetRef/apiVersion").unwrap_or_else(|| "apps/v1".into()),
                 kind: text("/scaleTargetRef/kind").unwrap_or_else(|| "Deployment".into()),
                 name,
@@ -239,7 +249,7 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            target: Some(ScaleTargetRef {
+            target: Some(TargetRef {
                 api_version: "apps/v1".into(),
                 kind: "Deployment".into(),
                 name: target.into(),

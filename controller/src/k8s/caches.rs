@@ -2,7 +2,8 @@
 //! that a cycle makes no API reads.
 //!
 //! * VAs: label-filtered by controller instance, limited to the watched namespace if set.
-//! * Deployments and Pods (metadata only): same namespace limit.
+//! * Scale targets (Deployments, StatefulSets, and LeaderWorkerSets once their CRD exists:
+//!   [`super::optional`]) and Pods (metadata only): same namespace limit.
 //! * Namespaces: cluster-wide (exclusion annotation, opt-in label), unless one namespace is
 //!   watched.
 //! * ConfigMaps: every ConfigMap of the controller namespace (main and global ConfigMaps),
@@ -12,10 +13,12 @@
 //!   even when one namespace is watched (any pod on a GPU node holds its GPUs). Both are stored
 //!   slimmed to what the GPU inventory reads ([`gpus::slim_node`], [`gpus::slim_pod`]).
 
+use super::optional::{self, OptionalCache};
 use crate::gpus;
 use crate::scope::Scope;
+use crate::target::{CachedTargets, LeaderWorkerSet, ScaleTargetKind, TargetRef, lws};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store};
@@ -34,7 +37,11 @@ pub struct Caches {
     pub vas: Store<VariantAutoscaling>,
     /// Deployments (scale targets).
     pub deployments: Store<Deployment>,
-    /// Pods, metadata only (pod → Deployment by the Deployment's selector).
+    /// StatefulSets (scale targets).
+    pub stateful_sets: Store<StatefulSet>,
+    /// LeaderWorkerSets (scale targets), watched once their CRD exists.
+    pub leader_worker_sets: OptionalCache<LeaderWorkerSet>,
+    /// Pods, metadata only (pod → scale target: a selector, or an LWS group leader).
     pub pods: Store<PartialObjectMeta<Pod>>,
     /// Namespaces (empty when a single namespace is watched).
     pub namespaces: Store<Namespace>,
@@ -89,6 +96,12 @@ pub struct Streams {
     /// Deployment events, already applied to the cache.
     pub deployments:
         futures::stream::BoxStream<'static, watcher::Result<watcher::Event<Deployment>>>,
+    /// StatefulSet events, already applied to the cache.
+    pub stateful_sets:
+        futures::stream::BoxStream<'static, watcher::Result<watcher::Event<StatefulSet>>>,
+    /// LeaderWorkerSet events, already applied to the cache (none while the CRD is missing).
+    pub leader_worker_sets:
+        futures::stream::BoxStream<'static, watcher::Result<watcher::Event<LeaderWorkerSet>>>,
     /// Events of ConfigMaps in the controller namespace (main and global ConfigMaps).
     pub config_maps:
         futures::stream::BoxStream<'static, watcher::Result<watcher::Event<ConfigMap>>>,
@@ -101,6 +114,8 @@ impl Caches {
     pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
         self.vas.wait_until_ready().await?;
         self.deployments.wait_until_ready().await?;
+        self.stateful_sets.wait_until_ready().await?;
+        self.leader_worker_sets.wait_until_ready().await?;
         self.pods.wait_until_ready().await?;
         self.namespaces.wait_until_ready().await?;
         self.controller_config_maps.wait_until_ready().await?;
@@ -111,6 +126,28 @@ impl Caches {
             gpus.pods.wait_until_ready().await?;
         }
         Ok(())
+    }
+
+    /// True when the cache holds `target`.
+    pub fn has_target(&self, target: &TargetRef) -> bool {
+        match target.kind {
+            ScaleTargetKind::Deployment => self.deployments.get(&object_ref(target)).is_some(),
+            ScaleTargetKind::StatefulSet => self.stateful_sets.get(&object_ref(target)).is_some(),
+            ScaleTargetKind::LeaderWorkerSet => self
+                .leader_worker_sets
+                .store()
+                .get(&object_ref(target))
+                .is_some(),
+        }
+    }
+
+    /// Every cached scale target of every kind, as the caches stand now (no API call).
+    pub fn targets(&self) -> CachedTargets {
+        CachedTargets {
+            deployments: self.deployments.state(),
+            stateful_sets: self.stateful_sets.state(),
+            leader_worker_sets: self.leader_worker_sets.store().state(),
+        }
     }
 }
 
@@ -128,6 +165,14 @@ pub fn watch(
     let (vas, va_stream) = reflect(scoped(client, scope), va_config, unchanged);
     let (deployments, deployment_stream) =
         reflect(scoped(client, scope), watcher::Config::default(), unchanged);
+    let (stateful_sets, stateful_set_stream) =
+        reflect(scoped(client, scope), watcher::Config::default(), unchanged);
+    let (leader_worker_sets, lws_stream) = optional::watch(
+        client,
+        scoped(client, scope),
+        lws::CRD_NAME,
+        |lws: &mut LeaderWorkerSet| lws.metadata.managed_fields = None,
+    );
 
     let (pods, pods_stream) = reflect(
         scoped::<PartialObjectMeta<Pod>>(client, scope),
@@ -187,6 +232,8 @@ pub fn watch(
         Caches {
             vas,
             deployments,
+            stateful_sets,
+            leader_worker_sets,
             pods,
             namespaces,
             controller_config_maps,
@@ -197,6 +244,8 @@ pub fn watch(
         Streams {
             vas: va_stream.boxed(),
             deployments: deployment_stream.boxed(),
+            stateful_sets: stateful_set_stream.boxed(),
+            leader_worker_sets: lws_stream,
             config_maps: cm_stream.boxed(),
             others,
         },
@@ -215,12 +264,19 @@ where
     }
 }
 
+/// The cache key of `target` in the cache of its kind.
+fn object_ref<K: kube::runtime::reflector::Lookup<DynamicType = ()>>(
+    target: &TargetRef,
+) -> kube::runtime::reflector::ObjectRef<K> {
+    kube::runtime::reflector::ObjectRef::new(&target.name).within(&target.namespace)
+}
+
 /// The `modify` of a cache that holds objects as the API server sends them.
 fn unchanged<K>(_: &mut K) {}
 
 /// A cache of `api` holding each object as `modify` leaves it, and the event stream that
 /// fills it.
-fn reflect<K>(
+pub(crate) fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     modify: impl FnMut(&mut K) + Send + 'static,

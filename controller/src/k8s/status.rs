@@ -10,19 +10,30 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Error};
 use std::collections::HashMap;
-use wva_api::crd::{OptimizedAlloc, VariantAutoscaling, VariantAutoscalingStatus, conditions};
+use wva_api::crd::{
+    OptimizedAlloc, ScaleTargetKind, VariantAutoscaling, VariantAutoscalingStatus, conditions,
+};
 use wva_engine::Decision;
 
 /// The field manager of every write WVA makes.
 pub const FIELD_MANAGER: &str = "wva-controller";
 
-/// What is known about the VA's scale target.
+/// What is known about the VA's scale target: its kind and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target<'a> {
-    /// The Deployment exists.
-    Found(&'a str),
-    /// The Deployment does not exist.
-    Missing(&'a str),
+    /// The target exists.
+    Found(ScaleTargetKind, &'a str),
+    /// The target does not exist.
+    Missing(ScaleTargetKind, &'a str),
+}
+
+/// How the `Ready` condition names a missing target of `kind`: `deployment` (lowercase, the
+/// wording users of Deployments already match on), else the kind (`StatefulSet`).
+fn ready_noun(kind: ScaleTargetKind) -> &'static str {
+    match kind {
+        ScaleTargetKind::Deployment => "deployment",
+        other => other.as_str(),
+    }
 }
 
 /// The status a VA should have now.
@@ -55,32 +66,38 @@ pub fn desired_status(
         );
     };
     match (target, decision) {
-        (Target::Missing(name), _) => {
+        (Target::Missing(kind, name), _) => {
             set(
                 conditions::TARGET_RESOLVED,
                 false,
                 "TargetNotFound",
-                format!("Scale target Deployment {name} not found"),
+                format!("Scale target {kind} {name} not found"),
             );
-            let gone = format!("Target deployment '{name}' no longer exists");
+            let noun = ready_noun(kind);
+            let gone = format!("Target {noun} '{name}' no longer exists");
             let said_gone =
                 find(&previous.conditions, conditions::READY).is_some_and(|c| c.message == gone);
             let message = if was_resolved || said_gone {
                 gone
             } else {
                 format!(
-                    "Target deployment '{name}' does not exist yet; autoscaling starts as soon as it is created"
+                    "Target {noun} '{name}' does not exist yet; autoscaling starts as soon as it is created"
                 )
             };
-            set(conditions::READY, false, "DeploymentNotFound", message);
+            set(
+                conditions::READY,
+                false,
+                &format!("{kind}NotFound"),
+                message,
+            );
             status.desired_optimized_alloc = OptimizedAlloc::default();
         }
-        (Target::Found(name), None) => {
+        (Target::Found(kind, name), None) => {
             set(
                 conditions::TARGET_RESOLVED,
                 true,
                 "TargetFound",
-                format!("Scale target Deployment {name} found"),
+                format!("Scale target {kind} {name} found"),
             );
             set(
                 conditions::READY,
@@ -89,12 +106,12 @@ pub fn desired_status(
                 "Waiting for the first engine cycle".to_string(),
             );
         }
-        (Target::Found(name), Some(d)) => {
+        (Target::Found(kind, name), Some(d)) => {
             set(
                 conditions::TARGET_RESOLVED,
                 true,
                 "TargetFound",
-                format!("Scale target Deployment {name} found"),
+                format!("Scale target {kind} {name} found"),
             );
             let m = &d.metrics_available;
             set(
@@ -296,7 +313,13 @@ mod tests {
 
     #[test]
     fn va_created_before_its_deployment_then_deployment_created_then_deleted() {
-        let waiting = desired_status(None, Some(1), Target::Missing("llama-8b"), None, &time(10));
+        let waiting = desired_status(
+            None,
+            Some(1),
+            Target::Missing(ScaleTargetKind::Deployment, "llama-8b"),
+            None,
+            &time(10),
+        );
         assert_eq!(
             condition(&waiting, conditions::TARGET_RESOLVED),
             (
@@ -312,7 +335,7 @@ mod tests {
         let found = desired_status(
             Some(&waiting),
             Some(1),
-            Target::Found("llama-8b"),
+            Target::Found(ScaleTargetKind::Deployment, "llama-8b"),
             Some(&decision(3, false)),
             &time(20),
         );
@@ -332,7 +355,7 @@ mod tests {
         let deleted = desired_status(
             Some(&found),
             Some(1),
-            Target::Missing("llama-8b"),
+            Target::Missing(ScaleTargetKind::Deployment, "llama-8b"),
             None,
             &time(30),
         );
@@ -356,14 +379,14 @@ mod tests {
         let first = desired_status(
             None,
             Some(2),
-            Target::Found("d"),
+            Target::Found(ScaleTargetKind::Deployment, "d"),
             Some(&decision(3, false)),
             &time(10),
         );
         let again = desired_status(
             Some(&first),
             Some(2),
-            Target::Found("d"),
+            Target::Found(ScaleTargetKind::Deployment, "d"),
             Some(&decision(3, false)),
             &time(70),
         );
@@ -371,7 +394,7 @@ mod tests {
         let changed = desired_status(
             Some(&first),
             Some(2),
-            Target::Found("d"),
+            Target::Found(ScaleTargetKind::Deployment, "d"),
             Some(&decision(4, false)),
             &time(130),
         );
@@ -388,7 +411,7 @@ mod tests {
         let s = desired_status(
             None,
             None,
-            Target::Found("d"),
+            Target::Found(ScaleTargetKind::Deployment, "d"),
             Some(&decision(2, true)),
             &time(10),
         );
@@ -414,9 +437,21 @@ mod tests {
         .expect("va");
         let mut written = WrittenStatuses::default();
         assert_eq!(written.latest(&va), None);
-        let missing = desired_status(None, Some(1), Target::Missing("d"), None, &time(5));
+        let missing = desired_status(
+            None,
+            Some(1),
+            Target::Missing(ScaleTargetKind::Deployment, "d"),
+            None,
+            &time(5),
+        );
         written.record(&va, Some("6"), missing.clone());
-        let found = desired_status(Some(&missing), Some(1), Target::Found("d"), None, &time(10));
+        let found = desired_status(
+            Some(&missing),
+            Some(1),
+            Target::Found(ScaleTargetKind::Deployment, "d"),
+            None,
+            &time(10),
+        );
         written.record(&va, Some("7"), found.clone());
         // The watch delivers the first write only: the second is still the newest.
         va.metadata.resource_version = Some("6".into());
@@ -429,7 +464,7 @@ mod tests {
         let deleted = desired_status(
             written.latest(&va).as_ref(),
             Some(1),
-            Target::Missing("d"),
+            Target::Missing(ScaleTargetKind::Deployment, "d"),
             None,
             &time(20),
         );
@@ -442,7 +477,7 @@ mod tests {
         let again = desired_status(
             Some(&deleted),
             Some(1),
-            Target::Missing("d"),
+            Target::Missing(ScaleTargetKind::Deployment, "d"),
             None,
             &time(30),
         );

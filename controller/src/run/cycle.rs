@@ -11,10 +11,9 @@ use crate::assemble;
 use crate::configmaps::{Inputs, Notice};
 use crate::gpus;
 use crate::k8s::status::Target;
-use crate::keys::{self, DeploymentRef, VaRef};
+use crate::keys::{self, VaRef};
 use crate::telemetry::capacity::CapacityFigures;
 use crate::telemetry::cycle_metrics::{self, CycleSeries};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -30,17 +29,14 @@ pub async fn run(ctx: &Context, state: &mut State) {
     state
         .cycle_series
         .publish_config(&ctx.metrics, cycle_metrics::config_labels(&engine_config));
-    let deployments_state = ctx.caches.deployments.state();
-    let deployments: HashMap<DeploymentRef, &Deployment> = deployments_state
-        .iter()
-        .map(|d| (keys::of(d.as_ref()), d.as_ref()))
-        .collect();
+    let cached_targets = ctx.caches.targets();
+    let targets = cached_targets.by_ref();
     let pods_state = ctx.caches.pods.state();
     let pods: Vec<_> = pods_state.iter().map(AsRef::as_ref).collect();
     let va_refs: Vec<&VariantAutoscaling> = vas.iter().map(AsRef::as_ref).collect();
     let plan = assemble::plan(
         &va_refs,
-        &deployments,
+        &targets,
         &pods,
         &engine_config,
         ctx.scope.watch_namespace.as_deref(),
@@ -83,20 +79,22 @@ pub async fn run(ctx: &Context, state: &mut State) {
     let mut present = HashSet::new();
     for member in &plan.members {
         let key = keys::of(member.va);
-        let target = member.va.spec.scale_target_ref.name.as_str();
-        match (member.deployment, by_key.get(&key)) {
+        let target_ref = &member.va.spec.scale_target_ref;
+        let (kind, target) = (target_ref.kind, target_ref.name.as_str());
+        match (member.target, by_key.get(&key)) {
             (None, _) => {
                 state.forget_decision(&ctx.metrics, &key);
-                sync_status(ctx, state, member.va, Target::Missing(target), None).await;
+                sync_status(ctx, state, member.va, Target::Missing(kind, target), None).await;
             }
             (Some(_), Some(decision)) => {
                 publish(ctx, state, member.va, decision).await;
                 // Recorded before the write, so a retry of a failed write writes it.
                 state.decisions.insert(key.clone(), (*decision).clone());
-                sync_status(ctx, state, member.va, Target::Found(target), Some(decision)).await;
+                let found = Target::Found(kind, target);
+                sync_status(ctx, state, member.va, found, Some(decision)).await;
             }
             (Some(_), None) => {
-                sync_status(ctx, state, member.va, Target::Found(target), None).await;
+                sync_status(ctx, state, member.va, Target::Found(kind, target), None).await;
             }
         }
         if let Some(event) = model_id_news.remove(&key) {
@@ -164,7 +162,7 @@ fn publish_cycle_metrics(
             (
                 m.namespace(),
                 m.va.spec.model_id.as_str(),
-                m.deployment.is_some(),
+                m.target.is_some(),
             )
         }),
     );
@@ -202,6 +200,7 @@ pub async fn publish(
         effects::previous_desired(state.written.latest(va).as_ref()),
         state.warned_accelerator.contains(&key),
         state.decisions.get(&key).is_some_and(|d| d.limited),
+        va.spec.scale_target_ref.kind,
     );
     state.series.publish(&ctx.metrics, decision, scaling);
     if safety_net {

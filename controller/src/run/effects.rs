@@ -5,7 +5,7 @@
 use super::events::{Event, Reason};
 use crate::k8s::status::{self, Target};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use wva_api::crd::{VariantAutoscaling, VariantAutoscalingStatus, conditions};
+use wva_api::crd::{ScaleTargetKind, VariantAutoscaling, VariantAutoscalingStatus, conditions};
 use wva_engine::Decision;
 
 /// Which way a variant's desired replicas moved.
@@ -109,12 +109,14 @@ pub struct DecisionEffects {
 /// The effects of `decision` for a VA whose status last published `previous_desired`.
 /// `accelerator_warned`: the VA already had its `AcceleratorNotResolved` warning;
 /// `previously_limited`: the VA's previous decision was already cut by the GPU limiter (its
-/// `ResourceConstrained` warning was published then).
+/// `ResourceConstrained` warning was published then); `target`: the kind of the VA's target,
+/// named in the accelerator hint.
 pub fn decision_effects(
     decision: &Decision,
     previous_desired: Option<u32>,
     accelerator_warned: bool,
     previously_limited: bool,
+    target: ScaleTargetKind,
 ) -> DecisionEffects {
     let scaling = Scaling::of(decision, previous_desired);
     let mut events = Vec::new();
@@ -122,7 +124,7 @@ pub fn decision_effects(
         events.push(Event::new(
             Reason::AcceleratorNotResolved,
             format!(
-                "No accelerator for {}: set the VA label inference.optimization/acceleratorName or a GPU product node selector on the Deployment; metrics use accelerator_type=\"unknown\"",
+                "No accelerator for {}: set the VA label inference.optimization/acceleratorName or a GPU product node selector on the {target}; metrics use accelerator_type=\"unknown\"",
                 decision.variant
             ),
         ));
@@ -190,7 +192,8 @@ pub fn status_effects(
         events.push(Event::new(
             Reason::TargetNotFound,
             format!(
-                "Scale target Deployment {} not found in namespace {}",
+                "Scale target {} {} not found in namespace {}",
+                va.spec.scale_target_ref.kind,
                 va.spec.scale_target_ref.name,
                 va.metadata.namespace.as_deref().unwrap_or_default()
             ),
@@ -261,7 +264,13 @@ mod tests {
 
     #[test]
     fn a_scale_up_is_counted_and_announced_and_a_missing_accelerator_warned_once() {
-        let effects = decision_effects(&decision(1, 2), Some(1), false, false);
+        let effects = decision_effects(
+            &decision(1, 2),
+            Some(1),
+            false,
+            false,
+            ScaleTargetKind::Deployment,
+        );
         assert_eq!(effects.scaling.map(|s| s.direction), Some(Direction::Up));
         assert!(!effects.safety_net);
         assert_eq!(
@@ -273,14 +282,14 @@ mod tests {
         );
         let mut unknown = decision(2, 2);
         unknown.accelerator = None;
-        let first = decision_effects(&unknown, Some(2), false, false);
+        let first = decision_effects(&unknown, Some(2), false, false, ScaleTargetKind::Deployment);
         assert_eq!(first.scaling, None);
         assert_eq!(
             first.events.iter().map(|e| e.reason).collect::<Vec<_>>(),
             [Reason::AcceleratorNotResolved]
         );
         assert!(
-            decision_effects(&unknown, Some(2), true, false)
+            decision_effects(&unknown, Some(2), true, false, ScaleTargetKind::Deployment)
                 .events
                 .is_empty()
         );
@@ -295,7 +304,9 @@ mod tests {
         let mut net = decision(2, 2);
         net.safety_net = true;
         net.fallback_source = Some(FallbackSource::CurrentReplicas);
-        assert!(decision_effects(&net, Some(2), false, false).safety_net);
+        assert!(
+            decision_effects(&net, Some(2), false, false, ScaleTargetKind::Deployment).safety_net
+        );
     }
 
     #[test]
@@ -307,17 +318,29 @@ mod tests {
             effects.events.iter().map(|e| e.reason).collect()
         };
         assert_eq!(
-            reasons(decision_effects(&zero, Some(2), false, false)),
+            reasons(decision_effects(
+                &zero,
+                Some(2),
+                false,
+                false,
+                ScaleTargetKind::Deployment
+            )),
             [Reason::ScaledDown, Reason::ScaledToZero]
         );
         assert_eq!(
-            reasons(decision_effects(&zero, Some(0), false, false)),
+            reasons(decision_effects(
+                &zero,
+                Some(0),
+                false,
+                false,
+                ScaleTargetKind::Deployment
+            )),
             [],
             "already at zero: nothing to announce"
         );
         let mut limited = decision(1, 2);
         limited.limited = true;
-        let first = decision_effects(&limited, Some(1), false, false);
+        let first = decision_effects(&limited, Some(1), false, false, ScaleTargetKind::Deployment);
         assert_eq!(first.events[1].reason, Reason::ResourceConstrained);
         assert!(
             first.events[1]
@@ -331,7 +354,13 @@ mod tests {
             kube::runtime::events::EventType::Warning
         );
         assert_eq!(
-            reasons(decision_effects(&limited, Some(2), false, true)),
+            reasons(decision_effects(
+                &limited,
+                Some(2),
+                false,
+                true,
+                ScaleTargetKind::Deployment
+            )),
             [],
             "still limited: warned once"
         );
@@ -346,12 +375,18 @@ mod tests {
             reason: MetricsReason::PrometheusError,
             message: "Prometheus is down".into(),
         };
-        let down = status_effects(&va, None, Target::Found("llama"), Some(&failing), &time(1))
-            .expect("first status");
+        let down = status_effects(
+            &va,
+            None,
+            Target::Found(ScaleTargetKind::Deployment, "llama"),
+            Some(&failing),
+            &time(1),
+        )
+        .expect("first status");
         let restored = status_effects(
             &va,
             Some(&down.status),
-            Target::Found("llama"),
+            Target::Found(ScaleTargetKind::Deployment, "llama"),
             Some(&decision(1, 1)),
             &time(2),
         )
@@ -367,7 +402,7 @@ mod tests {
         let first_ok = status_effects(
             &va,
             None,
-            Target::Found("llama"),
+            Target::Found(ScaleTargetKind::Deployment, "llama"),
             Some(&decision(1, 1)),
             &time(3),
         )
@@ -381,8 +416,14 @@ mod tests {
     #[test]
     fn warnings_follow_conditions_that_turn_false_and_a_steady_status_writes_nothing() {
         let va = va();
-        let missing = status_effects(&va, None, Target::Missing("llama"), None, &time(1))
-            .expect("first status");
+        let missing = status_effects(
+            &va,
+            None,
+            Target::Missing(ScaleTargetKind::Deployment, "llama"),
+            None,
+            &time(1),
+        )
+        .expect("first status");
         assert_eq!(
             missing.events,
             [Event::new(
@@ -394,7 +435,7 @@ mod tests {
             status_effects(
                 &va,
                 Some(&missing.status),
-                Target::Missing("llama"),
+                Target::Missing(ScaleTargetKind::Deployment, "llama"),
                 None,
                 &time(2)
             ),
@@ -410,7 +451,7 @@ mod tests {
         let found = status_effects(
             &va,
             Some(&missing.status),
-            Target::Found("llama"),
+            Target::Found(ScaleTargetKind::Deployment, "llama"),
             Some(&failing),
             &time(3),
         )

@@ -1,19 +1,21 @@
-//! Which VAs target which Deployment, kept current from VA events, so that a Deployment event
-//! reconciles its VAs without scanning every cached VA.
+//! Which VAs target which workload, kept current from VA events, so that an event of a
+//! Deployment, StatefulSet or LeaderWorkerSet reconciles its VAs without scanning every cached
+//! VA.
 
-use crate::keys::{DeploymentRef, VaRef};
+use crate::keys::VaRef;
+use crate::target::TargetRef;
 use std::collections::{HashMap, HashSet};
 
-/// Deployment → the VAs that scale it.
+/// Scale target → the VAs that scale it.
 #[derive(Debug, Default)]
 pub struct TargetIndex {
-    by_target: HashMap<DeploymentRef, HashSet<VaRef>>,
-    target_of: HashMap<VaRef, DeploymentRef>,
+    by_target: HashMap<TargetRef, HashSet<VaRef>>,
+    target_of: HashMap<VaRef, TargetRef>,
 }
 
 impl TargetIndex {
     /// Records that `va` (created or changed) scales `target`.
-    pub fn set(&mut self, va: VaRef, target: DeploymentRef) {
+    pub fn set(&mut self, va: VaRef, target: TargetRef) {
         if self.target_of.get(&va) == Some(&target) {
             return;
         }
@@ -38,11 +40,11 @@ impl TargetIndex {
         }
     }
 
-    /// The VAs that scale `deployment`, ordered by name.
-    pub fn targeting(&self, deployment: &DeploymentRef) -> Vec<VaRef> {
+    /// The VAs that scale `target`, ordered by name.
+    pub fn targeting(&self, target: &TargetRef) -> Vec<VaRef> {
         let mut vas: Vec<VaRef> = self
             .by_target
-            .get(deployment)
+            .get(target)
             .into_iter()
             .flatten()
             .cloned()
@@ -55,7 +57,16 @@ impl TargetIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::ScaleTargetKind;
     use kube::runtime::reflector::ObjectRef;
+
+    fn target(kind: ScaleTargetKind, namespace: &str, name: &str) -> TargetRef {
+        TargetRef {
+            kind,
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
 
     #[test]
     fn follows_vas_that_change_target_and_forgets_deleted_ones() {
@@ -63,10 +74,8 @@ mod tests {
             ObjectRef::new("a").within("n"),
             ObjectRef::new("b").within("n"),
         );
-        let (d1, d2): (DeploymentRef, DeploymentRef) = (
-            ObjectRef::new("d1").within("n"),
-            ObjectRef::new("d2").within("n"),
-        );
+        let d1 = target(ScaleTargetKind::Deployment, "n", "d1");
+        let d2 = target(ScaleTargetKind::Deployment, "n", "d2");
         let mut index = TargetIndex::default();
         index.set(b.clone(), d1.clone());
         index.set(a.clone(), d1.clone());
@@ -78,9 +87,15 @@ mod tests {
         assert!(index.targeting(&d1).is_empty());
         assert!(
             index
-                .targeting(&ObjectRef::new("d2").within("other"))
+                .targeting(&target(ScaleTargetKind::Deployment, "other", "d2"))
                 .is_empty(),
             "same name, other namespace"
+        );
+        assert!(
+            index
+                .targeting(&target(ScaleTargetKind::StatefulSet, "n", "d2"))
+                .is_empty(),
+            "same name, other kind"
         );
     }
 }

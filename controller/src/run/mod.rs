@@ -129,11 +129,11 @@ async fn handle(ctx: &Context, state: &mut State, trigger: Trigger, leading: boo
                 _ => false,
             }
         }
-        Trigger::Deployment(deployment) if leading => {
+        Trigger::Target(target) if leading => {
             let mut soon = false;
-            for key in state.targets.targeting(&deployment) {
+            for key in state.targets.targeting(&target) {
                 match ctx.caches.vas.get(&key) {
-                    Some(va) if keys::target(&va) == deployment => {
+                    Some(va) if keys::target(&va) == target => {
                         soon |= reconcile::reconcile(ctx, state, &va).await;
                     }
                     Some(_) => {}
@@ -143,7 +143,7 @@ async fn handle(ctx: &Context, state: &mut State, trigger: Trigger, leading: boo
             }
             soon
         }
-        Trigger::Deployment(_) => false,
+        Trigger::Target(_) => false,
     }
 }
 

@@ -25,18 +25,19 @@ pub fn not_found(
         .collect();
     members
         .iter()
-        .filter(|m| m.deployment.is_some())
+        .filter(|m| m.target.is_some())
         .filter(|m| missing.contains(&(m.namespace(), m.va.spec.model_id.as_str())))
         .filter_map(|m| {
             let seen = signals.other_models.get(&m.key).filter(|s| !s.is_empty())?;
             let names: Vec<String> = seen.iter().map(|name| format!("{name:?}")).collect();
+            let kind = m.va.spec.scale_target_ref.kind;
             let fix = if names.len() == 1 {
-                "set the VA's spec.modelID to it"
+                "set the VA's spec.modelID to it".to_string()
             } else {
-                "set the VA's spec.modelID to the one the Deployment serves"
+                format!("set the VA's spec.modelID to the one the {kind} serves")
             };
             let note = format!(
-                "No vLLM series with model_name {:?} on the pods of Deployment {}; their series carry model_name {}: {fix}",
+                "No vLLM series with model_name {:?} on the pods of {kind} {}; their series carry model_name {}: {fix}",
                 m.va.spec.model_id,
                 m.va.spec.scale_target_ref.name,
                 names.join(", ")

@@ -21,8 +21,11 @@ pub async fn reconcile(ctx: &Context, state: &mut State, va: &VariantAutoscaling
         state.retries.forget(&key);
         return false;
     }
-    let target_name = va.spec.scale_target_ref.name.as_str();
-    let exists = ctx.caches.deployments.get(&keys::target(va)).is_some();
+    let (kind, target_name) = (
+        va.spec.scale_target_ref.kind,
+        va.spec.scale_target_ref.name.as_str(),
+    );
+    let exists = ctx.caches.has_target(&keys::target(va));
     let was_missing = !effects::condition_is(
         state.written.latest(va).as_ref(),
         conditions::TARGET_RESOLVED,
@@ -30,12 +33,12 @@ pub async fn reconcile(ctx: &Context, state: &mut State, va: &VariantAutoscaling
     );
     let (target, decision) = if exists {
         (
-            Target::Found(target_name),
+            Target::Found(kind, target_name),
             state.decisions.get(&key).cloned(),
         )
     } else {
         state.forget_decision(&ctx.metrics, &key);
-        (Target::Missing(target_name), None)
+        (Target::Missing(kind, target_name), None)
     };
     sync_status(ctx, state, va, target, decision.as_ref()).await;
     exists && was_missing
@@ -128,6 +131,7 @@ fn requeue(ctx: &Context, state: &mut State, va: VaRef, error: &Error) {
 mod tests {
     use super::*;
     use crate::run::triggers::Trigger;
+    use crate::target::ScaleTargetKind;
     use crate::testing::Fixture;
     use std::time::Duration;
 
@@ -204,6 +208,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_missing_stateful_set_or_lws_is_named_by_its_kind() {
+        let mut f = Fixture::start().await;
+        let va = f.create_va_of("db", ScaleTargetKind::StatefulSet, "db", "m", "1");
+        reconcile(&f.ctx, &mut f.state, &va).await;
+        assert_eq!(
+            f.condition("db", conditions::READY),
+            condition(
+                "False",
+                "StatefulSetNotFound",
+                "Target StatefulSet 'db' does not exist yet; autoscaling starts as soon as it is created"
+            )
+        );
+        assert_eq!(
+            f.condition("db", conditions::TARGET_RESOLVED),
+            condition(
+                "False",
+                "TargetNotFound",
+                "Scale target StatefulSet db not found"
+            )
+        );
+        f.create_deployment("db");
+        let va = f.refresh_va("db");
+        assert!(
+            !reconcile(&f.ctx, &mut f.state, &va).await,
+            "a Deployment of the same name is not the target"
+        );
+        f.create_stateful_set("db", 2);
+        let va = f.refresh_va("db");
+        assert!(reconcile(&f.ctx, &mut f.state, &va).await);
+        assert_eq!(
+            f.condition("db", conditions::TARGET_RESOLVED),
+            condition("True", "TargetFound", "Scale target StatefulSet db found")
+        );
+
+        let va = f.create_va_of("big", ScaleTargetKind::LeaderWorkerSet, "big", "m", "1");
+        reconcile(&f.ctx, &mut f.state, &va).await;
+        assert_eq!(
+            f.condition("big", conditions::READY).map(|c| c.1),
+            Some("LeaderWorkerSetNotFound".to_string())
+        );
+        f.cache_lws("big", 2, 4);
+        let va = f.refresh_va("big");
+        assert!(reconcile(&f.ctx, &mut f.state, &va).await);
+        let warnings: Vec<String> = f.events().into_iter().map(|e| e.2).collect();
+        assert_eq!(
+            warnings,
+            [
+                "Scale target StatefulSet db not found in namespace default",
+                "Scale target LeaderWorkerSet big not found in namespace default"
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn a_failed_status_write_is_retried_with_backoff_before_the_next_cycle() {
         let mut f = Fixture::start().await;
         let va = f.create_va("llama-8b", "llama");
@@ -267,8 +325,11 @@ mod tests {
         f.create_deployment("d1");
         f.refresh_va("a");
         f.refresh_va("b");
-        let trigger =
-            Trigger::Deployment(kube::runtime::reflector::ObjectRef::new("d1").within("default"));
+        let trigger = Trigger::Target(crate::target::TargetRef {
+            kind: crate::target::ScaleTargetKind::Deployment,
+            namespace: "default".into(),
+            name: "d1".into(),
+        });
         assert!(crate::run::handle(&f.ctx, &mut f.state, trigger, true).await);
         assert_eq!(
             f.condition("a", conditions::TARGET_RESOLVED).map(|c| c.1),

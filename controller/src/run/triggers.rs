@@ -2,7 +2,8 @@
 //! current during a cycle, and the interesting events are sent to the controller loop.
 
 use crate::k8s::caches::Streams;
-use crate::keys::{self, DeploymentRef, VaRef};
+use crate::keys::{self, VaRef};
+use crate::target::{ScaleTargetKind, TargetRef};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -18,12 +19,13 @@ pub enum Trigger {
         /// The VA.
         va: VaRef,
         /// Its scale target.
-        target: DeploymentRef,
+        target: TargetRef,
     },
     /// A VA was deleted.
     VaDeleted(VaRef),
-    /// A Deployment was created, changed or deleted.
-    Deployment(DeploymentRef),
+    /// A scale target (Deployment, StatefulSet, LeaderWorkerSet) was created, changed or
+    /// deleted.
+    Target(TargetRef),
     /// The main ConfigMap changed.
     MainConfigMap,
 }
@@ -52,10 +54,19 @@ pub fn spawn(
         streams.deployments,
         "Deployment",
         triggers.clone(),
-        |event| match event {
-            Event::Apply(d) | Event::Delete(d) => Some(Trigger::Deployment(keys::of(&d))),
-            _ => None,
-        },
+        |event| target_changed(ScaleTargetKind::Deployment, event),
+    );
+    drive(
+        streams.stateful_sets,
+        "StatefulSet",
+        triggers.clone(),
+        |event| target_changed(ScaleTargetKind::StatefulSet, event),
+    );
+    drive(
+        streams.leader_worker_sets,
+        "LeaderWorkerSet",
+        triggers.clone(),
+        |event| target_changed(ScaleTargetKind::LeaderWorkerSet, event),
     );
     drive(
         streams.config_maps,
@@ -71,6 +82,16 @@ pub fn spawn(
         },
     );
     tokio::spawn(streams.others.for_each(|()| async {}));
+}
+
+/// The trigger of an event of a scale target of `kind`: created, changed or deleted.
+fn target_changed<K: kube::Resource>(kind: ScaleTargetKind, event: Event<K>) -> Option<Trigger> {
+    match event {
+        Event::Apply(t) | Event::Delete(t) => {
+            Some(Trigger::Target(TargetRef::of_object(kind, t.meta())))
+        }
+        _ => None,
+    }
 }
 
 /// For a VariantAutoscaling watch failing with NotFound (the CRD was removed): the fix.

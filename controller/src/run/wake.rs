@@ -3,7 +3,7 @@
 //! their number; nothing is read when there is none), and [`wva_engine::wake`] decides which
 //! start one replica on their cheapest variant. An activation is published like any decision
 //! (`wva_desired_replicas`, VA status, a `ScaledFromZero` event) and, with
-//! `SCALE_FROM_ZERO_ACTUATION=scale`, also applied to the Deployment's scale subresource.
+//! `SCALE_FROM_ZERO_ACTUATION=scale`, also applied to the target's scale subresource.
 //! A failed read changes nothing.
 
 use super::context::{Context, State};
@@ -11,10 +11,10 @@ use super::cycle::{in_scope_vas, publish};
 use super::reconcile::sync_status;
 use crate::assemble;
 use crate::epp::{DormantModel, EppSource};
-use crate::k8s::scale::{self, Start};
+use crate::k8s::scale;
 use crate::k8s::status::Target;
-use crate::keys::{self, DeploymentRef, VaRef};
-use k8s_openapi::api::apps::v1::Deployment;
+use crate::keys::{self, VaRef};
+use crate::target::{TargetRef, Targets};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 use wva_api::config::ScaleFromZeroActuation;
@@ -50,8 +50,8 @@ pub struct Wakes {
 
 #[derive(Debug)]
 struct Started {
-    /// The Deployment started.
-    deployment: DeploymentRef,
+    /// The target started.
+    target: TargetRef,
     /// When, in Unix seconds (the engine's clock).
     at_unix: i64,
     /// When, for the in-flight bound.
@@ -68,12 +68,12 @@ impl Wakes {
 
     /// Activations whose replica is not ready yet (and not older than
     /// [`IN_FLIGHT_AT_MOST`]).
-    fn in_flight(&self, deployments: &HashMap<DeploymentRef, &Deployment>, now: Instant) -> u32 {
+    fn in_flight(&self, targets: &Targets<'_>, now: Instant) -> u32 {
         let waiting = self.started.values().filter(|s| {
             now.duration_since(s.at) < IN_FLIGHT_AT_MOST
-                && deployments
-                    .get(&s.deployment)
-                    .is_some_and(|d| crate::workload::replicas(d).ready == 0)
+                && targets
+                    .get(&s.target)
+                    .is_some_and(|t| t.replicas().ready == 0)
         });
         u32::try_from(waiting.count()).unwrap_or(u32::MAX)
     }
@@ -88,17 +88,14 @@ impl Wakes {
 /// Runs one scale-from-zero check.
 pub async fn check(ctx: &Context, state: &mut State) {
     let vas = in_scope_vas(ctx);
-    let deployments_state = ctx.caches.deployments.state();
-    let deployments: HashMap<DeploymentRef, &Deployment> = deployments_state
-        .iter()
-        .map(|d| (keys::of(d.as_ref()), d.as_ref()))
-        .collect();
+    let cached_targets = ctx.caches.targets();
+    let targets = cached_targets.by_ref();
     // The common case, every second: no target at zero, so no model can be dormant. Checked
     // with one lookup per VA before anything is assembled.
     let any_at_zero = vas.iter().any(|va| {
-        deployments
+        targets
             .get(&keys::target(va))
-            .is_some_and(|d| crate::workload::replicas(d).current == 0)
+            .is_some_and(|t| t.replicas().current == 0)
     });
     if !any_at_zero {
         state.wakes.seen.clear();
@@ -111,7 +108,7 @@ pub async fn check(ctx: &Context, state: &mut State) {
     };
     let plan = assemble::plan(
         &va_refs,
-        &deployments,
+        &targets,
         &[],
         &engine_config,
         ctx.scope.watch_namespace.as_deref(),
@@ -163,7 +160,7 @@ pub async fn check(ctx: &Context, state: &mut State) {
         return;
     }
     snapshot.free_gpus = ctx.caches.gpus.as_ref().map(|g| g.inventory().free_gpus());
-    let in_flight = state.wakes.in_flight(&deployments, seen_now);
+    let in_flight = state.wakes.in_flight(&targets, seen_now);
     let max = state
         .config
         .static_config
@@ -220,7 +217,7 @@ async fn read_queues(
     queues
 }
 
-/// The dormant models with the pod template labels of their variants' Deployments (the
+/// The dormant models with the serving pods' template labels of their variants' targets (the
 /// endpoint pickers' pools select by them).
 fn dormant_models(
     dormant: &HashSet<ModelRef>,
@@ -233,9 +230,7 @@ fn dormant_models(
             member.namespace().to_string(),
             member.va.spec.model_id.clone(),
         );
-        let labels = member
-            .deployment
-            .and_then(|d| d.spec.as_ref()?.template.metadata.as_ref()?.labels.clone());
+        let labels = member.target.and_then(|t| t.serving_pod_labels().cloned());
         if let (Some(pod_labels), Some(labels)) = (by_model.get_mut(&key), labels) {
             pod_labels.push(labels);
         }
@@ -278,19 +273,9 @@ async fn activate(
     decision: &Decision,
 ) {
     let model: ModelRef = (decision.namespace.clone(), decision.model_id.clone());
-    let deployment = keys::target(va);
+    let target = keys::target(va);
     if state.config.static_config.scale_from_zero_actuation == ScaleFromZeroActuation::Scale {
-        match scale::start_from_zero(&ctx.client, &deployment).await {
-            Ok(Start::Patched) => {
-                tracing::info!(deployment = %keys::display(&deployment), "Scaled Deployment from 0 to 1 replica (SCALE_FROM_ZERO_ACTUATION=scale)");
-            }
-            Ok(Start::NotAtZero) => {
-                tracing::info!(deployment = %keys::display(&deployment), "Deployment no longer at 0 replicas; left as it is");
-            }
-            Err(error) => {
-                tracing::warn!(deployment = %keys::display(&deployment), error = %error, "Could not patch the scale subresource from 0 to 1; the decision is still published. Grant patch on deployments/scale (the chart does with SCALE_FROM_ZERO_ACTUATION=scale)");
-            }
-        }
+        scale::start_logged(&ctx.client, &target).await;
     }
     let queue = snapshot
         .models
@@ -314,12 +299,12 @@ async fn activate(
     publish(ctx, state, va, decision).await;
     let key: VaRef = keys::of(va);
     state.decisions.insert(key, decision.clone());
-    let target = va.spec.scale_target_ref.name.as_str();
-    sync_status(ctx, state, va, Target::Found(target), Some(decision)).await;
+    let found = Target::Found(target.kind, &target.name);
+    sync_status(ctx, state, va, found, Some(decision)).await;
     state.wakes.started.insert(
         model,
         Started {
-            deployment,
+            target,
             at_unix: snapshot.now,
             at: now,
         },

@@ -75,7 +75,7 @@ fn secrets_are_redacted_and_unlanded_features_warn() {
     let env = [
         URL,
         ("PROMETHEUS_BEARER_TOKEN", "s3cr3t"),
-        ("EXPERIMENTAL_PROACTIVE_MODEL", "true"),
+        ("PROMETHEUS_METRICS_CACHE_TTL", "45s"),
     ];
     let out = wva(&["config"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -84,7 +84,7 @@ fn secrets_are_redacted_and_unlanded_features_warn() {
         stdout(&out)
             .contains("PROMETHEUS_BEARER_TOKEN = <redacted> (env var PROMETHEUS_BEARER_TOKEN)")
     );
-    assert!(stderr(&out).contains(r#"warning: EXPERIMENTAL_PROACTIVE_MODEL="true" has no effect yet: the proactive (HYBRID) optimizer has not landed"#), "{}", stderr(&out));
+    assert!(stderr(&out).contains(r#"warning: PROMETHEUS_METRICS_CACHE_TTL="45s" has no effect yet: the Prometheus metrics cache has not landed"#), "{}", stderr(&out));
 }
 
 #[test]

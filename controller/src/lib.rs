@@ -9,6 +9,7 @@
 //! * [`epp`]: the gateway queue scraped from the InferencePools' endpoint pickers.
 //! * [`error`]: the controller's error type.
 //! * [`gpus`]: free GPUs per accelerator type from Nodes and Pods (limited mode).
+//! * [`hybrid`]: the HYBRID mode's service classes and learned performance models.
 //! * [`k8s`]: the Kubernetes client, the informer caches and the InferencePool watch.
 //! * [`keys`]: typed keys of the objects the controller tracks.
 //! * [`run`]: `wva run`, the controller loop and its steps.
@@ -24,6 +25,7 @@ pub mod configmaps;
 pub mod epp;
 pub mod error;
 pub mod gpus;
+pub mod hybrid;
 pub mod k8s;
 pub mod keys;
 pub mod run;

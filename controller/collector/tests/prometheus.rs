@@ -79,6 +79,7 @@ fn scope(namespace: Option<&str>, models: &[(&str, &str)], retentions: &[u64]) -
             .map(|s| Duration::from_secs(*s))
             .collect::<BTreeSet<_>>(),
         token_capacity: false,
+        hybrid: false,
     }
 }
 

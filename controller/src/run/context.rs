@@ -8,6 +8,7 @@ use super::retry::Retries;
 use super::wake::{Gateway, Wakes};
 use crate::config::Config;
 use crate::configmaps::ConfigMapState;
+use crate::hybrid::HybridState;
 use crate::k8s::caches::Caches;
 use crate::k8s::status::WrittenStatuses;
 use crate::keys::VaRef;
@@ -97,6 +98,8 @@ pub struct State {
     pub retries: Retries,
     /// What scale-from-zero remembers: models started, queues seen.
     pub wakes: Wakes,
+    /// What the HYBRID mode remembers: service classes, performance models.
+    pub hybrid: HybridState,
 }
 
 impl State {
@@ -116,6 +119,7 @@ impl State {
             targets: TargetIndex::default(),
             retries: Retries::default(),
             wakes: Wakes::default(),
+            hybrid: HybridState::default(),
         }
     }
 

@@ -76,14 +76,14 @@ struct Scenario {
 
 impl Scenario {
     /// Starts the scenario at the learning load (a steady 30 req/s, the batch cycling
-    /// through 4 to 32) with the controller's `env`.
-    async fn start(name: &str, env: &[(&str, &str)]) -> Scenario {
+    /// through 4 to 32) with the service-class ConfigMap's data and the controller's `env`.
+    async fn start(name: &str, service_classes: &[(&str, &str)], env: &[(&str, &str)]) -> Scenario {
         let cluster = Cluster::start(name).await;
         let ns = cluster.namespace.clone();
         let fleet = Fleet::start(&cluster, MODEL, &[VARIANT], 0.0, 0.0);
         fleet.pods.update(&ns, VARIANT, |m| m.perf = Some(PERF));
         cluster
-            .put_config_map("serviceclass", &[("serviceClasses", CLASSES)])
+            .put_config_map("serviceclass", service_classes)
             .await;
         cluster
             .create_deployment(VARIANT, &[&format!("{VARIANT}-0")])
@@ -97,6 +97,8 @@ impl Scenario {
         }));
         let driver = tokio::spawn(drive(fleet.pods.clone(), ns, load.clone()));
         fleet.synced().await;
+        // The controller starts once Prometheus's one-minute rate shows the load.
+        wait_rate_above(&fleet, &cluster.namespace, 25.0);
         let wva = Wva::start(&cluster, &fleet.prometheus, env);
         Scenario {
             cluster,
@@ -119,18 +121,21 @@ impl Scenario {
         };
     }
 
-    /// Waits until the one-minute arrival rate Prometheus computes is above `rate`.
-    fn wait_rate_above(&self, rate: f64) {
-        let promql = format!(
-            "sum(rate(vllm:request_success_total{{namespace=\"{}\"}}[1m])) > {rate}",
-            self.ns()
+    /// Waits for the `ScaledUp` event of a HYBRID decision (the model's numbers and the
+    /// class in its note); returns it.
+    async fn hybrid_scale_up(&self) -> harness::Event {
+        let event = self
+            .cluster
+            .wait_event("ScaledUp", VARIANT, "Scaled up from 1 to ")
+            .await;
+        assert!(
+            event.note.contains("Hybrid mode: model wants ")
+                && event
+                    .note
+                    .contains("class Premium SLO TTFT 1000 ms, ITL 16 ms"),
+            "{event:?}"
         );
-        self.fleet
-            .prometheus
-            .wait_until(&promql, LEARNING, |result| {
-                result.as_array().is_some_and(|r| !r.is_empty())
-            })
-            .unwrap_or_else(|e| panic!("the load did not reach {rate} req/s: {e}"));
+        event
     }
 
     async fn desired(&self) -> Option<f64> {
@@ -163,6 +168,19 @@ async fn drive(pods: Arc<wva_testkit::VllmPods>, namespace: String, load: Arc<Mu
     }
 }
 
+/// Waits until the one-minute arrival rate Prometheus computes for `namespace` is above
+/// `rate`.
+fn wait_rate_above(fleet: &Fleet, namespace: &str, rate: f64) {
+    let promql =
+        format!("sum(rate(vllm:request_success_total{{namespace=\"{namespace}\"}}[1m])) > {rate}");
+    fleet
+        .prometheus
+        .wait_until(&promql, LEARNING, |result| {
+            result.as_array().is_some_and(|r| !r.is_empty())
+        })
+        .unwrap_or_else(|e| panic!("the load did not reach {rate} req/s: {e}"));
+}
+
 /// The `OptimizationReady` reason and message of a VA.
 fn optimization(va: &VariantAutoscaling) -> (String, String) {
     va.status
@@ -182,7 +200,12 @@ fn optimization(va: &VariantAutoscaling) -> (String, String) {
 /// threshold.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hybrid_scales_up_on_latency_before_saturation() {
-    let s = Scenario::start("hybrid", &[("EXPERIMENTAL_PROACTIVE_MODEL", "true")]).await;
+    let s = Scenario::start(
+        "hybrid",
+        &[("serviceClasses", CLASSES)],
+        &[("EXPERIMENTAL_PROACTIVE_MODEL", "true")],
+    )
+    .await;
     s.wva
         .wait_log(
             "Operating in HYBRID mode: capacity analyzer + model-based optimizer with arbitration",
@@ -252,7 +275,7 @@ async fn hybrid_scales_up_on_latency_before_saturation() {
     assert!(message.contains("class Premium SLO"), "{message}");
 
     // The load rises (the class in force is still the last good one) to a batch of 96: ITL 26 ms, KV-cache usage 0.47 (threshold 0.80).
-    let cycles = s.wva.cycles();
+    let (cycles, rose) = (s.wva.cycles(), std::time::Instant::now());
     s.set_load(rate_at(96.0), 96.0);
     let ns = s.ns().to_string();
     let metrics = s
@@ -262,22 +285,16 @@ async fn hybrid_scales_up_on_latency_before_saturation() {
         })
         .await;
     eprintln!(
-        "HYBRID: scaled up {} engine cycles after the load rose",
+        "HYBRID: scaled up {:.0} s ({} engine cycles) after the load rose",
+        rose.elapsed().as_secs_f64(),
         harness::cycles(&metrics) - cycles
     );
     // The scale-up's event carries the decision's message (its status is overwritten by the
     // next cycle's transition hold: no HPA applies the decision here).
-    let event = s
-        .cluster
-        .wait_event("ScaledUp", VARIANT, "Scaled up from 1 to ")
-        .await;
+    let event = s.hybrid_scale_up().await;
     assert!(
-        event.note.contains("Hybrid mode: model wants ")
-            && event
-                .note
-                .contains("class Premium SLO TTFT 1000 ms, ITL 16 ms")
-            && event.note.contains("; capacity: "),
-        "the model's numbers and the capacity analysis: {event:?}"
+        event.note.contains("; capacity: "),
+        "the capacity analysis is named too: {event:?}"
     );
     let kv_peak = s
         .fleet
@@ -301,13 +318,13 @@ async fn hybrid_scales_up_on_latency_before_saturation() {
 /// room; the replica is added only once the KV cache saturates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_only_waits_for_saturation() {
-    let s = Scenario::start("capacity-only", &[]).await;
+    let s = Scenario::start("capacity-only", &[("serviceClasses", CLASSES)], &[]).await;
     s.wva
         .wait_log("Operating in CAPACITY-ONLY mode: reactive capacity-based scaling only")
         .await;
     s.set_load(rate_at(96.0), 96.0);
     // The controller's one-minute windows hold the new load only.
-    s.wait_rate_above(rate_at(96.0) * 0.95);
+    wait_rate_above(&s.fleet, s.ns(), rate_at(96.0) * 0.95);
     s.wva.wait_cycles(3).await;
     assert_eq!(s.desired().await, Some(1.0), "log:\n{}", s.wva.log());
     let va = s.cluster.vas().get(VARIANT).await.expect("VA");
@@ -323,4 +340,20 @@ async fn capacity_only_waits_for_saturation() {
             desired_replicas(m, &ns, VARIANT) == Some(2.0)
         })
         .await;
+}
+
+/// Performance parameters configured for the variant apply until its own model has learned:
+/// configured slower than the replica really is (twice its memory slope, 1.5 times its base
+/// time), they make HYBRID scale up at once at a load the replica serves within the SLO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_parameters_apply_until_the_model_has_learned() {
+    // ITL 12.3 ms + 0.38 ms per running request: 16 ms up to a batch of 9, about 9 req/s.
+    let slow = "- variant: chat-h100\n  alpha: 12\n  beta: 0.02\n  gamma: 0.002\n";
+    let s = Scenario::start(
+        "hybrid-configured",
+        &[("serviceClasses", CLASSES), ("performanceParameters", slow)],
+        &[("EXPERIMENTAL_PROACTIVE_MODEL", "true")],
+    )
+    .await;
+    s.hybrid_scale_up().await;
 }

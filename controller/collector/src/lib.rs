@@ -240,7 +240,7 @@ impl Collector {
     fn per_pod_answers<S: Copy + Ord>(
         &self,
         queries: &[(S, String)],
-        answers: Vec<(Result<(Vec<u8>, u32), QueryError>, std::time::Duration)>,
+        answers: Vec<TimedAnswer>,
         field: fn(S) -> (PodField, &'static str),
         sink: &mut PodSink<'_>,
     ) -> std::collections::BTreeMap<S, Option<QueryError>> {
@@ -280,6 +280,9 @@ impl Collector {
             .map(|failure| self.client.error(query, attempts, failure))
     }
 }
+
+/// A query's answer (body and attempts, or the error) and how long it took.
+type TimedAnswer = (Result<(Vec<u8>, u32), QueryError>, std::time::Duration);
 
 /// Where per-pod answers go.
 struct PodSink<'a> {

@@ -1,8 +1,10 @@
-//! The service-class ConfigMap in force: parsed with [`parse_service_classes`]; an invalid
-//! version is rejected as a whole (a Warning `InvalidConfiguration` on the ConfigMap, once
-//! per version) and the last good classes stay in force; a deleted ConfigMap takes effect at
-//! once (no class: HYBRID decides capacity-only).
+//! The service-class ConfigMap in force: its classes parsed with [`parse_service_classes`],
+//! its [`PERFORMANCE_KEY`] with [`parse_performance`]; an invalid version is rejected as a
+//! whole (a Warning `InvalidConfiguration` on the ConfigMap, once per version) and the last
+//! good one stays in force; a deleted ConfigMap takes effect at once (no class: HYBRID
+//! decides capacity-only).
 
+use super::configured::{ConfiguredPerf, PERFORMANCE_KEY, parse_performance};
 use crate::configmaps::Notice;
 use crate::keys;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -13,18 +15,51 @@ use wva_api::service_class::{ServiceClasses, parse_service_classes};
 /// The log message of a change of the classes in force.
 const UPDATED: &str = "Updated service classes";
 
-/// The classes in force and the ConfigMap version they were read from.
+/// What one valid version of the ConfigMap says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceClassConfig {
+    /// The class of each model.
+    pub classes: ServiceClasses,
+    /// Performance parameters given per variant.
+    pub perf: ConfiguredPerf,
+}
+
+impl ServiceClassConfig {
+    /// Parses a ConfigMap's data; all the problems when it is invalid.
+    fn parse(data: &BTreeMap<String, String>) -> Result<Self, Vec<String>> {
+        let mut classes_data = data.clone();
+        let perf = match classes_data.remove(PERFORMANCE_KEY) {
+            Some(text) => parse_performance(&text),
+            None => Ok(ConfiguredPerf::default()),
+        };
+        match (parse_service_classes(&classes_data), perf) {
+            (Ok(classes), Ok(perf)) => Ok(ServiceClassConfig { classes, perf }),
+            (classes, perf) => Err([classes.err(), perf.err()]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect()),
+        }
+    }
+
+    /// Models with a class plus variants with parameters: the entries the log counts.
+    fn entries(&self) -> usize {
+        self.classes.models().count() + self.perf.len()
+    }
+}
+
+/// The configuration in force and the ConfigMap version it was read from.
 #[derive(Debug, Default)]
 pub struct ServiceClassState {
     /// The ConfigMap and resourceVersion last read (valid or not).
     seen: Option<(ObjectRef<ConfigMap>, Option<String>)>,
-    /// The last good classes.
-    good: ServiceClasses,
+    /// The last good configuration.
+    good: ServiceClassConfig,
 }
 
 impl ServiceClassState {
-    /// The classes in force.
-    pub fn classes(&self) -> &ServiceClasses {
+    /// The configuration in force.
+    pub fn config(&self) -> &ServiceClassConfig {
         &self.good
     }
 
@@ -47,18 +82,24 @@ impl ServiceClassState {
         let first = self.seen.is_none();
         self.seen = Some((id.clone(), version));
         let empty = BTreeMap::new();
-        match parse_service_classes(cm.data.as_ref().unwrap_or(&empty)) {
-            Ok(classes) => {
-                if classes == self.good && !first {
+        match ServiceClassConfig::parse(cm.data.as_ref().unwrap_or(&empty)) {
+            Ok(config) => {
+                if config == self.good && !first {
                     return Vec::new();
                 }
-                let old = std::mem::replace(&mut self.good, classes);
+                let old = std::mem::replace(&mut self.good, config);
                 vec![updated(id, &old, &self.good)]
             }
             Err(problems) => {
-                let kept = match self.good.models().count() {
-                    0 => "No service class is in force: HYBRID mode decides capacity-only until it is fixed.".to_string(),
-                    n => format!("The last good version stays in force ({n} models)."),
+                let kept = if self.good.classes.models().next().is_none()
+                    && self.good.perf.is_empty()
+                {
+                    "No service class is in force: HYBRID mode decides capacity-only until it is fixed.".to_string()
+                } else {
+                    format!(
+                        "The last good version stays in force ({} entries).",
+                        self.good.entries()
+                    )
                 };
                 vec![Notice::Invalid {
                     message: format!(
@@ -73,13 +114,17 @@ impl ServiceClassState {
     }
 }
 
-/// The notice of a change from `old` to `new`, counting models.
-fn updated(config_map: ObjectRef<ConfigMap>, old: &ServiceClasses, new: &ServiceClasses) -> Notice {
+/// The notice of a change from `old` to `new`, counting entries.
+fn updated(
+    config_map: ObjectRef<ConfigMap>,
+    old: &ServiceClassConfig,
+    new: &ServiceClassConfig,
+) -> Notice {
     Notice::Updated {
         config_map,
         message: UPDATED,
-        old_entries: old.models().count(),
-        new_entries: new.models().count(),
+        old_entries: old.entries(),
+        new_entries: new.entries(),
     }
 }
 
@@ -124,7 +169,7 @@ mod tests {
             ),
             "{notices:?}"
         );
-        let slo = state.classes().of("org/llama").expect("class").slo;
+        let slo = state.config().classes.of("org/llama").expect("class").slo;
         assert_eq!((slo.itl_ms, slo.ttft_ms), (Some(24.0), Some(500.0)));
 
         let notices = state.refresh(Some(&cm("2", BAD)));
@@ -133,9 +178,12 @@ mod tests {
         };
         assert_eq!(
             message,
-            "Rejected invalid service-class ConfigMap wva-system/serviceclass: serviceClasses: class \"Premium\": priority is 0, expected 1 (highest) to 100 (lowest). The last good version stays in force (1 models)."
+            "Rejected invalid service-class ConfigMap wva-system/serviceclass: serviceClasses: class \"Premium\": priority is 0, expected 1 (highest) to 100 (lowest). The last good version stays in force (1 entries)."
         );
-        assert_eq!(state.classes().of("org/llama").map(|c| c.priority), Some(1));
+        assert_eq!(
+            state.config().classes.of("org/llama").map(|c| c.priority),
+            Some(1)
+        );
         assert!(
             state.refresh(Some(&cm("2", BAD))).is_empty(),
             "once per version"
@@ -149,7 +197,7 @@ mod tests {
                 ..
             }]
         ));
-        assert!(state.classes().of("org/llama").is_none());
+        assert!(state.config().classes.of("org/llama").is_none());
         let notices = state.refresh(Some(&cm("3", BAD)));
         let [Notice::Invalid { message, .. }] = &notices[..] else {
             panic!("{notices:?}")
@@ -159,6 +207,40 @@ mod tests {
                 "No service class is in force: HYBRID mode decides capacity-only until it is fixed."
             ),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn performance_parameters_are_read_from_their_key_and_their_errors_reject_the_version() {
+        let mut state = ServiceClassState::default();
+        let mut map = cm("1", GOOD);
+        let data = map.data.get_or_insert_default();
+        data.insert(
+            PERFORMANCE_KEY.into(),
+            "- variant: chat\n  alpha: 8\n  beta: 0.01\n  gamma: 0.001\n".into(),
+        );
+        state.refresh(Some(&map));
+        let config = state.config();
+        assert_eq!(config.perf.of("any", "chat").map(|p| p.alpha), Some(8.0));
+        assert!(config.classes.of("org/llama").is_some());
+
+        let mut bad = cm("2", GOOD);
+        bad.data.get_or_insert_default().insert(
+            PERFORMANCE_KEY.into(),
+            "- variant: chat\n  alpha: -8\n  beta: 0.01\n  gamma: 0.001\n".into(),
+        );
+        let notices = state.refresh(Some(&bad));
+        let [Notice::Invalid { message, .. }] = &notices[..] else {
+            panic!("{notices:?}")
+        };
+        assert!(
+            message.contains("performanceParameters: variant \"chat\": alpha is -8, expected milliseconds above 0")
+                && message.ends_with("The last good version stays in force (2 entries)."),
+            "{message}"
+        );
+        assert_eq!(
+            state.config().perf.of("any", "chat").map(|p| p.alpha),
+            Some(8.0)
         );
     }
 }

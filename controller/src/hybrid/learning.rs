@@ -1,9 +1,11 @@
 //! One performance model per variant, learned across cycles: each cycle feeds each
 //! variant's [`Estimator`] one [`Observation`] (the means over its replicas of the last
 //! minute's batch, token sizes, inter-token latency and, when no request waited, time to
-//! first token), and gives the engine the variant's arrival rate and, once the estimator has
-//! warmed up, its α/β/γ.
+//! first token), and gives the engine the variant's arrival rate and its α/β/γ: the estimate
+//! once the estimator has warmed up, else the parameters configured for the variant, else
+//! none.
 
+use super::configured::ConfiguredPerf;
 use crate::assemble::Member;
 use crate::keys::{self, VaRef};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,9 +21,15 @@ pub struct PerfModels {
 
 impl PerfModels {
     /// Feeds this cycle's observation of every variant of `snapshot` and sets its
-    /// `arrival_rate` and `perf` (the estimate, `None` until warmed up). Variants no longer
-    /// in `members` are forgotten.
-    pub fn learn(&mut self, snapshot: &mut Snapshot, members: &[Member<'_>], signals: &Signals) {
+    /// `arrival_rate` and `perf` (the estimate once warmed up, else `configured`). Variants
+    /// no longer in `members` are forgotten.
+    pub fn learn(
+        &mut self,
+        snapshot: &mut Snapshot,
+        members: &[Member<'_>],
+        signals: &Signals,
+        configured: &ConfiguredPerf,
+    ) {
         let pods: HashMap<(&str, &str), &BTreeMap<String, PodSignals>> = members
             .iter()
             .filter_map(|m| Some(((m.namespace(), m.name()), signals.variants.get(&m.key)?)))
@@ -40,7 +48,9 @@ impl PerfModels {
                     estimator.observe(&observation);
                 }
                 variant.arrival_rate = arrival_rate(pods.values());
-                variant.perf = estimator.params();
+                variant.perf = estimator
+                    .params()
+                    .or_else(|| configured.of(&model.namespace, &variant.name));
             }
         }
     }
@@ -118,7 +128,7 @@ mod tests {
         for n in [4.0, 8.0, 12.0, 16.0, 24.0, 32.0] {
             let pods = [replica(n, 0.0), replica(n, 0.0)];
             let o = observation(pods.iter()).expect("an observation");
-            assert_eq!(o.ttft_ms.is_some(), true, "nothing waited");
+            assert!(o.ttft_ms.is_some(), "nothing waited");
             estimator.observe(&o);
             assert_eq!(arrival_rate(pods.iter()), Some(4.0));
         }

@@ -1,9 +1,11 @@
 //! The controller's side of the HYBRID mode (`EXPERIMENTAL_PROACTIVE_MODEL=true`): the
-//! service classes in force ([`classes`]) and each variant's performance model learned
-//! across cycles ([`learning`]). The engine (`wva_engine::decide` with `config.hybrid`)
+//! service classes in force ([`classes`]), performance parameters configured per variant
+//! ([`configured`]) and each variant's performance model learned across cycles
+//! ([`learning`]). The engine (`wva_engine::decide` with `config.hybrid`)
 //! arbitrates.
 
 pub mod classes;
+pub mod configured;
 pub mod learning;
 
 use crate::assemble::Member;
@@ -29,12 +31,12 @@ pub struct HybridState {
 
 impl HybridState {
     /// Fills the HYBRID inputs of `snapshot`: each model's service class, each variant's
-    /// arrival rate and learned performance parameters.
+    /// arrival rate and performance parameters (learned, else configured).
     pub fn fill(&mut self, snapshot: &mut Snapshot, members: &[Member<'_>], signals: &Signals) {
-        let classes = self.classes.classes();
+        let config = self.classes.config();
         for model in &mut snapshot.models {
-            model.service_class = classes.of(&model.model_id).cloned();
+            model.service_class = config.classes.of(&model.model_id).cloned();
         }
-        self.models.learn(snapshot, members, signals);
+        self.models.learn(snapshot, members, signals, &config.perf);
     }
 }

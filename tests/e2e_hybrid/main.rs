@@ -76,7 +76,7 @@ struct Scenario {
 
 impl Scenario {
     /// Starts the scenario at the learning load (a steady 30 req/s, the batch cycling
-    /// through 4 to 32) with the service-class ConfigMap's data and the controller's `env`.
+    /// through 4 to 96, so the model learns the whole range) with the service-class ConfigMap's data and the controller's `env`.
     async fn start(name: &str, service_classes: &[(&str, &str)], env: &[(&str, &str)]) -> Scenario {
         let cluster = Cluster::start(name).await;
         let ns = cluster.namespace.clone();
@@ -93,7 +93,7 @@ impl Scenario {
             .await;
         let load = Arc::new(Mutex::new(Load {
             rate: 30.0,
-            batches: vec![4.0, 8.0, 16.0, 24.0, 32.0],
+            batches: vec![4.0, 16.0, 32.0, 64.0, 96.0],
         }));
         let driver = tokio::spawn(drive(fleet.pods.clone(), ns, load.clone()));
         fleet.synced().await;
@@ -277,13 +277,19 @@ async fn hybrid_scales_up_on_latency_before_saturation() {
     // The load rises (the class in force is still the last good one) to a batch of 96: ITL 26 ms, KV-cache usage 0.47 (threshold 0.80).
     let (cycles, rose) = (s.wva.cycles(), std::time::Instant::now());
     s.set_load(rate_at(96.0), 96.0);
-    let ns = s.ns().to_string();
-    let metrics = s
-        .wva
-        .wait_metrics_within(LEARNING, "HYBRID scales up", move |m| {
-            desired_replicas(m, &ns, VARIANT).is_some_and(|d| d >= 2.0)
-        })
-        .await;
+    let metrics = loop {
+        let metrics = s.wva.metrics();
+        if desired_replicas(&metrics, s.ns(), VARIANT).is_some_and(|d| d >= 2.0) {
+            break metrics;
+        }
+        let va = s.cluster.vas().get(VARIANT).await.expect("VA");
+        assert!(
+            rose.elapsed() < LEARNING,
+            "HYBRID did not scale up; last decision: {:?}",
+            optimization(&va)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     eprintln!(
         "HYBRID: scaled up {:.0} s ({} engine cycles) after the load rose",
         rose.elapsed().as_secs_f64(),

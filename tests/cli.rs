@@ -387,6 +387,49 @@ fn decide_arbitrates_the_hybrid_sample() {
     );
 }
 
+/// The service-class ConfigMap (HYBRID mode) is checked as the controller checks it: as a
+/// whole, every problem named.
+#[test]
+fn config_checks_the_service_class_config_map() {
+    let good = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: serviceclass\n  namespace: team-a\ndata:\n  serviceClasses: |\n    - name: Premium\n      model: meta/llama\n      priority: 1\n      slo-itl: 24\n      slo-ttw: 500\n  performanceParameters: |\n    - variant: llama-h100\n      alpha: 8\n      beta: 0.01\n      gamma: 0.001\n";
+    let out = wva(
+        &[
+            "config",
+            "--config-map",
+            &temp_manifest("classes.yaml", good),
+        ],
+        &[URL],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "ConfigMap team-a/serviceclass: 2 valid entries (service classes, read in HYBRID mode)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let bad = good
+        .replace("priority: 1", "priority: 0")
+        .replace("alpha: 8", "alpha: -8");
+    let out = wva(
+        &[
+            "config",
+            "--config-map",
+            &temp_manifest("bad-classes.yaml", &bad),
+        ],
+        &[URL],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("error: ConfigMap team-a/serviceclass: serviceClasses: class \"Premium\": priority is 0, expected 1 (highest) to 100 (lowest)"), "{err}");
+    assert!(err.contains("error: ConfigMap team-a/serviceclass: performanceParameters: variant \"llama-h100\": alpha is -8, expected milliseconds above 0"), "{err}");
+    assert!(
+        stdout(&out).contains("ConfigMap team-a/serviceclass: rejected as a whole (2 problems)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn config_reports_bad_analyzer_entries() {
     let map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wva-saturation-scaling-config\n  namespace: team-a\ndata:\n  default: |\n    analyzers:\n      - name: saturation\n  llama: |\n    model_id: meta/llama\n    analyzers:\n      - name: saturaton\n        scaleDownBoundary: 0.9\n";

@@ -26,7 +26,7 @@ pub struct ServiceClassConfig {
 
 impl ServiceClassConfig {
     /// Parses a ConfigMap's data; all the problems when it is invalid.
-    fn parse(data: &BTreeMap<String, String>) -> Result<Self, Vec<String>> {
+    pub fn parse(data: &BTreeMap<String, String>) -> Result<Self, Vec<String>> {
         let mut classes_data = data.clone();
         let perf = match classes_data.remove(PERFORMANCE_KEY) {
             Some(text) => parse_performance(&text),
@@ -43,7 +43,7 @@ impl ServiceClassConfig {
     }
 
     /// Models with a class plus variants with parameters: the entries the log counts.
-    fn entries(&self) -> usize {
+    pub fn entries(&self) -> usize {
         self.classes.models().count() + self.perf.len()
     }
 }

@@ -75,7 +75,7 @@ fn secrets_are_redacted_and_unlanded_features_warn() {
     let env = [
         URL,
         ("PROMETHEUS_BEARER_TOKEN", "s3cr3t"),
-        ("EXPERIMENTAL_PROACTIVE_MODEL", "true"),
+        ("PROMETHEUS_METRICS_CACHE_TTL", "45s"),
     ];
     let out = wva(&["config"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -84,7 +84,7 @@ fn secrets_are_redacted_and_unlanded_features_warn() {
         stdout(&out)
             .contains("PROMETHEUS_BEARER_TOKEN = <redacted> (env var PROMETHEUS_BEARER_TOKEN)")
     );
-    assert!(stderr(&out).contains(r#"warning: EXPERIMENTAL_PROACTIVE_MODEL="true" has no effect yet: the proactive (HYBRID) optimizer has not landed"#), "{}", stderr(&out));
+    assert!(stderr(&out).contains(r#"warning: PROMETHEUS_METRICS_CACHE_TTL="45s" has no effect yet: the Prometheus metrics cache has not landed"#), "{}", stderr(&out));
 }
 
 #[test]
@@ -384,6 +384,49 @@ fn decide_arbitrates_the_hybrid_sample() {
          replicas: predicted TTFT 42666.5 ms, ITL 33.1 ms; class premium SLO TTFT 2000 ms, ITL 30 \
          ms); capacity: KV spare 0.300 and queue spare 4.00 at or above triggers; removing a \
          replica would not be safe"
+    );
+}
+
+/// The service-class ConfigMap (HYBRID mode) is checked as the controller checks it: as a
+/// whole, every problem named.
+#[test]
+fn config_checks_the_service_class_config_map() {
+    let good = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: serviceclass\n  namespace: team-a\ndata:\n  serviceClasses: |\n    - name: Premium\n      model: meta/llama\n      priority: 1\n      slo-itl: 24\n      slo-ttw: 500\n  performanceParameters: |\n    - variant: llama-h100\n      alpha: 8\n      beta: 0.01\n      gamma: 0.001\n";
+    let out = wva(
+        &[
+            "config",
+            "--config-map",
+            &temp_manifest("classes.yaml", good),
+        ],
+        &[URL],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "ConfigMap team-a/serviceclass: 2 valid entries (service classes, read in HYBRID mode)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let bad = good
+        .replace("priority: 1", "priority: 0")
+        .replace("alpha: 8", "alpha: -8");
+    let out = wva(
+        &[
+            "config",
+            "--config-map",
+            &temp_manifest("bad-classes.yaml", &bad),
+        ],
+        &[URL],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("error: ConfigMap team-a/serviceclass: serviceClasses: class \"Premium\": priority is 0, expected 1 (highest) to 100 (lowest)"), "{err}");
+    assert!(err.contains("error: ConfigMap team-a/serviceclass: performanceParameters: variant \"llama-h100\": alpha is -8, expected milliseconds above 0"), "{err}");
+    assert!(
+        stdout(&out).contains("ConfigMap team-a/serviceclass: rejected as a whole (2 problems)"),
+        "{}",
+        stdout(&out)
     );
 }
 

@@ -228,9 +228,15 @@ pub struct StaticConfig {
     #[param]
     pub scale_from_zero_epp_token_path: Option<String>,
 
-    /// Enable the experimental HYBRID mode: the model-based proactive optimizer next to the
-    /// saturation analyzer, arbitrated so that capacity safety wins.
-    #[param(default = "false", pending = "the proactive (HYBRID) optimizer")]
+    /// Enable the experimental HYBRID mode: next to the saturation analyzer, a queueing model
+    /// of each variant (its α/β/γ learned online from vLLM's latency histograms) sizes the
+    /// replicas that meet the model's service-class SLOs (SERVICE_CLASS_CONFIG_MAP_NAME) at
+    /// the observed arrival rate; per variant the higher target wins on the way up, and
+    /// replicas go only when both agree and capacity says it is safe. Four more Prometheus
+    /// queries per cycle. Experimental: until a variant's model has learned, it decides
+    /// exactly as the default (CAPACITY-ONLY) mode and its OptimizationReady reason says
+    /// `CapacityOnlyMode`.
+    #[param(default = "false")]
     pub experimental_proactive_model: bool,
 
     /// Where variants come from: `va` (VariantAutoscalings), `annotations` (HPAs and KEDA
@@ -240,6 +246,13 @@ pub struct StaticConfig {
     /// modes".
     #[param(flag, default = "va")]
     pub wva_discovery: Discovery,
+
+    /// Name of the service-class ConfigMap in POD_NAMESPACE: per model, the class (priority
+    /// 1 highest to 100) and its SLOs (`slo-itl`/`slo-tpot`, `slo-ttw`/`slo-ttft`, ms), read
+    /// in HYBRID mode (EXPERIMENTAL_PROACTIVE_MODEL) only. The chart renders `serviceclass`
+    /// from `va.sloTpot`/`va.sloTtft`.
+    #[param(default = "serviceclass")]
+    pub service_class_config_map_name: String,
 
     /// Instance name for multi-controller isolation: only VAs labelled
     /// `wva.llmd.ai/controller-instance=<value>` are managed, and every metric carries

@@ -643,10 +643,10 @@ pub struct VaValues {
     #[schemars(range(min = 1))]
     pub max_replicas: Option<u32>,
     /// Time-per-output-token SLO in ms (`slo-itl` of the `serviceclass` ConfigMap, read only
-    /// by the experimental proactive mode, which has not landed).
+    /// by the experimental HYBRID mode, `EXPERIMENTAL_PROACTIVE_MODEL`).
     pub slo_tpot: u32,
     /// Time-to-first-token SLO in ms (`slo-ttw` of the `serviceclass` ConfigMap, read only by
-    /// the experimental proactive mode, which has not landed).
+    /// the experimental HYBRID mode, `EXPERIMENTAL_PROACTIVE_MODEL`).
     pub slo_ttft: u32,
 }
 

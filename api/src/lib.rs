@@ -28,6 +28,7 @@ pub mod render;
 
 pub use wva_core::input;
 pub use wva_core::saturation;
+pub use wva_core::service_class;
 pub use wva_core::suggest;
 
 pub use wva_macros::{ConfigParams, MetricSet};

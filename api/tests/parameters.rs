@@ -172,7 +172,7 @@ fn unlanded_features_and_secrets_are_marked() {
         .filter(|s| s.pending.is_some())
         .map(|s| s.key)
         .collect();
-    for key in ["EXPERIMENTAL_PROACTIVE_MODEL", "WEBHOOK_CERT_PATH"] {
+    for key in ["PROMETHEUS_METRICS_CACHE_ENABLED", "WEBHOOK_CERT_PATH"] {
         assert!(
             pending.contains(&key),
             "{key} should say it has no effect yet"
@@ -183,6 +183,8 @@ fn unlanded_features_and_secrets_are_marked() {
         "SCALE_FROM_ZERO_CHECK_INTERVAL",
         "SCALE_FROM_ZERO_SOURCE",
         "SCALE_FROM_ZERO_ACTUATION",
+        "EXPERIMENTAL_PROACTIVE_MODEL",
+        "SERVICE_CLASS_CONFIG_MAP_NAME",
     ] {
         assert!(!pending.contains(&key), "{key} has landed");
     }
@@ -193,7 +195,7 @@ fn unlanded_features_and_secrets_are_marked() {
     assert!(
         wva_api::render::parameters_markdown()
             .expect("parameter reference renders")
-            .contains("Not effective yet: the proactive (HYBRID) optimizer has not landed")
+            .contains("Not effective yet: the Prometheus metrics cache has not landed")
     );
 }
 

@@ -119,6 +119,7 @@ pub fn plan<'a>(
     }
     scope.token_capacity =
         analyzers::token_capacity_in_force(config, members.iter().map(|m| m.namespace()));
+    scope.hybrid = config.hybrid;
     Plan {
         members,
         pods: index,
@@ -365,7 +366,7 @@ mod tests {
             avg_input_tokens: Some(900.0),
             avg_output_tokens: Some(300.0),
             prefix_cache_hit_rate: Some(0.25),
-            engines: None,
+            ..Default::default()
         };
         signals.variants.insert(
             plan.members[0].key.clone(),

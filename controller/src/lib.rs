@@ -11,6 +11,7 @@
 //!   (`WVA_DISCOVERY`).
 //! * [`error`]: the controller's error type.
 //! * [`gpus`]: free GPUs per accelerator type from Nodes and Pods (limited mode).
+//! * [`hybrid`]: the HYBRID mode's service classes and learned performance models.
 //! * [`k8s`]: the Kubernetes client, the informer caches and the InferencePool watch.
 //! * [`keys`]: typed keys of the objects the controller tracks.
 //! * [`roles`]: the prefill/decode role of a pod or target (`llm-d.ai/role`).
@@ -30,6 +31,7 @@ pub mod discovery;
 pub mod epp;
 pub mod error;
 pub mod gpus;
+pub mod hybrid;
 pub mod k8s;
 pub mod keys;
 pub mod roles;

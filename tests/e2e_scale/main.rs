@@ -26,6 +26,8 @@ struct PerCycle {
     prometheus_queries: u64,
     /// Of those, the token-capacity analyzer's (one per input signal).
     token_queries: u64,
+    /// Of those, the HYBRID mode's latency signals.
+    latency_queries: u64,
 }
 
 /// The `signal` labels of the token-capacity analyzer's queries.
@@ -36,13 +38,24 @@ const TOKEN_SIGNALS: [&str; 4] = [
     "prefix_cache_hit_rate",
 ];
 
-/// Which analyzer the scenario's saturation entry selects.
+/// The `signal` labels of the HYBRID mode's latency queries.
+const LATENCY_SIGNALS: [&str; 4] = [
+    "arrival_rate",
+    "time_to_first_token",
+    "inter_token_latency",
+    "running_batch",
+];
+
+/// Which analyzer the scenario's saturation entry selects, or the HYBRID mode.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Analyzer {
     /// No saturation ConfigMap: the built-in entry, the saturation analyzer (V1).
     Saturation,
     /// A `default` entry with `analyzers`: the token-capacity analyzer (V2).
     TokenCapacity,
+    /// The built-in entry with `EXPERIMENTAL_PROACTIVE_MODEL=true` and a service class for
+    /// every model.
+    Hybrid,
 }
 
 /// The global saturation ConfigMap's `default` entry selecting the token-capacity analyzer,
@@ -57,12 +70,12 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// The sum of the token-capacity queries in `wva_prometheus_queries_total`.
-fn token_queries(text: &str) -> f64 {
+/// The sum of the queries of `signals` in `wva_prometheus_queries_total`.
+fn queries_of(text: &str, signals: &[&str]) -> f64 {
     text.lines()
         .filter(|l| l.starts_with("wva_prometheus_queries_total{"))
         .filter(|l| {
-            TOKEN_SIGNALS
+            signals
                 .iter()
                 .any(|s| l.contains(&format!("signal=\"{s}\"")))
         })
@@ -148,6 +161,18 @@ async fn measure(n: usize, analyzer: Analyzer) -> Option<(PerCycle, String)> {
             }))
             .expect("saturation ConfigMap");
     }
+    if analyzer == Analyzer::Hybrid {
+        let classes: String = (0..n)
+            .map(|i| format!("- name: Premium\n  model: org/model-{i}\n  slo-itl: 20\n"))
+            .collect();
+        double
+            .create(json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "serviceclass", "namespace": cluster.namespace},
+                "data": {"serviceClasses": classes}
+            }))
+            .expect("service-class ConfigMap");
+    }
     // Ten replicas report metrics (the collector's queries are per model, batched); the rest
     // have none, so the safety net keeps them where they are. The pods are fixed, so no pod
     // follower adds requests to the counts.
@@ -168,7 +193,19 @@ async fn measure(n: usize, analyzer: Analyzer) -> Option<(PerCycle, String)> {
     // Cycles 4 s apart, longer than a cycle at 1,000 VAs (about 2 s in a debug build on 2
     // busy cores): each count below is read between two cycles, never in the middle of one,
     // whose queries would be counted without its completion.
-    let wva = Wva::start(&cluster, &prometheus, &[("GLOBAL_OPT_INTERVAL", "4s")]);
+    let hybrid = if analyzer == Analyzer::Hybrid {
+        "true"
+    } else {
+        "false"
+    };
+    let wva = Wva::start(
+        &cluster,
+        &prometheus,
+        &[
+            ("GLOBAL_OPT_INTERVAL", "4s"),
+            ("EXPERIMENTAL_PROACTIVE_MODEL", hybrid),
+        ],
+    );
     let decided = |double: &wva_kube_double::KubeDouble| {
         double
             .objects("variantautoscalings.llmd.ai")
@@ -194,7 +231,8 @@ async fn measure(n: usize, analyzer: Analyzer) -> Option<(PerCycle, String)> {
     let done = cycles(&last) - cycles(&first);
     let queries = metric_sum(&last, "wva_prometheus_queries_total")
         - metric_sum(&first, "wva_prometheus_queries_total");
-    let tokens = token_queries(&last) - token_queries(&first);
+    let tokens = queries_of(&last, &TOKEN_SIGNALS) - queries_of(&first, &TOKEN_SIGNALS);
+    let latencies = queries_of(&last, &LATENCY_SIGNALS) - queries_of(&first, &LATENCY_SIGNALS);
     let per = |x: f64| (x / done).round() as u64;
     let mean_cycle = (metric_sum(&last, "wva_engine_cycle_duration_seconds_sum")
         - metric_sum(&first, "wva_engine_cycle_duration_seconds_sum"))
@@ -213,6 +251,7 @@ async fn measure(n: usize, analyzer: Analyzer) -> Option<(PerCycle, String)> {
         api_writes: per(delta.writes() as f64),
         prometheus_queries: per(queries),
         token_queries: per(tokens),
+        latency_queries: per(latencies),
     };
     Some((per_cycle, last))
 }
@@ -248,6 +287,7 @@ async fn cycle_cost_does_not_grow_with_vas_and_pods() {
     // No entry selects the token-capacity analyzer: none of its queries, no capacity gauge,
     // though every Deployment sets vLLM batch limits.
     assert_eq!(small.token_queries, 0, "{small:?}");
+    assert_eq!(small.latency_queries, 0, "HYBRID is off: {small:?}");
     assert_eq!(small.prometheus_queries, 2, "KV and queue: {small:?}");
     for signal in TOKEN_SIGNALS {
         assert!(
@@ -281,5 +321,35 @@ async fn cycle_cost_does_not_grow_with_vas_and_pods_under_the_token_capacity_ana
     assert!(
         metrics.contains("wva_saturation_utilization{model_id=\"org/model-0\""),
         "model-0 reports its KV-cache size and usage:\n{metrics}"
+    );
+}
+
+/// The scale scenario in HYBRID mode with a service class for every model: the same constant
+/// cost, with the four latency queries and the two average token sizes per cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cycle_cost_does_not_grow_with_vas_and_pods_in_hybrid_mode() {
+    let (Some((small, _)), Some((large, metrics))) = (
+        measure(10, Analyzer::Hybrid).await,
+        measure(1000, Analyzer::Hybrid).await,
+    ) else {
+        eprintln!("{SKIPPED}");
+        return;
+    };
+    assert_constant_cost(&small, &large);
+    assert_eq!(
+        small.latency_queries, 4,
+        "one per latency signal: {small:?}"
+    );
+    assert_eq!(
+        small.token_queries, 2,
+        "the two average token sizes: {small:?}"
+    );
+    assert_eq!(
+        small.prometheus_queries, 8,
+        "KV, queue, two token sizes and four latencies: {small:?}"
+    );
+    assert!(
+        !metrics.contains("signal=\"kv_capacity_tokens\""),
+        "the token-capacity analyzer's own inputs are not read:\n{metrics}"
     );
 }

@@ -2,6 +2,7 @@
 //! caller's pod index.
 
 use crate::error::QueryError;
+use crate::latency::LatencySignal;
 use crate::promql::{self, metric};
 use crate::response::{RawSample, parse_vector};
 use crate::tokens::{TokenSignal, kv_capacity_tokens};
@@ -45,6 +46,9 @@ pub struct Scope {
     /// Whether to read the token-capacity analyzer's inputs ([`TokenSignal`]): one more
     /// query per signal. Set when some model in scope uses that analyzer.
     pub token_capacity: bool,
+    /// Whether to read the HYBRID mode's inputs ([`LatencySignal`], and the average token
+    /// sizes when `token_capacity` does not read them already): 4 (or 6) more queries.
+    pub hybrid: bool,
 }
 
 /// The pod a series belongs to: its variant and the model the variant serves.
@@ -128,6 +132,16 @@ pub struct PodSignals {
     /// KV-cache and queue series; `None` when they carry no `engine` label. The KV-cache and
     /// queue values are then those of the busiest engine.
     pub engines: Option<u32>,
+    /// Requests finished per second over the last minute; read only with [`Scope::hybrid`]
+    /// (as are the three below).
+    pub arrival_rate: Option<f64>,
+    /// Mean time to first token over the last minute, seconds; `None` also when no request
+    /// finished.
+    pub ttft_seconds: Option<f64>,
+    /// Mean inter-token latency over the last minute, seconds.
+    pub itl_seconds: Option<f64>,
+    /// Mean requests running over the last minute.
+    pub running_batch: Option<f64>,
 }
 
 /// The most `model_name` values kept per variant in [`Signals::other_models`].
@@ -153,6 +167,9 @@ pub struct Signals {
     /// with its error when it failed: the signal is then missing on every pod. These errors
     /// are not in [`Signals::first_error`]: the saturation signals are still good.
     pub token_queries: BTreeMap<TokenSignal, Option<QueryError>>,
+    /// The HYBRID queries that ran (none unless [`Scope::hybrid`]), each with its error, like
+    /// [`Signals::token_queries`].
+    pub latency_queries: BTreeMap<LatencySignal, Option<QueryError>>,
     /// For each variant whose pods report series of other models, the distinct `model_name`
     /// values of those series (at most [`MAX_OTHER_MODELS`] per variant, the first in
     /// lexical order): what the variant's pods serve when its model ID matches none of them.
@@ -178,7 +195,8 @@ pub struct QueryTiming {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CycleStats {
     /// Queries run (each retried query counts once): 2 + one per retention period + 4 with
-    /// [`Scope::token_capacity`].
+    /// [`Scope::token_capacity`] + 4 with [`Scope::hybrid`] (6 without `token_capacity`:
+    /// the two average token sizes).
     pub queries: usize,
     /// HTTP requests sent, retries included.
     pub http_requests: usize,
@@ -287,8 +305,11 @@ pub struct CycleQueries {
     pub queue_length: String,
     /// Request counts, one per retention period.
     pub request_counts: Vec<(Duration, String)>,
-    /// The token-capacity signals, one query each; empty unless [`Scope::token_capacity`].
+    /// The token-capacity signals, one query each; empty unless [`Scope::token_capacity`]
+    /// (or [`Scope::hybrid`]: the two average token sizes).
     pub token_capacity: Vec<(TokenSignal, String)>,
+    /// The HYBRID signals, one query each; empty unless [`Scope::hybrid`].
+    pub latency: Vec<(LatencySignal, String)>,
 }
 
 impl CycleQueries {
@@ -304,8 +325,12 @@ impl CycleQueries {
                 .iter()
                 .map(|&retention| (retention, promql::request_count(namespace, retention)))
                 .collect(),
-            token_capacity: if scope.token_capacity {
-                TokenSignal::ALL
+            token_capacity: token_signals(scope)
+                .iter()
+                .map(|&signal| (signal, signal.query(namespace)))
+                .collect(),
+            latency: if scope.hybrid {
+                LatencySignal::ALL
                     .iter()
                     .map(|&signal| (signal, signal.query(namespace)))
                     .collect()
@@ -317,12 +342,24 @@ impl CycleQueries {
 
     /// Number of queries.
     pub fn len(&self) -> usize {
-        2 + self.request_counts.len() + self.token_capacity.len()
+        2 + self.request_counts.len() + self.token_capacity.len() + self.latency.len()
     }
 
     /// Always false: there are at least the two per-pod queries.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// The token signals `scope` reads: all of them for the token-capacity analyzer, the two
+/// average token sizes for the HYBRID mode alone.
+fn token_signals(scope: &Scope) -> &'static [TokenSignal] {
+    if scope.token_capacity {
+        &TokenSignal::ALL
+    } else if scope.hybrid {
+        &[TokenSignal::AvgInputTokens, TokenSignal::AvgOutputTokens]
+    } else {
+        &[]
     }
 }
 
@@ -332,6 +369,7 @@ pub(crate) enum PodField {
     KvCacheUsage,
     QueueLength,
     Token(TokenSignal),
+    Latency(LatencySignal),
 }
 
 /// What the per-pod answers of a cycle fill: [`Signals::variants`] and
@@ -445,6 +483,10 @@ pub(crate) fn apply_pod_values(
             PodField::Token(TokenSignal::AvgInputTokens) => &mut signals.avg_input_tokens,
             PodField::Token(TokenSignal::AvgOutputTokens) => &mut signals.avg_output_tokens,
             PodField::Token(TokenSignal::PrefixCacheHitRate) => &mut signals.prefix_cache_hit_rate,
+            PodField::Latency(LatencySignal::ArrivalRate) => &mut signals.arrival_rate,
+            PodField::Latency(LatencySignal::TimeToFirstToken) => &mut signals.ttft_seconds,
+            PodField::Latency(LatencySignal::InterTokenLatency) => &mut signals.itl_seconds,
+            PodField::Latency(LatencySignal::RunningBatch) => &mut signals.running_batch,
         };
         // Two series of one pod (e.g. `pod` and `pod_name` both set): keep the larger.
         *slot = match (*slot, value) {

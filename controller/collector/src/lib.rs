@@ -4,8 +4,9 @@
 //! checks at startup that Prometheus answers ([`Collector::check_connectivity`]), and each
 //! cycle runs a fixed set of instant queries for everything in scope ([`Collector::collect`]):
 //! one for KV-cache usage, one for queue length, one per distinct retention period for
-//! request counts, and, when the scope asks for the token-capacity analyzer's inputs, one
-//! per [`TokenSignal`] — whatever the number of models, variants or pods. Series are mapped to
+//! request counts, when the scope asks for the token-capacity analyzer's inputs one per
+//! [`TokenSignal`], and in HYBRID mode one per [`LatencySignal`] — whatever the number of
+//! models, variants or pods. Series are mapped to
 //! variants through a [`PodIndex`] the caller builds from its informer caches.
 //!
 //! Missing data stays missing: no series, NaN and ±Inf are `None`, never 0. A failed query
@@ -16,6 +17,7 @@ mod client;
 mod collect;
 mod error;
 mod gateway;
+mod latency;
 pub mod promql;
 mod response;
 mod settings;
@@ -29,6 +31,7 @@ pub use collect::{
 };
 pub use error::{CollectorError, QueryError, QueryFailure};
 pub use gateway::GatewayQueues;
+pub use latency::{LATENCY_WINDOW, LatencySignal};
 pub use response::{Sample, parse_value};
 pub use settings::{CollectorSettings, MAX_BACKOFF};
 pub use tokens::TokenSignal;
@@ -119,7 +122,7 @@ impl Collector {
         let queries = CycleQueries::for_scope(scope);
         let retries = self.client.settings().query_retries;
         let requests_before = self.client.requests();
-        let ((kv, kv_time), (queue, queue_time), counts, tokens) = futures::join!(
+        let ((kv, kv_time), (queue, queue_time), counts, tokens, latencies) = futures::join!(
             timed(self.client.query_body(&queries.kv_cache_usage, retries)),
             timed(self.client.query_body(&queries.queue_length, retries)),
             join_all(
@@ -131,6 +134,12 @@ impl Collector {
             join_all(
                 queries
                     .token_capacity
+                    .iter()
+                    .map(|(_, query)| timed(self.client.query_body(query, retries)))
+            ),
+            join_all(
+                queries
+                    .latency
                     .iter()
                     .map(|(_, query)| timed(self.client.query_body(query, retries)))
             ),
@@ -185,27 +194,24 @@ impl Collector {
                 (*retention, counts)
             })
             .collect();
-        let token_queries = queries
-            .token_capacity
-            .iter()
-            .zip(tokens)
-            .map(|((signal, query), (answer, duration))| {
-                let error = self.pod_answer(
-                    answer,
-                    query,
-                    PodField::Token(*signal),
-                    pods,
-                    &mut values,
-                    &mut stats,
-                );
-                timings.push(QueryTiming {
-                    signal: signal.name(),
-                    duration,
-                    failed: error.is_some(),
-                });
-                (*signal, error)
-            })
-            .collect();
+        let mut sink = PodSink {
+            pods,
+            values: &mut values,
+            stats: &mut stats,
+            timings: &mut timings,
+        };
+        let token_queries = self.per_pod_answers(
+            &queries.token_capacity,
+            tokens,
+            |s| (PodField::Token(s), s.name()),
+            &mut sink,
+        );
+        let latency_queries = self.per_pod_answers(
+            &queries.latency,
+            latencies,
+            |s| (PodField::Latency(s), s.name()),
+            &mut sink,
+        );
         stats.http_requests = self.client.requests() - requests_before;
         tracing::debug!(
             queries = stats.queries,
@@ -223,9 +229,36 @@ impl Collector {
             queue_error,
             request_counts,
             token_queries,
+            latency_queries,
             stats,
             timings,
         }
+    }
+
+    /// Stores the answers of per-pod `queries` of one kind (`field` gives each signal's pod
+    /// field and name) and times them; returns each signal's error, if any.
+    fn per_pod_answers<S: Copy + Ord>(
+        &self,
+        queries: &[(S, String)],
+        answers: Vec<TimedAnswer>,
+        field: fn(S) -> (PodField, &'static str),
+        sink: &mut PodSink<'_>,
+    ) -> std::collections::BTreeMap<S, Option<QueryError>> {
+        queries
+            .iter()
+            .zip(answers)
+            .map(|((signal, query), (answer, duration))| {
+                let (pod_field, name) = field(*signal);
+                let error =
+                    self.pod_answer(answer, query, pod_field, sink.pods, sink.values, sink.stats);
+                sink.timings.push(QueryTiming {
+                    signal: name,
+                    duration,
+                    failed: error.is_some(),
+                });
+                (*signal, error)
+            })
+            .collect()
     }
 
     /// Stores a per-pod answer into `variants`; returns the query's error, if any.
@@ -246,6 +279,17 @@ impl Collector {
             .err()
             .map(|failure| self.client.error(query, attempts, failure))
     }
+}
+
+/// A query's answer (body and attempts, or the error) and how long it took.
+type TimedAnswer = (Result<(Vec<u8>, u32), QueryError>, std::time::Duration);
+
+/// Where per-pod answers go.
+struct PodSink<'a> {
+    pods: &'a PodIndex,
+    values: &'a mut PodValues,
+    stats: &'a mut CycleStats,
+    timings: &'a mut Vec<QueryTiming>,
 }
 
 /// The signal names of [`QueryTiming::signal`].

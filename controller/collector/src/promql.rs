@@ -26,6 +26,14 @@ pub mod metric {
     pub const PREFIX_CACHE_HITS: &str = "vllm:prefix_cache_hits_total";
     /// Prefix-cache queries, in tokens (counter).
     pub const PREFIX_CACHE_QUERIES: &str = "vllm:prefix_cache_queries_total";
+    /// Requests in the running batch of one replica.
+    pub const REQUESTS_RUNNING: &str = "vllm:num_requests_running";
+    /// Histogram of the time to first token, seconds (`_sum` and `_count` are read).
+    pub const TIME_TO_FIRST_TOKEN: &str = "vllm:time_to_first_token_seconds";
+    /// Histogram of the inter-token latency, seconds (vLLM 0.10 and later).
+    pub const INTER_TOKEN_LATENCY: &str = "vllm:inter_token_latency_seconds";
+    /// Histogram of the time per output token, seconds: the inter-token latency's older name.
+    pub const TIME_PER_OUTPUT_TOKEN: &str = "vllm:time_per_output_token_seconds";
 }
 
 /// The window of the per-pod peaks (`max_over_time`).
@@ -142,12 +150,40 @@ pub fn per_pod_cache_config(namespace: Option<&str>) -> String {
 /// everywhere): e.g. `_sum` over `_count` of a histogram is the average per request. A pod
 /// whose denominator did not grow gets NaN or +Inf, which the collector reads as missing.
 pub fn per_pod_rate_ratio(numerator: &str, denominator: &str, namespace: Option<&str>) -> String {
-    let range = format_range(RATE_WINDOW);
-    let rate = |metric: &str| {
-        let selector = Selector::new(metric).eq_opt("namespace", namespace);
-        format!("sum by ({PER_POD}) (rate({selector}[{range}]))")
-    };
-    format!("{} / {}", rate(numerator), rate(denominator))
+    per_pod_rate_ratio_over(numerator, denominator, namespace, RATE_WINDOW)
+}
+
+/// [`per_pod_rate_ratio`] over `window`.
+pub fn per_pod_rate_ratio_over(
+    numerator: &str,
+    denominator: &str,
+    namespace: Option<&str>,
+    window: Duration,
+) -> String {
+    format!(
+        "{} / {}",
+        per_pod_rate(numerator, namespace, window),
+        per_pod_rate(denominator, namespace, window)
+    )
+}
+
+/// The per-pod rate of the counter `metric` over `window` in `namespace` (or everywhere),
+/// summed over its other labels (e.g. `finished_reason`).
+pub fn per_pod_rate(metric: &str, namespace: Option<&str>, window: Duration) -> String {
+    let selector = Selector::new(metric).eq_opt("namespace", namespace);
+    format!(
+        "sum by ({PER_POD}) (rate({selector}[{}]))",
+        format_range(window)
+    )
+}
+
+/// The per-pod mean of the gauge `metric` over `window` in `namespace` (or everywhere).
+pub fn per_pod_mean(metric: &str, namespace: Option<&str>, window: Duration) -> String {
+    let selector = Selector::new(metric).eq_opt("namespace", namespace);
+    format!(
+        "avg by ({PER_POD}) (avg_over_time({selector}[{}]))",
+        format_range(window)
+    )
 }
 
 /// Requests finished per (namespace, model_name) over `retention`.

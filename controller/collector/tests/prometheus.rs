@@ -8,7 +8,8 @@ use std::time::Duration;
 use wva_collector::CollectorSettings;
 use wva_collector::promql::{Selector, metric};
 use wva_collector::{
-    Collector, CollectorError, ModelKey, PodIndex, PodSignals, Scope, Signals, TokenSignal,
+    Collector, CollectorError, LatencySignal, ModelKey, PodIndex, PodSignals, Scope, Signals,
+    TokenSignal,
 };
 use wva_testkit::{Prometheus, PrometheusTls, TestPki, VllmEmulator};
 
@@ -79,6 +80,7 @@ fn scope(namespace: Option<&str>, models: &[(&str, &str)], retentions: &[u64]) -
             .map(|s| Duration::from_secs(*s))
             .collect::<BTreeSet<_>>(),
         token_capacity: false,
+        hybrid: false,
     }
 }
 
@@ -550,4 +552,101 @@ async fn engine_ranks_of_a_data_parallel_pod_are_counted() {
         }
     );
     assert_eq!(signals.stats.queries, 2, "no query added for the ranks");
+}
+
+/// `value` within 0.1 % of `expected`.
+fn close(value: Option<f64>, expected: f64) -> bool {
+    value.is_some_and(|v| (v - expected).abs() <= expected.abs() * 1e-3)
+}
+
+#[tokio::test]
+async fn hybrid_inputs_are_read_per_pod_only_when_the_scope_asks() {
+    let replicas = [
+        replica("team-a", "new-1", "org/llama", 0.3, 0.0),
+        replica("team-a", "old-1", "org/llama", 0.3, 0.0),
+        replica("team-a", "idle-1", "org/llama", 0.1, 0.0),
+    ];
+    let perf = wva_engine::queueing::PerfParams {
+        alpha: 8.0,
+        beta: 0.01,
+        gamma: 0.001,
+    };
+    for (r, batch) in replicas.iter().zip([32.0, 8.0, 0.0]) {
+        r.emulator.update(|m| {
+            m.perf = Some(perf);
+            m.requests_running = batch;
+        });
+    }
+    // vLLM before 0.10 names the inter-token latency `time_per_output_token_seconds`.
+    replicas[1].emulator.update(|m| m.legacy_itl_name = true);
+    let prometheus = start(&replicas);
+    for r in &replicas[..2] {
+        r.emulator.add_requests(10);
+    }
+    prometheus
+        .wait_until(
+            "count(rate(vllm:time_to_first_token_seconds_count[1m]) > 0) == 2",
+            WAIT,
+            |result| result.as_array().is_some_and(|r| !r.is_empty()),
+        )
+        .expect("rates see the requests");
+    let collector = Collector::new(common::plain(&prometheus.url())).unwrap();
+    let pods = index(&[
+        ("team-a", "new-1", "team-a/va", "org/llama"),
+        ("team-a", "old-1", "team-a/va", "org/llama"),
+        ("team-a", "idle-1", "team-a/va", "org/llama"),
+    ]);
+    let mut asked = scope(Some("team-a"), &[], &[]);
+    asked.hybrid = true;
+
+    let signals = collector.collect(&asked, &pods).await;
+
+    assert_eq!(signals.first_error(), None);
+    assert_eq!(
+        signals.stats.queries, 8,
+        "kv, queue, the two average token sizes and the four HYBRID signals"
+    );
+    assert_eq!(
+        signals.token_queries.keys().copied().collect::<Vec<_>>(),
+        [TokenSignal::AvgInputTokens, TokenSignal::AvgOutputTokens]
+    );
+    assert_eq!(
+        signals.latency_queries.keys().copied().collect::<Vec<_>>(),
+        LatencySignal::ALL
+    );
+    assert!(signals.latency_queries.values().all(Option::is_none));
+    for (name, batch) in [("new-1", 32.0), ("old-1", 8.0)] {
+        let p = pod(&signals, "team-a/va", name);
+        let w = wva_engine::queueing::Workload {
+            input_tokens: 128.0,
+            output_tokens: 64.0,
+        };
+        let itl = perf.decode(batch, w);
+        assert!(close(p.itl_seconds, itl / 1000.0), "{name}: {p:?}");
+        assert!(
+            close(p.ttft_seconds, (perf.prefill(batch, w) + itl) / 1000.0),
+            "{name}: {p:?}"
+        );
+        assert!(close(p.running_batch, batch), "{name}: {p:?}");
+        assert!(p.arrival_rate.is_some_and(|r| r > 0.0), "{name}: {p:?}");
+        assert!(near(p.avg_input_tokens, 128.0), "{name}: {p:?}");
+    }
+    // No request finished: the rates and means of the histograms are missing, never 0; the
+    // arrival rate is a true 0 and the batch a true 0.
+    let idle = pod(&signals, "team-a/va", "idle-1");
+    assert_eq!(
+        (idle.ttft_seconds, idle.itl_seconds, idle.avg_input_tokens),
+        (None, None, None),
+        "{idle:?}"
+    );
+    assert_eq!(
+        (idle.arrival_rate, idle.running_batch),
+        (Some(0.0), Some(0.0))
+    );
+
+    let signals = collector
+        .collect(&scope(Some("team-a"), &[], &[]), &pods)
+        .await;
+    assert_eq!(signals.stats.queries, 2, "no HYBRID query unless asked");
+    assert!(signals.latency_queries.is_empty());
 }

@@ -30,8 +30,9 @@ struct Fleet {
     cache_config_answer: String,
 }
 
-/// The fleet; with `token_capacity` the scope asks for the token-capacity analyzer's inputs.
-fn fleet(n: usize, token_capacity: bool) -> Fleet {
+/// The fleet; with `token_capacity` the scope asks for the token-capacity analyzer's inputs,
+/// with `hybrid` for the HYBRID mode's.
+fn fleet(n: usize, token_capacity: bool, hybrid: bool) -> Fleet {
     let mut pods = PodIndex::new();
     let mut models = std::collections::HashSet::new();
     let mut per_pod = Vec::with_capacity(n);
@@ -70,6 +71,7 @@ fn fleet(n: usize, token_capacity: bool) -> Fleet {
             models,
             retentions: BTreeSet::from([Duration::from_secs(300), Duration::from_secs(1800)]),
             token_capacity,
+            hybrid,
         },
         per_pod_answer: common::vector_answer(per_pod),
         count_answer: common::vector_answer(counts),
@@ -83,7 +85,7 @@ fn stub_for(fleet: &Fleet) -> StubServer {
     let cache_config = fleet.cache_config_answer.clone();
     StubServer::start(move |request| {
         let query = request.form_value("query").unwrap_or_default();
-        if query.contains("request_success") {
+        if query.contains("increase(vllm:request_success") {
             StubResponse::json(counts.clone())
         } else if query.contains("cache_config_info") {
             StubResponse::json(cache_config.clone())
@@ -96,14 +98,22 @@ fn stub_for(fleet: &Fleet) -> StubServer {
 #[tokio::test]
 async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
     let mut figures = Vec::new();
-    for (token_capacity, n) in [false, true]
-        .into_iter()
-        .flat_map(|t| [10, 1_000, 10_000].map(|n| (t, n)))
+    for ((token_capacity, hybrid), n) in
+        [(false, false), (true, false), (false, true), (true, true)]
+            .into_iter()
+            .flat_map(|t| [10, 1_000, 10_000].map(|n| (t, n)))
     {
         // KV, queue and the two retentions; with the token-capacity inputs, one more query
-        // for each of the four.
-        let expected = if token_capacity { 8 } else { 4 };
-        let fleet = fleet(n, token_capacity);
+        // for each of the four; in HYBRID mode, one for each of its four signals, and the
+        // two average token sizes unless the token-capacity inputs read them already.
+        let tokens = match (token_capacity, hybrid) {
+            (true, _) => 4,
+            (false, true) => 2,
+            (false, false) => 0,
+        };
+        let latency = if hybrid { 4 } else { 0 };
+        let expected = 4 + tokens + latency;
+        let fleet = fleet(n, token_capacity, hybrid);
         let stub = stub_for(&fleet);
         let collector = Collector::new(common::plain(&stub.url())).unwrap();
         // Warm the connection pool so the measured cycle is a steady-state one.
@@ -120,8 +130,10 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
         assert_eq!(signals.stats.http_requests, expected);
         assert_eq!(signals.variants.len(), n);
         assert_eq!(signals.stats.series, expected * n);
-        assert_eq!(signals.token_queries.len(), expected - 4);
+        assert_eq!(signals.token_queries.len(), tokens);
         assert!(signals.token_queries.values().all(Option::is_none));
+        assert_eq!(signals.latency_queries.len(), latency);
+        assert!(signals.latency_queries.values().all(Option::is_none));
         let last = n - 1;
         let pod = signals
             .pod(
@@ -130,13 +142,15 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
             )
             .unwrap();
         assert_eq!(pod.kv_cache_usage, Some(0.5));
-        let (capacity, input) = if token_capacity {
-            (Some(2048.0 * 16.0), Some(0.5))
-        } else {
-            (None, None)
-        };
+        let capacity = token_capacity.then_some(2048.0 * 16.0);
+        let input = (token_capacity || hybrid).then_some(0.5);
         assert_eq!(pod.kv_capacity_tokens, capacity);
         assert_eq!(pod.avg_input_tokens, input);
+        let hybrid_value = hybrid.then_some(0.5);
+        assert_eq!(
+            (pod.arrival_rate, pod.itl_seconds, pod.running_batch),
+            (hybrid_value, hybrid_value, hybrid_value)
+        );
         let retention = Duration::from_secs(300);
         let model = format!("org/model-{last}");
         let namespace = format!("team-{}", last % 10);
@@ -146,7 +160,12 @@ async fn queries_per_cycle_do_not_grow_with_vas_and_pods() {
         );
         figures.push(format!(
             "{n:>6} VAs/pods{}: {} queries/cycle, {} series, cycle CPU {:.1} ms (wall {:.1} ms), signals held ≈ {} KiB, answer size {} KiB per per-pod query",
-            if token_capacity { " (token capacity)" } else { "" },
+            match (token_capacity, hybrid) {
+                (true, true) => " (token capacity, HYBRID)",
+                (true, false) => " (token capacity)",
+                (false, true) => " (HYBRID)",
+                (false, false) => "",
+            },
             signals.stats.queries,
             signals.stats.series,
             cpu.as_secs_f64() * 1e3,

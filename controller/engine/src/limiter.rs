@@ -4,9 +4,12 @@ use crate::plan::ModelPlan;
 use crate::scaling::growth_order;
 use crate::{Note, Reason, accelerator_type};
 use std::collections::BTreeMap;
+use wva_core::service_class::LOWEST_PRIORITY;
 
-/// Grants new scale-ups (reason [`Reason::ScaleUp`]) within free GPUs per accelerator type,
-/// most saturated first (lowest average spare KV), then cheapest; never below
+/// Grants new scale-ups (reason [`Reason::ScaleUp`]) within free GPUs per accelerator type:
+/// models of a higher-priority service class first (HYBRID mode; a model without a class
+/// counts as the lowest, [`LOWEST_PRIORITY`]), then most saturated (lowest average spare
+/// KV), then cheapest; never below
 /// `max(current, minReplicas)`. Re-emitted earlier decisions (transition, safety net) and the
 /// minimum replica are not limited. Free GPUs and variants meet by [`accelerator_type`]: the
 /// free GPUs of names of one type are one pool; a variant without accelerator gets nothing.
@@ -34,11 +37,18 @@ pub(crate) fn limit(plans: &mut [ModelPlan], free_gpus: Option<&BTreeMap<String,
             }
         }
     }
+    let priority = |m: usize| {
+        plans[m]
+            .group
+            .service_class
+            .as_ref()
+            .map_or(LOWEST_PRIORITY, |c| c.priority)
+    };
     ups.sort_by(|&(ma, va), &(mb, vb)| {
         let (a, b) = (&plans[ma].variants[va], &plans[mb].variants[vb]);
-        a.stats
-            .avg_spare_kv()
-            .total_cmp(&b.stats.avg_spare_kv())
+        priority(ma)
+            .cmp(&priority(mb))
+            .then_with(|| a.stats.avg_spare_kv().total_cmp(&b.stats.avg_spare_kv()))
             .then_with(|| a.v.cost.total_cmp(&b.v.cost))
             .then_with(|| (ma, va).cmp(&(mb, vb)))
     });

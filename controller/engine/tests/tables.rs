@@ -613,6 +613,46 @@ fn limiter_grants_most_saturated_first_within_free_gpus() {
     assert!(!c.models[0].notes.contains(&Note::Limited));
 }
 
+/// Priority by service class when GPUs are short: the less saturated model of the
+/// higher-priority class gets the GPUs first; equal classes (or none) keep the saturation
+/// order.
+#[test]
+fn limiter_serves_the_higher_priority_class_first() {
+    let class = |priority: u32| wva_core::service_class::ModelClass {
+        class: format!("p{priority}"),
+        priority,
+        slo: wva_core::service_class::Slo::default(),
+    };
+    // (priority of b's class `warm`, priority of a's class `hot`) → who gets the 3 free GPUs
+    // (2 per replica: one of the two scale-ups).
+    let cases = [
+        (Some(1), Some(5), "warm"),
+        (Some(5), Some(1), "hot"),
+        (Some(3), Some(3), "hot"),
+        (Some(1), None, "warm"),
+        (None, None, "hot"),
+    ];
+    for (warm_class, hot_class, granted) in cases {
+        let mut s = limiter_snapshot(Some(3));
+        s.models[0].service_class = warm_class.map(class);
+        s.models[1].service_class = hot_class.map(class);
+        let c = decide(&s);
+        for name in ["hot", "warm"] {
+            let d = find(&c, name);
+            let want = if name == granted {
+                (2, false)
+            } else {
+                (1, true)
+            };
+            assert_eq!(
+                (d.desired_replicas, d.limited),
+                want,
+                "{name} with classes warm {warm_class:?}, hot {hot_class:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn limiter_never_grants_beyond_free_gpus_and_sized_steps_are_cut() {
     let mut s = limiter_snapshot(Some(4));

@@ -337,15 +337,22 @@ mod tests {
         assert!(quiet.inert_warnings().is_empty());
         let set = load(&sources(
             &[],
-            &[URL, ("EXPERIMENTAL_PROACTIVE_MODEL", "true")],
+            &[URL, ("PROMETHEUS_METRICS_CACHE_TTL", "45s")],
             &[],
         ))
         .expect("valid");
         assert_eq!(
             set.inert_warnings(),
             [
-                r#"EXPERIMENTAL_PROACTIVE_MODEL="true" has no effect yet: the proactive (HYBRID) optimizer has not landed"#
+                r#"PROMETHEUS_METRICS_CACHE_TTL="45s" has no effect yet: the Prometheus metrics cache has not landed"#
             ]
         );
+        let landed = load(&sources(
+            &[],
+            &[URL, ("EXPERIMENTAL_PROACTIVE_MODEL", "true")],
+            &[],
+        ))
+        .expect("valid");
+        assert!(landed.inert_warnings().is_empty(), "HYBRID mode has landed");
     }
 }

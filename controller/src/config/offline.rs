@@ -6,13 +6,16 @@
 //! (`helm template ... | wva config --config-map -`) can be checked as a whole. The main ConfigMap is the one named
 //! `CONFIG_MAP_NAME`; a file with a single other ConfigMap is taken as the main one too. The
 //! saturation-scaling and scale-to-zero ConfigMaps are checked entry by entry, exactly as the
-//! controller checks them on every change. Each ConfigMap is reported under its own
+//! controller checks them on every change, and the service-class ConfigMap
+//! (`SERVICE_CLASS_CONFIG_MAP_NAME`, read in HYBRID mode) as a whole. Each ConfigMap is reported under its own
 //! `namespace/name` (the namespace defaults to `POD_NAMESPACE`).
 
 use super::load::{Config, config_map_location, load};
 use super::unknown::unknown_keys;
+use crate::hybrid::classes::ServiceClassConfig;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::Value;
+use wva_api::config::StaticConfig;
 use wva_api::params::{LoadError, Sources};
 use wva_api::saturation::{
     EntryError, SATURATION_CONFIG_MAP, SCALE_TO_ZERO_CONFIG_MAP, parse_saturation,
@@ -47,6 +50,9 @@ pub fn check(mut startup: Sources, manifest: Option<(&str, &str)>) -> Report {
     let mut warnings = Vec::new();
     let mut checked = Vec::new();
     let (pod_namespace, main_name) = config_map_location(&startup);
+    let service_classes = StaticConfig::SERVICE_CLASS_CONFIG_MAP_NAME
+        .resolve(&startup)
+        .unwrap_or_default();
     if let Some((path, text)) = manifest {
         match config_maps(path, text) {
             Err(error) => errors.push(error),
@@ -62,10 +68,9 @@ pub fn check(mut startup: Sources, manifest: Option<(&str, &str)>) -> Report {
                     format!("{ns}/{name}")
                 };
                 let well_known = |cm: &ConfigMap| {
-                    matches!(
-                        cm.metadata.name.as_deref(),
-                        Some(SATURATION_CONFIG_MAP | SCALE_TO_ZERO_CONFIG_MAP)
-                    )
+                    let name = cm.metadata.name.as_deref();
+                    matches!(name, Some(SATURATION_CONFIG_MAP | SCALE_TO_ZERO_CONFIG_MAP))
+                        || name == Some(service_classes.as_str())
                 };
                 let others: Vec<&ConfigMap> = found.iter().filter(|c| !well_known(c)).collect();
                 let main = others
@@ -90,6 +95,27 @@ pub fn check(mut startup: Sources, manifest: Option<(&str, &str)>) -> Report {
                 }
                 for cm in found.iter().filter(|c| well_known(c)) {
                     let data = cm.data.clone().unwrap_or_default();
+                    if cm.metadata.name.as_deref() == Some(service_classes.as_str()) {
+                        let cm_id = id(cm);
+                        match ServiceClassConfig::parse(&data) {
+                            Ok(config) => checked.push(format!(
+                                "ConfigMap {cm_id}: {} valid entries (service classes, read in HYBRID mode)",
+                                config.entries()
+                            )),
+                            Err(problems) => {
+                                checked.push(format!(
+                                    "ConfigMap {cm_id}: rejected as a whole ({} problems)",
+                                    problems.len()
+                                ));
+                                errors.extend(
+                                    problems
+                                        .into_iter()
+                                        .map(|p| format!("ConfigMap {cm_id}: {p}")),
+                                );
+                            }
+                        }
+                        continue;
+                    }
                     let (rejected, accepted) =
                         if cm.metadata.name.as_deref() == Some(SATURATION_CONFIG_MAP) {
                             let parsed = parse_saturation(&data);

@@ -133,7 +133,9 @@ pub fn desired_status(
                 ),
                 None => (
                     true,
-                    "OptimizationSucceeded",
+                    // HYBRID mode names the arbitration's outcome (`CapacityOnlyMode`,
+                    // `CapacitySafetyOverride`, `OptimizationSucceeded`).
+                    d.optimization_reason.unwrap_or("OptimizationSucceeded"),
                     format!("{} (target: {} replicas)", d.message, d.desired_replicas),
                 ),
             };
@@ -426,6 +428,34 @@ mod tests {
             message.ends_with("(safety net kept 2 replicas, fallbackSource=previous-desired)"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn hybrid_mode_names_the_arbitration_in_optimization_ready() {
+        for reason in [
+            "CapacityOnlyMode",
+            "CapacitySafetyOverride",
+            "OptimizationSucceeded",
+        ] {
+            let d = Decision {
+                optimization_reason: Some(reason),
+                message: "Hybrid mode: model wants 3 replicas".into(),
+                ..decision(3, false)
+            };
+            let s = desired_status(
+                None,
+                None,
+                Target::Found(ScaleTargetKind::Deployment, "d"),
+                Some(&d),
+                &time(10),
+            );
+            let (status, got, message) = condition(&s, conditions::OPTIMIZATION_READY);
+            assert_eq!((status, got), ("True", reason));
+            assert_eq!(
+                message,
+                "Hybrid mode: model wants 3 replicas (target: 3 replicas)"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::retry::Retries;
 use super::wake::{Gateway, Wakes};
 use crate::config::Config;
 use crate::configmaps::ConfigMapState;
+use crate::hybrid::HybridState;
 use crate::k8s::caches::Caches;
 use crate::k8s::status::WrittenStatuses;
 use crate::keys::VaRef;
@@ -112,6 +113,8 @@ pub struct State {
     pub wakes: Wakes,
     /// What discovery remembers: discovered variants, their unwritten statuses, warnings.
     pub discovery: crate::discovery::DiscoveryState,
+    /// What the HYBRID mode remembers: service classes, performance models.
+    pub hybrid: HybridState,
 }
 
 impl State {
@@ -132,6 +135,7 @@ impl State {
             retries: Retries::default(),
             wakes: Wakes::default(),
             discovery: crate::discovery::DiscoveryState::default(),
+            hybrid: HybridState::default(),
         }
     }
 

@@ -50,6 +50,9 @@ pub async fn run(ctx: &Context, state: &mut State) {
         .publish_free_gpus(&ctx.metrics, free_gpus.as_ref());
     let mut snapshot = assemble::snapshot(&plan, &signals, engine_config, now, free_gpus);
     assemble::use_newest_status(&mut snapshot, &plan.members, &mut state.written);
+    if snapshot.config.hybrid {
+        state.hybrid.fill(&mut snapshot, &plan.members, &signals);
+    }
     for model in &mut snapshot.models {
         model.scaled_from_zero_at = state
             .wakes
@@ -282,7 +285,8 @@ fn free_gpus(ctx: &Context, state: &mut State) -> Option<BTreeMap<String, u32>> 
     Some(free)
 }
 
-/// The saturation and scale-to-zero entries in force, with their notices handled.
+/// The saturation and scale-to-zero entries in force (and in HYBRID mode the service
+/// classes), with their notices handled; logs the operating mode.
 async fn engine_config(
     ctx: &Context,
     state: &mut State,
@@ -316,13 +320,26 @@ async fn engine_config(
         })
         .collect();
     let config_maps: Vec<&ConfigMap> = unique.into_values().collect();
-    let (resolved, notices) = state.configmaps.refresh(&Inputs {
+    let (resolved, mut notices) = state.configmaps.refresh(&Inputs {
         controller_namespace: ctx.namespace(),
         scope: &ctx.scope,
         va_namespaces: &va_namespaces,
         namespaces: &namespaces,
         config_maps: &config_maps,
     });
+    let s = &state.config.static_config;
+    let hybrid = s.experimental_proactive_model;
+    if hybrid {
+        tracing::info!("{}", crate::hybrid::HYBRID_MODE);
+        let name = s.service_class_config_map_name.as_str();
+        let config_map = maps.iter().find(|cm| {
+            cm.metadata.namespace.as_deref() == Some(ctx.namespace())
+                && cm.metadata.name.as_deref() == Some(name)
+        });
+        notices.extend(state.hybrid.classes.refresh(config_map.map(AsRef::as_ref)));
+    } else {
+        tracing::info!("{}", crate::hybrid::CAPACITY_ONLY_MODE);
+    }
     for notice in notices {
         match notice {
             Notice::Updated {
@@ -350,8 +367,7 @@ async fn engine_config(
         namespace_scale_to_zero: resolved.namespace_scale_to_zero,
         scale_to_zero_enabled: s.wva_scale_to_zero,
         limited_mode: s.wva_limited_mode,
-        // EXPERIMENTAL_PROACTIVE_MODEL stays off until the controller fills the model inputs.
-        hybrid: false,
+        hybrid,
     }
 }
 

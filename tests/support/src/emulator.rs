@@ -5,6 +5,7 @@ use crate::prometheus::ScrapeTarget;
 use crate::server::{ServerHandle, StubResponse};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+use wva_engine::queueing::{PerfParams, Workload};
 
 /// The values one replica exposes. Gauges may be NaN or infinite (rendered `NaN`, `+Inf`).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,22 @@ pub struct ReplicaMetrics {
     pub max_num_seqs: u64,
     /// When true, `/metrics` answers `500` (the scrape fails, `up` becomes 0).
     pub failing: bool,
+    /// The replica's iteration-time parameters: when set, each request
+    /// [`ReplicaMetrics::add_requests`] records also records its time to first token and
+    /// inter-token latencies at the current running batch ([`ReplicaMetrics::latencies`]).
+    pub perf: Option<PerfParams>,
+    /// `vllm:time_to_first_token_seconds_sum`.
+    pub ttft_seconds_sum: f64,
+    /// `vllm:time_to_first_token_seconds_count`.
+    pub ttft_count: u64,
+    /// `vllm:inter_token_latency_seconds_sum` (one observation per generated token after the
+    /// first).
+    pub itl_seconds_sum: f64,
+    /// `vllm:inter_token_latency_seconds_count`.
+    pub itl_count: u64,
+    /// Export the inter-token latency under vLLM's older name,
+    /// `vllm:time_per_output_token_seconds`, as vLLM before 0.10 does.
+    pub legacy_itl_name: bool,
 }
 
 impl Default for ReplicaMetrics {
@@ -57,16 +74,46 @@ impl Default for ReplicaMetrics {
             max_num_batched_tokens: 8192,
             max_num_seqs: 256,
             failing: false,
+            perf: None,
+            ttft_seconds_sum: 0.0,
+            ttft_count: 0,
+            itl_seconds_sum: 0.0,
+            itl_count: 0,
+            legacy_itl_name: false,
         }
     }
 }
 
 impl ReplicaMetrics {
     /// Records `n` successfully finished requests (`finished_reason="stop"`) with their tokens.
+    /// With [`ReplicaMetrics::perf`] set, their latencies at the running batch too.
     pub fn add_requests(&mut self, n: u64) {
         self.success_stop += n;
         self.prompt_tokens += n * PROMPT_TOKENS_PER_REQUEST;
         self.generation_tokens += n * GENERATION_TOKENS_PER_REQUEST;
+        if let Some((ttft_ms, itl_ms)) = self.latencies() {
+            let gaps = n * (GENERATION_TOKENS_PER_REQUEST - 1);
+            self.ttft_seconds_sum += n as f64 * ttft_ms / 1000.0;
+            self.ttft_count += n;
+            self.itl_seconds_sum += gaps as f64 * itl_ms / 1000.0;
+            self.itl_count += gaps;
+        }
+    }
+
+    /// The time to first token and the inter-token latency, ms, of a request of
+    /// [`ReplicaMetrics::add_requests`]'s size at the running batch (at least 1), from
+    /// [`ReplicaMetrics::perf`]: a prefill and a decode step, and a decode step. The queueing
+    /// model's own formulas (`wva_engine::queueing::PerfParams`), so that latency rises
+    /// with the batch as the model expects, before the KV cache fills.
+    pub fn latencies(&self) -> Option<(f64, f64)> {
+        let perf = self.perf?;
+        let batch = self.requests_running.max(1.0);
+        let w = Workload {
+            input_tokens: PROMPT_TOKENS_PER_REQUEST as f64,
+            output_tokens: GENERATION_TOKENS_PER_REQUEST as f64,
+        };
+        let itl = perf.decode(batch, w);
+        Some((perf.prefill(batch, w) + itl, itl))
     }
 
     /// Records `n` finished requests like [`ReplicaMetrics::add_requests`] whose prompt tokens
@@ -185,7 +232,8 @@ impl VllmEmulator {
         self.update(|m| m.requests_running = requests_running);
     }
 
-    /// Records `n` successfully finished requests (`finished_reason="stop"`) with their tokens.
+    /// Records `n` successfully finished requests (`finished_reason="stop"`) with their tokens
+    /// (and latencies, see [`ReplicaMetrics::add_requests`]).
     pub fn add_requests(&self, n: u64) {
         self.update(|m| m.add_requests(n));
     }
@@ -325,16 +373,35 @@ pub(crate) fn render_labelled(
         family(name, kind, help, samples);
     }
     let requests = (m.success_stop + m.success_length) as f64;
-    for (name, help, sum) in [
+    let itl_name = if m.legacy_itl_name {
+        "vllm:time_per_output_token_seconds"
+    } else {
+        "vllm:inter_token_latency_seconds"
+    };
+    for (name, help, sum, count) in [
         (
             "vllm:request_prompt_tokens",
             "Number of prefill tokens processed.",
-            m.prompt_tokens,
+            m.prompt_tokens as f64,
+            requests,
         ),
         (
             "vllm:request_generation_tokens",
             "Number of generation tokens processed.",
-            m.generation_tokens,
+            m.generation_tokens as f64,
+            requests,
+        ),
+        (
+            "vllm:time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            m.ttft_seconds_sum,
+            m.ttft_count as f64,
+        ),
+        (
+            itl_name,
+            "Histogram of inter-token latency in seconds.",
+            m.itl_seconds_sum,
+            m.itl_count as f64,
         ),
     ] {
         family(
@@ -342,9 +409,9 @@ pub(crate) fn render_labelled(
             "histogram",
             help,
             &[
-                ("_bucket", ",le=\"+Inf\"".to_string(), requests),
-                ("_sum", String::new(), sum as f64),
-                ("_count", String::new(), requests),
+                ("_bucket", ",le=\"+Inf\"".to_string(), count),
+                ("_sum", String::new(), sum),
+                ("_count", String::new(), count),
             ],
         );
     }
@@ -380,6 +447,47 @@ mod tests {
         assert!(text.contains(
             "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",enable_prefix_caching=\"True\",engine=\"0\",gpu_memory_utilization=\"0.9\",num_gpu_blocks=\"2048\"} 1.0"
         ), "{text}");
+    }
+
+    #[test]
+    fn latency_follows_the_running_batch_and_the_histograms_count_it() {
+        let mut m = ReplicaMetrics {
+            perf: Some(PerfParams {
+                alpha: 8.0,
+                beta: 0.01,
+                gamma: 0.001,
+            }),
+            ..ReplicaMetrics::default()
+        };
+        m.requests_running = 1.0;
+        let (_, itl_1) = m.latencies().expect("perf set");
+        m.requests_running = 32.0;
+        let (ttft_32, itl_32) = m.latencies().expect("perf set");
+        // iteration(32) = 8 + 32·(0.01·192/65 + 0.001·160) = 14.065; + β + γ·160.
+        assert!((itl_32 - 14.235).abs() < 0.001, "{itl_32}");
+        assert!(itl_32 > itl_1 && ttft_32 > itl_32);
+        m.add_requests(2);
+        assert_eq!((m.ttft_count, m.itl_count), (2, 126));
+        let text = render("m", &m);
+        assert!(
+            text.contains(
+                "vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"m\"} 2.0"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "vllm:inter_token_latency_seconds_count{engine=\"0\",model_name=\"m\"} 126.0"
+            ),
+            "{text}"
+        );
+        m.legacy_itl_name = true;
+        let text = render("m", &m);
+        assert!(
+            text.contains("vllm:time_per_output_token_seconds_sum{"),
+            "{text}"
+        );
+        assert!(!text.contains("vllm:inter_token_latency_seconds"), "{text}");
     }
 
     #[test]

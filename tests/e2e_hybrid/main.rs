@@ -75,7 +75,7 @@ struct Scenario {
 }
 
 impl Scenario {
-    /// Starts the scenario at the learning load (a steady 30 req/s, the batch cycling
+    /// Starts the scenario at the learning load (a steady 30 req/s, the batch stepping every 20 s
     /// through 4 to 96, so the model learns the whole range) with the service-class ConfigMap's data and the controller's `env`.
     async fn start(name: &str, service_classes: &[(&str, &str)], env: &[(&str, &str)]) -> Scenario {
         let cluster = Cluster::start(name).await;
@@ -149,14 +149,16 @@ impl Drop for Scenario {
     }
 }
 
-/// Every 200 ms: the running batch of the second (which sets KV-cache usage; nothing waits)
-/// and the requests finished since the last tick, whose latencies follow [`PERF`] at that
-/// batch.
+/// Every 200 ms: the running batch of the current 20-second step of `batches` (which sets
+/// KV-cache usage; nothing waits) and the requests finished since the last tick, whose
+/// latencies follow [`PERF`] at that batch. Steps of 20 s make the one-minute means the
+/// controller reads move from cycle to cycle (a batch cycled faster would give every cycle the
+/// same mean, from which no slope can be learned).
 async fn drive(pods: Arc<wva_testkit::VllmPods>, namespace: String, load: Arc<Mutex<Load>>) {
     let mut owed = 0.0;
     for tick in 0u64.. {
         let Load { rate, batches } = load.lock().expect("load").clone();
-        let batch = batches[(tick / 5) as usize % batches.len()];
+        let batch = batches[(tick / 100) as usize % batches.len()];
         owed += rate * 0.2;
         let finished = owed.floor();
         owed -= finished;

@@ -280,18 +280,13 @@ async fn a_va_wins_a_conflict_and_a_bad_cost_is_warned_until_fixed() {
 /// KEDA's ScaledObject CRD, as far as discovery needs it (a real KEDA's CRD has the full
 /// schema).
 fn scaled_object_crd() -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "scaledobjects.keda.sh"},
-        "spec": {
-            "group": "keda.sh",
-            "names": {"plural": "scaledobjects", "kind": "ScaledObject", "singular": "scaledobject"},
-            "scope": "Namespaced",
-            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]
-        }
-    })
+    wva_testkit::open_crd(
+        "keda.sh",
+        "v1alpha1",
+        "ScaledObject",
+        "scaledobjects",
+        false,
+    )
 }
 
 /// `WVA_DISCOVERY=annotations` with KEDA's CRD installed after the controller started (when

@@ -141,26 +141,13 @@ async fn create_running_pod(cluster: &Cluster, name: &str, labels: Value, owner:
 /// The LeaderWorkerSet CRD, as small as the API server accepts: every field preserved, the
 /// status and scale subresources of the real one.
 fn lws_crd() -> CustomResourceDefinition {
-    serde_json::from_value(json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME},
-        "spec": {
-            "group": "leaderworkerset.x-k8s.io",
-            "names": {"plural": "leaderworkersets", "singular": "leaderworkerset",
-                      "kind": "LeaderWorkerSet", "listKind": "LeaderWorkerSetList"},
-            "scope": "Namespaced",
-            "versions": [{
-                "name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}, "scale": {
-                    "specReplicasPath": ".spec.replicas",
-                    "statusReplicasPath": ".status.replicas",
-                    "labelSelectorPath": ".status.hpaPodSelector"
-                }},
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
-            }]
-        }
-    }))
+    serde_json::from_value(wva_testkit::open_crd(
+        "leaderworkerset.x-k8s.io",
+        "v1",
+        "LeaderWorkerSet",
+        "leaderworkersets",
+        true,
+    ))
     .expect("CRD")
 }
 

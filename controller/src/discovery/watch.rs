@@ -150,18 +150,13 @@ mod tests {
     use serde_json::json;
 
     fn crd() -> serde_json::Value {
-        json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": SCALED_OBJECT_CRD},
-            "spec": {
-                "group": "keda.sh",
-                "names": {"plural": "scaledobjects", "kind": "ScaledObject", "singular": "scaledobject"},
-                "scope": "Namespaced",
-                "versions": [{"name": "v1alpha1", "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]
-            }
-        })
+        wva_testkit::open_crd(
+            "keda.sh",
+            "v1alpha1",
+            "ScaledObject",
+            "scaledobjects",
+            false,
+        )
     }
 
     /// A ScaledObject CRD installed after startup is watched without a restart, and HPAs are

@@ -141,21 +141,13 @@ pub(crate) mod tests {
 
     /// The CRD of LeaderWorkerSets, minimal, for the API double.
     pub(crate) fn lws_crd() -> serde_json::Value {
-        json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": CRD_NAME},
-            "spec": {
-                "group": "leaderworkerset.x-k8s.io",
-                "names": {"plural": "leaderworkersets", "kind": "LeaderWorkerSet", "singular": "leaderworkerset"},
-                "scope": "Namespaced",
-                "versions": [{
-                    "name": "v1", "served": true, "storage": true,
-                    "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}},
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
-                }]
-            }
-        })
+        wva_testkit::open_crd(
+            "leaderworkerset.x-k8s.io",
+            "v1",
+            "LeaderWorkerSet",
+            "leaderworkersets",
+            true,
+        )
     }
 
     fn lws(name: &str) -> serde_json::Value {

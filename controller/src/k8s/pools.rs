@@ -229,20 +229,13 @@ pub(crate) mod tests {
     /// A CRD serving `api`, for the API double.
     pub(crate) fn crd(api: PoolApi) -> Value {
         let resource = api.resource();
-        json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": api.crd_name()},
-            "spec": {
-                "group": resource.group,
-                "names": {"plural": "inferencepools", "kind": "InferencePool", "singular": "inferencepool"},
-                "scope": "Namespaced",
-                "versions": [{
-                    "name": resource.version, "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
-                }]
-            }
-        })
+        wva_testkit::open_crd(
+            &resource.group,
+            &resource.version,
+            "InferencePool",
+            "inferencepools",
+            false,
+        )
     }
 
     fn parse(api: PoolApi, object: Value) -> Option<InferencePool> {

@@ -15,6 +15,7 @@
 //! Every server binds `127.0.0.1:0` and runs on its own thread, so tests run in parallel and
 //! the helpers work from synchronous and asynchronous tests alike.
 
+mod crd;
 mod emulator;
 mod gateway;
 mod http;
@@ -25,6 +26,7 @@ mod server;
 mod stub;
 pub mod tools;
 
+pub use crd::open_crd;
 pub use emulator::{ReplicaMetrics, VllmEmulator};
 pub use gateway::GatewayEmulator;
 pub use pki::{CertifiedKey, TestPki};

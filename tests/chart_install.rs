@@ -623,6 +623,23 @@ async fn create_model_deployment(admin: &Client, namespace: &str, replicas: i32)
 /// The ServiceAccount the chart's controller runs as (release `wva`).
 const CONTROLLER_ACCOUNT: &str = "wva-workload-variant-autoscaler-controller-manager";
 
+/// A client acting as the chart's controller ServiceAccount in `namespace`, through a
+/// kubeconfig (in the scratch folder `name`) derived from the admin's `admin_kubeconfig`.
+async fn controller_client(
+    admin_kubeconfig: &Path,
+    admin: &Client,
+    namespace: &str,
+    name: &str,
+) -> Client {
+    let kubeconfig = scratch(name).join("kubeconfig");
+    token_kubeconfig(
+        admin_kubeconfig,
+        &controller_token(admin, namespace).await,
+        &kubeconfig,
+    );
+    client_for(&kubeconfig).await
+}
+
 /// A token of the chart's controller ServiceAccount in `namespace` (TokenRequest, 1 h).
 async fn controller_token(admin: &Client, namespace: &str) -> String {
     let request = TokenRequest {
@@ -1109,14 +1126,7 @@ async fn scale_from_zero_rbac_follows_the_values_on_a_real_cluster() {
     create_model_deployment(&admin, &models, 0).await;
     let as_admin: Api<Deployment> = Api::namespaced(admin.clone(), &models);
 
-    let dir = scratch("sfz-rbac");
-    let sa_kubeconfig = dir.join("kubeconfig");
-    token_kubeconfig(
-        &cleanup.helm.kubeconfig,
-        &controller_token(&admin, &ns).await,
-        &sa_kubeconfig,
-    );
-    let sa = client_for(&sa_kubeconfig).await;
+    let sa = controller_client(&cleanup.helm.kubeconfig, &admin, &ns, "sfz-rbac").await;
     let as_controller: Api<Deployment> = Api::namespaced(sa.clone(), &models);
     let params = PatchParams::default();
     let to_one = Patch::Merge(json!({"spec": {"replicas": 1}}));
@@ -1216,14 +1226,7 @@ async fn discovery_rbac_follows_the_values_on_a_real_cluster() {
     let mut install = vec!["install", "wva", CHART, "-n", &ns, "--create-namespace"];
     install.extend(PLAIN_PROMETHEUS);
     cleanup.helm.ok(&install);
-    let dir = scratch("discovery-rbac");
-    let sa_kubeconfig = dir.join("kubeconfig");
-    token_kubeconfig(
-        &cleanup.helm.kubeconfig,
-        &controller_token(&admin, &ns).await,
-        &sa_kubeconfig,
-    );
-    let sa = client_for(&sa_kubeconfig).await;
+    let sa = controller_client(&cleanup.helm.kubeconfig, &admin, &ns, "discovery-rbac").await;
     let hpas: Api<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> =
         Api::all(sa.clone());
     let may_list_hpas = || allowed(&sa, "list", "autoscaling", "horizontalpodautoscalers", None);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 use wake::{ColdStart, WakeRecord};
 pub use wake::{FIRST_REQUESTS_PER_WAKE, WakeSummary};
-use wva_engine::queueing::{Estimator, Observation, PerfParams, Workload};
+use wva_engine::queueing::{Estimator, Observation, Workload};
 use wva_engine::{
     Action, CapacityAnalysis, Cycle, Decision, EngineConfig, ModelGroup, ReplicaSignals,
     SignalStatus, Snapshot, Variant, decide, is_dormant,
@@ -167,8 +167,6 @@ pub fn simulate(scenario: &Scenario) -> Report {
 #[derive(Debug, Clone, Default)]
 struct Learning {
     estimator: Estimator,
-    /// The estimate of the last cycle.
-    perf: Option<PerfParams>,
     /// Requests per second routed to the variant's replicas between the last two cycles.
     arrival_rate: Option<f64>,
     /// Requests routed since the last cycle.
@@ -372,7 +370,7 @@ impl<'a> Sim<'a> {
                     replicas,
                     max_num_batched_tokens: Some(spec.replica.max_num_batched_tokens),
                     max_num_seqs: Some(spec.replica.max_num_seqs),
-                    perf: self.learning[i].perf,
+                    perf: self.learning[i].estimator.params(),
                     arrival_rate: self.learning[i].arrival_rate,
                 }
             })
@@ -482,7 +480,6 @@ impl<'a> Sim<'a> {
                     });
                 }
             }
-            learning.perf = learning.estimator.params();
             learning.arrival_rate = Some(learning.routed as f64 / interval);
             learning.routed = 0;
         }
